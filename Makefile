@@ -1,0 +1,42 @@
+# meshq — the commands a user and CI run. Every target installs what it needs itself.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help install protos test lint typecheck up demo bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install meshq with its test tools
+
+protos: $(STAMP)  ## Regenerate the Python stubs from protos/
+	$(PY) -m meshq.tools_dev.gen_protos
+
+lint: $(STAMP)  ## ruff
+	$(VENV)/bin/ruff check services clients/python tests examples
+
+typecheck: $(STAMP)  ## mypy
+	$(VENV)/bin/mypy services clients/python/meshq/api
+
+test: $(STAMP) lint typecheck  ## Install everything and run the whole suite
+	$(PY) -m pytest -q -p no:cacheprovider
+
+up: $(STAMP)  ## Run every service on embedded defaults until Ctrl-C
+	$(VENV)/bin/meshq up
+
+demo: $(STAMP)  ## Start the stack, run a real job flow, print results
+	$(VENV)/bin/meshq demo
+
+bench: $(STAMP)  ## Queue benchmark (see docs/benchmarks.md)
+	$(VENV)/bin/meshq bench queue
+
+clean:  ## Remove the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Developer tooling: not imported at run time."""
