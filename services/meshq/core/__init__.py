@@ -1,0 +1,1 @@
+"""Shared domain pieces: the error tree and input validation."""

@@ -1,0 +1,126 @@
+"""Plain data the queue engine takes and returns. No gRPC here: servicers convert.
+
+Times are float seconds since the Unix epoch (``time.time()``) unless a name says otherwise.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+DEFAULT_MAX_DELIVERIES = 5  # deliveries before a message moves to "<queue>.dlq"
+DEFAULT_DEDUP_WINDOW = 300.0  # seconds a dedup_id is remembered
+DEFAULT_LEASE_SECONDS = 30.0
+MAX_LEASE_SECONDS = 12 * 3600.0
+MAX_DELAY_SECONDS = 14 * 24 * 3600.0
+DLQ_SUFFIX = ".dlq"
+LAST_ERROR_HEADER = "x-meshq-last-error"
+
+
+def dlq_name(queue: str) -> str:
+    """The dead-letter queue of ``queue``."""
+    return queue + DLQ_SUFFIX
+
+
+def is_dlq(queue: str) -> bool:
+    return queue.endswith(DLQ_SUFFIX)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueLimits:
+    """Limits enforced by the engine; exceeding one is RESOURCE_EXHAUSTED or INVALID_ARGUMENT."""
+
+    max_message_bytes: int = 1024 * 1024
+    """Largest message body plus headers, in bytes (INVALID_ARGUMENT above it)."""
+    max_batch: int = 1000
+    """Most messages in one Send, or acks/nacks/extensions in one call (INVALID_ARGUMENT)."""
+    max_queues_per_room: int = 1000
+    """Most queues a room may hold, dead-letter queues included (RESOURCE_EXHAUSTED)."""
+    max_depth: int = 1_000_000
+    """Most messages a queue may hold in any state (RESOURCE_EXHAUSTED, nothing written)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueOptions:
+    """A queue's settings."""
+
+    max_deliveries: int = DEFAULT_MAX_DELIVERIES
+    """Deliveries before a message is dead-lettered."""
+    dedup_window_seconds: float = DEFAULT_DEDUP_WINDOW
+    """How long a dedup_id is remembered."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewMessage:
+    """One message to send."""
+
+    body: str
+    """A JSON value as text (validated by the engine)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0.0
+    dedup_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendResult:
+    message_id: str
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """A message handed to a consumer (or peeked: then lease fields are empty)."""
+
+    message_id: str
+    body: str
+    headers: dict[str, str]
+    enqueued_at: float
+    attempt: int
+    queue: str
+    lease_token: str = ""
+    lease_expires_at: float = 0.0
+
+
+class SettleOutcome(enum.Enum):
+    OK = "ok"
+    STALE = "stale"
+    """Unknown token, or its lease expired: nothing was changed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NackItem:
+    lease_token: str
+    delay_seconds: float = 0.0
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtendItem:
+    lease_token: str
+    seconds: float
+
+
+class MessageState(enum.Enum):
+    READY = "ready"
+    DELAYED = "delayed"
+    IN_FLIGHT = "in_flight"
+    GONE = "gone"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoomInfo:
+    name: str
+    created_at: float
+    queue_count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueInfo:
+    name: str
+    depth: int
+    in_flight: int
+    delayed: int
+    dead_lettered: int
+    oldest_age_seconds: float
+    closed: bool
+    options: QueueOptions
