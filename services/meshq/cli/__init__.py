@@ -1,0 +1,1 @@
+"""The `meshq` command line."""

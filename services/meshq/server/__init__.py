@@ -1,0 +1,1 @@
+"""Server assembly: components, the gRPC server, status mapping, `meshq up`."""
