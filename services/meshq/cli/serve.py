@@ -1,0 +1,131 @@
+"""`meshq up` (every service, embedded defaults) and `meshq serve SERVICE…` (some of them)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from meshq.api.paths import DEFAULT_METRICS_LISTEN, DEFAULT_SERVER, default_data_dir
+from meshq.cli.common import EXIT_USAGE, fail
+from meshq.core.errors import MeshqError
+from meshq.server.app import ALL_SERVICES, StackConfig
+from meshq.server.runner import run_until_signalled
+
+
+def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `up` and `serve` share."""
+    options = [
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                     envvar="MESHQ_DATA_DIR",
+                     help="Where stores, keys and room storage live "
+                          "[env MESHQ_DATA_DIR; default ~/.local/share/meshq]"),
+        click.option("--listen", default=None,
+                     help=f"gRPC host:port [env MESHQ_SERVER; default {DEFAULT_SERVER}]"),
+        click.option("--metrics-listen", default=DEFAULT_METRICS_LISTEN, show_default=True,
+                     help="Prometheus /metrics host:port ('' turns it off)."),
+        click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="PEM certificate chain: serve TLS only."),
+        click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="PEM private key of --tls-cert."),
+        click.option("--insecure", is_flag=True,
+                     help="Allow plaintext on a non-loopback address."),
+        click.option("--ray-address", default=None,
+                     help="Join this Ray cluster for worker pools (default: a local Ray)."),
+        click.option("--pool-backend", type=click.Choice(["ray", "asyncio"]), default="ray",
+                     show_default=True, help="Where pool workers run."),
+        click.option("--max-message-bytes", type=click.IntRange(1), default=1024 * 1024,
+                     show_default=True, help="Largest message (body + headers)."),
+        click.option("--max-batch", type=click.IntRange(1), default=1000, show_default=True,
+                     help="Most messages or settles in one call."),
+        click.option("--max-queues-per-room", type=click.IntRange(1), default=1000,
+                     show_default=True, help="Most queues in a room."),
+        click.option("--max-depth", type=click.IntRange(1), default=1_000_000,
+                     show_default=True, help="Most messages in a queue."),
+        click.option("--max-streams-per-token", type=click.IntRange(1), default=256,
+                     show_default=True, help="Most open Subscribe streams per token."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def make_config(services: tuple[str, ...], *, data_dir: Path | None, listen: str | None,
+                queue_server: str = "", **opts: Any) -> tuple[StackConfig, str]:
+    """Turn command-line options into a StackConfig and the metrics address."""
+    from meshq.queue.model import QueueLimits
+
+    limits = QueueLimits(
+        max_message_bytes=opts["max_message_bytes"], max_batch=opts["max_batch"],
+        max_queues_per_room=opts["max_queues_per_room"], max_depth=opts["max_depth"],
+    )
+    settings = {
+        "queue_limits": limits,
+        "ray_address": opts["ray_address"],
+        "pool_backend": opts["pool_backend"],
+        "max_streams_per_token": opts["max_streams_per_token"],
+    }
+    config = StackConfig(
+        data_dir=(data_dir or default_data_dir()).expanduser(),
+        listen=listen or _env_server() or DEFAULT_SERVER,
+        services=services, queue_server=queue_server,
+        tls_cert=opts["tls_cert"], tls_key=opts["tls_key"], insecure=opts["insecure"],
+        settings=settings,
+    )
+    return config, opts["metrics_listen"]
+
+
+def _env_server() -> str:
+    import os
+
+    return os.environ.get("MESHQ_SERVER", "")
+
+
+def _run(config: StackConfig, metrics_listen: str) -> None:
+    try:
+        asyncio.run(run_until_signalled(config, metrics_listen=metrics_listen,
+                                        announce=_announce))
+    except MeshqError as err:
+        fail(err.message, EXIT_USAGE)
+    except KeyboardInterrupt:
+        pass
+
+
+def _announce(line: str) -> None:
+    click.echo(line)
+    sys.stdout.flush()
+
+
+@click.command()
+@server_options
+def up(data_dir: Path | None, listen: str | None, **opts: Any) -> None:
+    """Run every meshq service on embedded defaults until Ctrl-C / SIGTERM.
+
+    SQLite stores, room storage and keys go in the data dir; pools use a local Ray
+    (or --ray-address). Prints `meshq up: listening on HOST:PORT` when ready.
+    """
+    config, metrics = make_config(ALL_SERVICES, data_dir=data_dir, listen=listen, **opts)
+    _run(config, metrics)
+
+
+@click.command()
+@click.argument("services", nargs=-1, required=True,
+                type=click.Choice(["queue", "storage", "scheduler", "workers"]))
+@click.option("--queue-server", default="",
+              help="host:port of the queue service, when this process does not host it.")
+@server_options
+def serve(services: tuple[str, ...], queue_server: str, data_dir: Path | None,
+          listen: str | None, **opts: Any) -> None:
+    """Run some meshq services alone, e.g. `meshq serve scheduler --queue-server HOST:PORT`."""
+    if "queue" not in services and not queue_server:
+        fail("--queue-server is required when this process does not host the queue service",
+             EXIT_USAGE)
+    config, metrics = make_config(services, data_dir=data_dir, listen=listen,
+                                  queue_server=queue_server, **opts)
+    _run(config, metrics)
+
+

