@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## Create .venv and install meshq with its test tools
+NODE_STAMP := clients/node/node_modules/.installed
+$(NODE_STAMP): clients/node/package.json clients/node/package-lock.json
+	cd clients/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)  ## Create .venv, install meshq, its test tools and the Node client
 
 protos: $(STAMP)  ## Regenerate the Python stubs from protos/
 	$(PY) -m meshq.tools_dev.gen_protos
@@ -26,7 +31,7 @@ lint: $(STAMP)  ## ruff
 typecheck: $(STAMP)  ## mypy
 	$(VENV)/bin/mypy services clients/python/meshq/api
 
-test: $(STAMP) lint typecheck  ## Install everything and run the whole suite
+test: $(STAMP) $(NODE_STAMP) lint typecheck  ## Install everything and run the whole suite
 	$(PY) -m pytest -q -p no:cacheprovider
 
 up: $(STAMP)  ## Run every service on embedded defaults until Ctrl-C
