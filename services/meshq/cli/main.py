@@ -35,10 +35,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         for module, attr in COMMANDS:
             if self._name(attr) == cmd_name:
-                try:
-                    command = getattr(importlib.import_module(module), attr)
-                except (ImportError, AttributeError):
-                    return None
+                command = getattr(importlib.import_module(module), attr)
                 return command if isinstance(command, click.Command) else None
         return super().get_command(ctx, cmd_name)
 
