@@ -1,0 +1,168 @@
+"""Queue metrics: counters and histograms pushed from the engine's hooks, gauges read at scrape.
+
+``PrometheusQueueObserver`` is the engine's ``observer=``: the engine loop has no metric calls
+of its own (as dramatiq's Prometheus middleware keeps them out of the worker).
+``QueueStatsCollector`` reads ``list_rooms()`` / ``list_queues(room)`` when Prometheus scrapes,
+so gauges are never stale and cost nothing between scrapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from meshq.core.errors import NotFound
+from meshq.metrics.definitions import QUEUE_GAUGES, QueueMetrics, metrics_for
+from meshq.queue.model import Delivery, QueueInfo
+from meshq.queue.observer import QueueObserver
+
+if TYPE_CHECKING:
+    from meshq.queue.engine import QueueEngine
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_TIMEOUT_SECONDS = 5.0  # a scrape waits this long for the engine's loop, then skips
+
+
+class PrometheusQueueObserver(QueueObserver):
+    """Moves the queue counters, histograms and the open-streams gauge."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._m = metrics_for(QueueMetrics, registry)
+
+    def sent(self, room: str, queue: str, count: int) -> None:
+        if count > 0:
+            self._m.sent.labels(room, queue).inc(count)
+
+    def delivered(self, room: str, queue: str, deliveries: Sequence[Delivery], now: float) -> None:
+        if not deliveries:
+            return
+        self._m.delivered.labels(room, queue).inc(len(deliveries))
+        waited = self._m.time_in_queue.labels(room, queue)
+        redelivered = 0
+        for delivery in deliveries:
+            if delivery.attempt <= 1:
+                waited.observe(max(0.0, now - delivery.enqueued_at))
+            else:
+                redelivered += 1
+        if redelivered:
+            self._m.redelivered.labels(room, queue).inc(redelivered)
+
+    def acked(self, room: str, queue: str, held_seconds: Sequence[float]) -> None:
+        if not held_seconds:
+            return
+        self._m.acked.labels(room, queue).inc(len(held_seconds))
+        held = self._m.held.labels(room, queue)
+        for seconds in held_seconds:
+            held.observe(max(0.0, seconds))
+
+    def nacked(self, room: str, queue: str, count: int) -> None:
+        if count > 0:
+            self._m.nacked.labels(room, queue).inc(count)
+
+    def lease_expired(self, room: str, queue: str, count: int) -> None:
+        if count > 0:
+            self._m.lease_expired.labels(room, queue).inc(count)
+
+    def dead_lettered(self, room: str, queue: str, count: int) -> None:
+        if count > 0:
+            self._m.dead_lettered.labels(room, queue).inc(count)
+
+    def stale_settled(self, room: str, queue: str, count: int) -> None:
+        if count > 0:
+            self._m.stale_settled.labels(room, queue).inc(count)
+
+    def stream_opened(self, room: str, queue: str) -> None:
+        self._m.open_streams.labels(room, queue).inc()
+
+    def stream_closed(self, room: str, queue: str) -> None:
+        self._m.open_streams.labels(room, queue).dec()
+
+
+class QueueStatsCollector(Collector):
+    """Queue gauges (depth, in flight, delayed, dead-lettered, oldest age) read at scrape time.
+
+    Prometheus scrapes on the metrics server's thread while the engine lives on an event loop;
+    given ``loop``, the collector reads the engine on that loop (waiting at most ``timeout``)
+    so it never sees the engine's state half-changed. Without ``loop`` it reads directly
+    (tests, or a caller already on the loop).
+    """
+
+    def __init__(
+        self,
+        engine: QueueEngine,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        timeout: float = SNAPSHOT_TIMEOUT_SECONDS,
+    ) -> None:
+        self._engine = engine
+        self._loop = loop
+        self._timeout = timeout
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing: registering the collector must not touch the engine."""
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        families = [
+            GaugeMetricFamily(name, doc, labels=["room", "queue"]) for name, doc in QUEUE_GAUGES
+        ]
+        for room, info in self._snapshot():
+            labels = [room, info.name]
+            values = (
+                info.depth,
+                info.in_flight,
+                info.delayed,
+                info.dead_lettered,
+                info.oldest_age_seconds,
+            )
+            for family, value in zip(families, values, strict=True):
+                family.add_metric(labels, float(value))
+        return families
+
+    def _snapshot(self) -> list[tuple[str, QueueInfo]]:
+        loop = self._loop
+        if loop is None or _safe_here(loop):
+            return self._read()
+        try:
+            future = asyncio.run_coroutine_threadsafe(self._read_async(), loop)
+        except RuntimeError:  # the loop is closed: the server is going away
+            return []
+        try:
+            return future.result(self._timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            logger.warning(
+                "queue stats skipped: the engine's loop did not answer in %.1fs", self._timeout
+            )
+            return []
+
+    async def _read_async(self) -> list[tuple[str, QueueInfo]]:
+        return self._read()
+
+    def _read(self) -> list[tuple[str, QueueInfo]]:
+        stats: list[tuple[str, QueueInfo]] = []
+        for room in self._engine.list_rooms():
+            try:
+                queues = self._engine.list_queues(room.name)
+            except NotFound:  # deleted between the two calls
+                continue
+            stats.extend((room.name, info) for info in queues)
+        return stats
+
+
+def _safe_here(loop: asyncio.AbstractEventLoop) -> bool:
+    """True when reading the engine directly is safe: on its loop, or while it is not running."""
+    if not loop.is_running():
+        return True
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

@@ -1,0 +1,45 @@
+"""A job's span continues the trace of the span that sent it, through message headers."""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from meshq.otel.tracing import job_span, send_span
+
+
+def test_job_span_is_a_child_of_the_send_span(spans: InMemorySpanExporter) -> None:
+    # Given a producer that sends inside a span, carrying its context in the headers
+    headers: dict[str, str] = {}
+    with send_span("send support-jobs", headers) as sending:
+        sent_context = sending.get_span_context()
+
+    # When a worker processes the message with those headers
+    with job_span("process support-jobs", headers, queue="support-jobs", attempt=1):
+        pass
+
+    # Then the processing span is the sending span's child, in the same trace
+    finished = {span.name: span for span in spans.get_finished_spans()}
+    job = finished["process support-jobs"]
+    assert "traceparent" in headers
+    assert job.parent is not None
+    assert job.parent.span_id == sent_context.span_id
+    assert job.context.trace_id == sent_context.trace_id
+    assert job.kind is SpanKind.CONSUMER
+    assert finished["send support-jobs"].kind is SpanKind.PRODUCER
+    assert job.attributes == {"queue": "support-jobs", "attempt": 1}
+
+
+def test_a_message_without_trace_headers_starts_a_new_trace(
+    spans: InMemorySpanExporter,
+) -> None:
+    # Given a message sent by a client that does no tracing
+    headers = {"content-type": "application/json"}
+
+    # When a worker processes it
+    with job_span("process plain", headers):
+        pass
+
+    # Then its span is a root span
+    (job,) = spans.get_finished_spans()
+    assert job.parent is None
