@@ -10,12 +10,12 @@ from prometheus_client import CollectorRegistry
 
 from meshq.core.errors import FailedPrecondition, InvalidArgument
 from meshq.metrics.server import parse_listen, start_metrics_server, stop_metrics_server
-from meshq.metrics.worker import PrometheusWorkerObserver
+from meshq.metrics.queue import PrometheusQueueObserver
 
 
 def test_serves_metrics_on_a_free_port_and_stops(registry: CollectorRegistry) -> None:
     # Given a registry with one moved metric, served on port 0
-    PrometheusWorkerObserver(registry).job_finished("jobs", "ok", 0.3)
+    PrometheusQueueObserver(registry).sent("room-a", "jobs", 3)
     server, port = start_metrics_server("127.0.0.1:0", registry)
     try:
         # When Prometheus would scrape it
@@ -28,7 +28,7 @@ def test_serves_metrics_on_a_free_port_and_stops(registry: CollectorRegistry) ->
     # Then the exposition format carries the series; after stopping, the port is closed
     assert port > 0
     assert content_type.startswith("text/plain")
-    assert 'meshq_worker_jobs_total{outcome="ok",queue="jobs"} 1.0' in text
+    assert 'meshq_messages_sent_total{queue="jobs",room="room-a"} 3.0' in text
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass
 
