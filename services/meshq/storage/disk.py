@@ -1,0 +1,267 @@
+"""Blocking filesystem steps of room storage; ``FileStorage`` runs each in a worker thread.
+
+Every function takes the room's folder and normalised room-relative paths, checks
+containment itself (``paths.contained``), and raises domain errors: an ``OSError`` that means
+something to the caller (missing, exists, not empty, disk full) is mapped in ``fs_errors``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import stat as stat_mod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from meshq.core.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
+from meshq.core.validation import shown
+from meshq.storage.paths import contained, relative_to_room
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A stored file or folder."""
+
+    path: str
+    """Relative to the room, "/"-separated."""
+    size: int
+    """Bytes (0 for a folder)."""
+    modified_at_unix_ms: int
+    """Last change, milliseconds since the Unix epoch."""
+    is_dir: bool
+
+
+@contextlib.contextmanager
+def fs_errors(path: str) -> Iterator[None]:
+    """Turn the OSErrors a caller can cause into domain errors naming ``path``."""
+    name = shown(path)
+    try:
+        yield
+    except FileNotFoundError:
+        raise NotFound(f"{name} does not exist in this room") from None
+    except FileExistsError:
+        raise AlreadyExists(f"{name} exists already; pass overwrite to replace it") from None
+    except NotADirectoryError:
+        raise FailedPrecondition(f"a part of {name} is a file, not a folder") from None
+    except IsADirectoryError:
+        raise FailedPrecondition(f"{name} is a folder, not a file") from None
+    except OSError as err:
+        if err.errno == errno.ENOTEMPTY:
+            raise FailedPrecondition(f"folder {name} is not empty; pass recursive") from None
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ResourceExhausted("the server's storage volume is full") from None
+        if err.errno == errno.ENAMETOOLONG:
+            raise InvalidArgument(f"{name} is too long for the filesystem") from None
+        if err.errno == errno.EINVAL:
+            raise InvalidArgument(f"cannot move {name} there (into itself?)") from None
+        raise
+
+
+def entry_of(rel: str, st: os.stat_result) -> FileEntry:
+    is_dir = stat_mod.S_ISDIR(st.st_mode)
+    return FileEntry(
+        path=rel,
+        size=0 if is_dir else st.st_size,
+        modified_at_unix_ms=st.st_mtime_ns // 1_000_000,
+        is_dir=is_dir,
+    )
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def parent_of(rel: str) -> str:
+    return rel.rpartition("/")[0]
+
+
+def make_parents(room_dir: Path, folder: Path) -> None:
+    """Create ``folder`` (inside the room) and its missing parents, durably."""
+    if folder.is_dir():
+        return
+    missing: list[Path] = []
+    probe = folder
+    while not probe.exists() and not probe.is_symlink():
+        missing.append(probe)
+        probe = probe.parent
+    if not probe.is_dir():
+        raise FailedPrecondition(
+            f"{shown(relative_to_room(room_dir, probe))} is a file, not a folder")
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path)
+        fsync_dir(path.parent)
+
+
+def check_write_target(room_dir: Path, rel: str, overwrite: bool) -> None:
+    """Refuse a write early (before any byte is streamed) when its commit would fail."""
+    real = contained(room_dir, rel)
+    if real.is_dir():
+        raise FailedPrecondition(f"{shown(rel)} is a folder; a file cannot replace it")
+    if not overwrite and real.exists():
+        raise AlreadyExists(f"{shown(rel)} exists already; pass overwrite to replace it")
+    probe = real.parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise FailedPrecondition(
+            f"{shown(relative_to_room(room_dir, probe))} is a file, not a folder")
+
+
+def commit_write(tmp: BinaryIO, tmp_path: Path, room_dir: Path, rel: str,
+                 overwrite: bool) -> FileEntry:
+    """Make the temp file durable and put it in place atomically (no-clobber via link)."""
+    tmp.flush()
+    os.fsync(tmp.fileno())
+    tmp.close()
+    real = contained(room_dir, rel)  # again: the tree may have changed while streaming
+    with fs_errors(rel):
+        make_parents(room_dir, real.parent)
+        if overwrite:
+            os.replace(tmp_path, real)
+        else:
+            os.link(tmp_path, real)  # fails with EEXIST atomically if the file appeared
+            os.unlink(tmp_path)
+        fsync_dir(real.parent)
+        return entry_of(rel, os.stat(real))
+
+
+def open_for_read(room_dir: Path, rel: str, offset: int) -> BinaryIO:
+    """An open file positioned at ``offset``; a later replace does not change what it reads."""
+    real = contained(room_dir, rel)
+    with fs_errors(rel):
+        handle = open(real, "rb")  # noqa: SIM115 - closed by the reader
+    try:
+        st = os.fstat(handle.fileno())
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise FailedPrecondition(f"{shown(rel)} is a folder, not a file")
+        if offset > st.st_size:
+            raise InvalidArgument(
+                f"offset {offset} is past the end of {shown(rel)} ({st.st_size} bytes)")
+        handle.seek(offset)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def stat_entry(room_dir: Path, rel: str) -> FileEntry:
+    if not rel:
+        if not room_dir.exists():
+            return FileEntry(path="", size=0, modified_at_unix_ms=0, is_dir=True)
+    real = contained(room_dir, rel)
+    with fs_errors(rel):
+        return entry_of(rel, os.stat(real))
+
+
+def list_entries(room_dir: Path, rel: str, recursive: bool, limit: int) -> list[FileEntry]:
+    """The entries in folder ``rel`` (or ``[rel]`` for a file), sorted by path.
+
+    Symlinks that stay in the room are listed as what they point to but never descended
+    (no loops); links that lead out, dangling links and special files are left out.
+    """
+    if not rel and not room_dir.exists():
+        return []
+    real = contained(room_dir, rel)
+    with fs_errors(rel):
+        st = os.stat(real)
+    if not stat_mod.S_ISDIR(st.st_mode):
+        return [entry_of(rel, st)]
+    out: list[FileEntry] = []
+    pending: list[tuple[Path, str]] = [(real, rel)]
+    while pending:
+        folder, prefix = pending.pop()
+        with os.scandir(folder) as it:
+            for item in it:
+                child = f"{prefix}/{item.name}" if prefix else item.name
+                found = _scan_one(room_dir, item, child)
+                if found is None:
+                    continue
+                out.append(found)
+                if len(out) > limit:
+                    raise ResourceExhausted(
+                        f"more than {limit} entries under {shown(rel or '/')}; "
+                        "list a narrower folder or without recursive")
+                if recursive and found.is_dir and not item.is_symlink():
+                    pending.append((Path(item.path), child))
+    out.sort(key=lambda e: e.path)
+    return out
+
+
+def _scan_one(room_dir: Path, item: os.DirEntry[str], child: str) -> FileEntry | None:
+    try:
+        if item.is_symlink():
+            target = contained(room_dir, child)
+            st = os.stat(target)
+        else:
+            st = item.stat(follow_symlinks=False)
+    except InvalidArgument:
+        logger.warning("storage: skipping %r: a symbolic link out of the room", child)
+        return None
+    except FileNotFoundError:
+        return None  # dangling link, or removed while listing
+    if not (stat_mod.S_ISDIR(st.st_mode) or stat_mod.S_ISREG(st.st_mode)):
+        return None
+    return entry_of(child, st)
+
+
+def delete_entry(room_dir: Path, rel: str, recursive: bool) -> None:
+    """Remove a file, a symlink (not its target), or a folder (non-empty: only if recursive)."""
+    contained(room_dir, rel)
+    where = contained(room_dir, parent_of(rel)) / rel.rpartition("/")[2]
+    with fs_errors(rel):
+        st = os.lstat(where)
+        if stat_mod.S_ISDIR(st.st_mode):
+            if recursive:
+                shutil.rmtree(where)
+            else:
+                os.rmdir(where)
+        else:
+            os.unlink(where)
+        fsync_dir(where.parent)
+
+
+def move_entry(room_dir: Path, src: str, dst: str, overwrite: bool) -> FileEntry:
+    """Rename ``src`` to ``dst`` within the room, creating ``dst``'s parents."""
+    if dst == src or dst.startswith(src + "/"):
+        raise InvalidArgument(f"cannot move {shown(src)} onto or into itself")
+    contained(room_dir, src, field="source")
+    contained(room_dir, dst, field="destination")
+    source = contained(room_dir, parent_of(src), field="source") / src.rpartition("/")[2]
+    with fs_errors(src):
+        src_stat = os.lstat(source)
+    target_dir = contained(room_dir, parent_of(dst), field="destination")
+    target = target_dir / dst.rpartition("/")[2]
+    make_parents(room_dir, target_dir)
+    with fs_errors(dst):
+        if overwrite:
+            os.replace(source, target)
+        elif stat_mod.S_ISDIR(src_stat.st_mode):
+            if os.path.lexists(target):  # no atomic no-clobber rename for folders in stdlib
+                raise FileExistsError(target)
+            os.rename(source, target)
+        else:
+            os.link(source, target, follow_symlinks=False)  # atomic no-clobber
+            os.unlink(source)
+        fsync_dir(target_dir)
+        if source.parent != target_dir:
+            fsync_dir(source.parent)
+        return entry_of(dst, os.stat(contained(room_dir, dst, field="destination")))
