@@ -1,0 +1,294 @@
+"""The queue engine: every queue's state in memory, written through to a ``QueueStore``.
+
+A call that changes what is stored returns only once its mutations are committed. Sends are
+applied to memory after their commit, so a consumer never sees a message that is not yet on
+disk; settlements (ack, nack, expiry) change memory at once, so a token can never be settled
+twice, and then wait for their commit. Consumers wait on asyncio events; delays and lease
+expiries share one loop timer (see ``timers.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from meshq.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from meshq.core.validation import check_name, check_seconds
+from meshq.queue import store as st
+from meshq.queue import validate as v
+from meshq.queue.admin import AdminMixin
+from meshq.queue.leaser import Leaser
+from meshq.queue.model import (
+    Delivery,
+    ExtendItem,
+    MessageState,
+    NackItem,
+    NewMessage,
+    QueueLimits,
+    QueueOptions,
+    SendResult,
+    SettleOutcome,
+)
+from meshq.queue.observer import QueueObserver
+from meshq.queue.sending import Sender
+from meshq.queue.state import DELAYED, LEASED, READY, DedupEntry, Msg, QueueState, RoomState
+from meshq.queue.subscription import Subscription, check_window
+
+logger = logging.getLogger(__name__)
+
+_STATES = {READY: MessageState.READY, DELAYED: MessageState.DELAYED, LEASED: MessageState.IN_FLIGHT}
+
+
+class QueueEngine(AdminMixin):
+    """Durable at-least-once queues with leases, addressed by (room, queue)."""
+
+    def __init__(
+        self,
+        store: st.QueueStore,
+        *,
+        limits: QueueLimits = QueueLimits(),
+        observer: QueueObserver | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self.limits = limits
+        self._observer = observer or QueueObserver()
+        self._clock = clock
+        self._rooms: dict[str, RoomState] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = False
+        self._leaser = Leaser(
+            clock=clock, observer=self._observer, commit=self._commit,
+            spawn_commit=self._spawn_commit, dlq_for=self._dlq_for,
+        )
+        self._sender = Sender(self)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the store and rebuild the in-memory state; leases start empty."""
+        snapshot = await self._store.load()
+        self._restore(snapshot)
+        self._leaser.timers.start(asyncio.get_running_loop())
+        self._leaser.timers.arm()
+        self._running = True
+        logger.info("queue engine started: %d rooms, %d messages",
+                    len(self._rooms), len(snapshot.messages))
+
+    async def stop(self) -> None:
+        """End every subscription and wait, drop in-flight leases, close the store."""
+        if not self._running:
+            return
+        self._running = False
+        for room in self._rooms.values():
+            for q in room.queues.values():
+                for sub in list(q.subs):
+                    sub.detach()
+                q.wake()
+        self._leaser.timers.stop()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._store.close()
+
+    def _restore(self, snap: st.Snapshot) -> None:
+        now = self._clock()
+        for name, created_at in snap.rooms:
+            self._rooms[name] = RoomState(name, created_at)
+        for sq in snap.queues:
+            room = self._rooms.setdefault(sq.room, RoomState(sq.room, sq.created_at))
+            opts = QueueOptions(max_deliveries=sq.max_deliveries,
+                                dedup_window_seconds=sq.dedup_window)
+            q = room.queues[sq.name] = QueueState(sq.room, sq.name, opts, sq.created_at)
+            q.closed = sq.closed
+        seq = 0
+        for sm in snap.messages:
+            q = self._rooms[sm.room].queues[sm.queue]
+            headers = json.loads(sm.headers_json) if sm.headers_json != "{}" else {}
+            msg = Msg(sm.id, sm.body, headers, sm.headers_json, sm.enqueued_at, sm.attempts,
+                      sm.seq, sm.ready_at, q)
+            q.msgs[msg.id] = msg
+            self._sender.place(q, msg, now)
+            seq = max(seq, sm.seq)
+        self._sender.next_seq = seq + 1
+        for rec in sorted(snap.dedup, key=lambda r: r.expires_at):
+            if rec.expires_at > now and (q_ := self._find(rec.room, rec.queue)) is not None:
+                q_.dedup[rec.dedup_id] = DedupEntry(rec.message_id, rec.expires_at, None)
+                q_.dedup_order.append((rec.expires_at, rec.dedup_id))
+
+    def process_due(self) -> None:
+        """Apply deadlines that have passed by ``clock()`` now (tests with a fake clock)."""
+        self._leaser.process_due()
+        self._leaser.timers.arm()
+
+    # -- commits ----------------------------------------------------------------------------
+
+    async def _commit(self, ops: list[st.Op]) -> None:
+        try:
+            await self._store.submit(ops)
+        except Exception as err:
+            logger.exception("queue store commit failed")
+            raise Unavailable(f"the queue store failed to commit: {err}") from err
+
+    def _spawn_commit(self, ops: list[st.Op]) -> None:
+        """Commit in the background (timer-driven changes: nobody waits for them)."""
+        task = asyncio.get_running_loop().create_task(self._commit(ops))
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background queue commit failed: %s", task.exception())
+
+    def _check_running(self) -> None:
+        if not self._running:
+            raise Unavailable("the queue engine is not running")
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def _find(self, room: str, queue: str) -> QueueState | None:
+        r = self._rooms.get(room)
+        return r.queues.get(queue) if r is not None else None
+
+    def _existing(self, room: str, queue: str) -> QueueState:
+        v.check_target(room, queue)
+        self._check_running()
+        q = self._find(room, queue)
+        if q is None:
+            if room not in self._rooms:
+                raise NotFound(f"room {room!r} does not exist")
+            raise NotFound(f"queue {queue!r} does not exist in room {room!r}; "
+                           "send with create=true or open it first")
+        return q
+
+    async def _usable(self, room: str, queue: str, create: bool) -> QueueState:
+        """The queue for send / receive / subscribe: created if asked, refused if closed."""
+        self._check_running()
+        q = self._find(room, queue)
+        if q is None:
+            if not create:
+                self._existing(room, queue)
+            q = await self._create_queue(room, queue, QueueOptions())
+        if q.closed:
+            raise FailedPrecondition(f"queue {queue!r} in room {room!r} is closed; reopen it "
+                                     "with OpenQueue")
+        return q
+
+    # -- messages ---------------------------------------------------------------------------
+
+    async def send(self, room: str, queue: str, messages: Sequence[NewMessage], *,
+                   create: bool = False) -> list[SendResult]:
+        """Enqueue a batch; returns once it is durable. Duplicates enqueue nothing."""
+        v.check_target(room, queue)
+        prepared = v.prepare(messages, self.limits)
+        q = await self._usable(room, queue, create)
+        return await self._sender.send(q, prepared)
+
+    async def receive(self, room: str, queue: str, *, max_messages: int = 1,
+                      wait_seconds: float = 0.0, lease_seconds: float = 30.0,
+                      auto_ack: bool = False, create: bool = False) -> list[Delivery]:
+        """Lease (or, with auto_ack, remove) up to max_messages; long-poll up to wait_seconds."""
+        v.check_target(room, queue)
+        n = v.check_count("max_messages", max_messages, self.limits)
+        check_seconds("wait_seconds", wait_seconds, maximum=v.MAX_WAIT_SECONDS)
+        lease = v.check_lease("lease_seconds", lease_seconds)
+        q = await self._usable(room, queue, create)
+        self._leaser.process_due()
+        out = await self._receive_now(q, n, lease, auto_ack)
+        if out or wait_seconds <= 0:
+            return out
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        while not out:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or not await _wait(q, remaining):
+                return []
+            if q.deleted or q.closed or not self._running:
+                return []
+            out = await self._receive_now(q, n, lease, auto_ack)
+        return out
+
+    async def _receive_now(self, q: QueueState, n: int, lease: float,
+                           auto_ack: bool) -> list[Delivery]:
+        if not q.n_ready:
+            return []
+        if not auto_ack:
+            return self._leaser.take(q, n, lease, None)
+        out, ops = self._leaser.pop(q, n)
+        if ops:
+            await self._commit(ops)
+            self._observer.acked(q.room, q.name, [0.0] * len(out))
+        return out
+
+    async def subscribe(self, room: str, queue: str, *, max_in_flight: int,
+                        lease_seconds: float = 30.0, create: bool = False) -> Subscription:
+        """Open a streaming consumer with a credit window of max_in_flight deliveries."""
+        v.check_target(room, queue)
+        window = check_window(max_in_flight, minimum=1)
+        lease = v.check_lease("lease_seconds", lease_seconds)
+        q = await self._usable(room, queue, create)
+        sub = Subscription(self._leaser, q, window, lease)
+        q.subs.add(sub)
+        self._observer.stream_opened(room, queue)
+        return sub
+
+    async def ack(self, room: str, queue: str, tokens: Sequence[str]) -> list[SettleOutcome]:
+        """Settle deliveries as done; stale or unknown tokens change nothing."""
+        q = self._existing(room, queue)
+        self._check_settle_batch(len(tokens))
+        return await self._leaser.ack(q, tokens)
+
+    async def nack(self, room: str, queue: str, items: Sequence[NackItem]) -> list[SettleOutcome]:
+        """Hand deliveries back (after an optional delay); each counts as a failed attempt."""
+        q = self._existing(room, queue)
+        self._check_settle_batch(len(items))
+        for i, item in enumerate(items):
+            check_seconds(f"nacks[{i}].delay_seconds", item.delay_seconds,
+                          maximum=v.MAX_DELAY_SECONDS)
+        items = [NackItem(lease_token=i.lease_token, delay_seconds=i.delay_seconds,
+                          error=v.check_error_text(i.error)) if i.error else i for i in items]
+        return await self._leaser.nack(q, items)
+
+    async def extend(self, room: str, queue: str,
+                     items: Sequence[ExtendItem]) -> list[SettleOutcome]:
+        """Set each lease to expire ``seconds`` from now."""
+        q = self._existing(room, queue)
+        self._check_settle_batch(len(items))
+        for i, item in enumerate(items):
+            check_seconds(f"extends[{i}].seconds", item.seconds, maximum=v.MAX_LEASE_SECONDS)
+            if item.seconds <= 0:
+                raise InvalidArgument(f"extends[{i}].seconds must be more than 0")
+        return self._leaser.extend(q, items)
+
+    def _check_settle_batch(self, n: int) -> None:
+        if n > self.limits.max_batch:
+            raise InvalidArgument(f"{n} items in one call; the limit is {self.limits.max_batch}")
+
+    def message_state(self, room: str, queue: str, message_id: str) -> tuple[MessageState, int]:
+        """Where a message is, and its delivery attempts so far."""
+        q = self._existing(room, queue)
+        msg = q.msgs.get(message_id) if isinstance(message_id, str) else None
+        if msg is None:
+            return MessageState.GONE, 0
+        attempts = msg.attempts + (1 if msg.state == LEASED else 0)
+        return _STATES[msg.state], attempts
+
+
+async def _wait(q: QueueState, seconds: float) -> bool:
+    """Wait until ``q`` is woken; False on timeout."""
+    event = asyncio.Event()
+    q.waiters.add(event)
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        q.waiters.discard(event)
+
+
+__all__ = ["QueueEngine", "Subscription", "check_name"]

@@ -1,0 +1,149 @@
+"""Checks on everything a caller hands the queue engine, done before any state is touched."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+
+from meshq.core.errors import InvalidArgument
+from meshq.core.validation import check_name, check_seconds, parse_json, shown
+from meshq.queue.model import (
+    DEFAULT_LEASE_SECONDS,
+    MAX_DELAY_SECONDS,
+    MAX_LEASE_SECONDS,
+    NewMessage,
+    QueueLimits,
+    QueueOptions,
+)
+
+MAX_DEDUP_ID_BYTES = 512
+MAX_WAIT_SECONDS = 60.0
+MAX_DELIVERIES_LIMIT = 1000  # the largest max_deliveries a queue may set
+MAX_DEDUP_WINDOW = 7 * 24 * 3600.0
+MAX_IN_FLIGHT_LIMIT = 100_000
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+Prepared = tuple[str, dict[str, str], str, float, str]
+"""(body, headers, headers_json, delay_seconds, dedup_id) of one validated message."""
+
+
+def check_target(room: str, queue: str) -> None:
+    check_name("room", room)
+    check_name("queue", queue)
+
+
+def check_count(field: str, n: int, limits: QueueLimits) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1 or n > limits.max_batch:
+        raise InvalidArgument(f"{field} must be between 1 and {limits.max_batch}, got {shown(n)}")
+    return n
+
+
+def check_lease(field: str, seconds: float) -> float:
+    """A lease length; 0 means the default."""
+    check_seconds(field, seconds, maximum=MAX_LEASE_SECONDS)
+    return seconds if seconds > 0 else DEFAULT_LEASE_SECONDS
+
+
+def check_options(options: QueueOptions) -> QueueOptions:
+    n = options.max_deliveries
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DELIVERIES_LIMIT:
+        raise InvalidArgument(
+            f"max_deliveries must be between 1 and {MAX_DELIVERIES_LIMIT}, got {shown(n)}"
+        )
+    check_seconds("dedup_window_seconds", options.dedup_window_seconds, maximum=MAX_DEDUP_WINDOW)
+    return options
+
+
+def _check_body(index: int, body: str) -> int:
+    """Validate one body; return its size in UTF-8 bytes."""
+    field = f"messages[{index}].json"
+    if not isinstance(body, str):
+        raise InvalidArgument(f"{field} must be text")
+    try:
+        size = len(body.encode("utf-8"))
+    except UnicodeEncodeError as err:
+        raise InvalidArgument(
+            f"{field} is not valid UTF-8 (lone surrogate at char {err.start})"
+        ) from None
+    value = parse_json(field, body)
+    if "\\u" in body and _ESCAPED_SURROGATE.search(body):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgument(f"{field} escapes a lone surrogate (\\uD800-\\uDFFF)") from None
+    return size
+
+
+def _check_headers(index: int, headers: dict[str, str]) -> int:
+    size = 0
+    for key, value in headers.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not key:
+            raise InvalidArgument(f"messages[{index}].headers: keys and values must be text, "
+                                  "keys non-empty")
+        if "\x00" in key or "\x00" in value:
+            raise InvalidArgument(f"messages[{index}].headers[{shown(key)}] contains NUL")
+        try:
+            size += len(key.encode("utf-8")) + len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidArgument(
+                f"messages[{index}].headers[{shown(key)}] is not valid UTF-8"
+            ) from None
+    return size
+
+
+def _check_dedup(index: int, dedup_id: str) -> str:
+    if not dedup_id:
+        return ""
+    field = f"messages[{index}].dedup_id"
+    if "\x00" in dedup_id:
+        raise InvalidArgument(f"{field} contains NUL")
+    try:
+        size = len(dedup_id.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"{field} is not valid UTF-8") from None
+    if size > MAX_DEDUP_ID_BYTES:
+        raise InvalidArgument(f"{field} is {size} bytes; the limit is {MAX_DEDUP_ID_BYTES}")
+    return dedup_id
+
+
+def prepare(messages: Sequence[NewMessage], limits: QueueLimits) -> list[Prepared]:
+    """Validate a Send batch; return each message ready to enqueue."""
+    if not messages:
+        raise InvalidArgument("messages must hold at least one message")
+    if len(messages) > limits.max_batch:
+        raise InvalidArgument(
+            f"a send holds {len(messages)} messages; the limit is {limits.max_batch}"
+        )
+    out: list[Prepared] = []
+    limit = limits.max_message_bytes
+    for i, m in enumerate(messages):
+        size = _check_body(i, m.body)
+        headers = m.headers
+        headers_json = "{}"
+        if headers:
+            size += _check_headers(i, headers)
+            headers = dict(headers)
+            headers_json = json.dumps(headers, separators=(",", ":"))
+        if size > limit:
+            raise InvalidArgument(
+                f"messages[{i}] is {size} bytes with its headers; the limit is {limit}"
+            )
+        delay = m.delay_seconds
+        if delay:
+            check_seconds(f"messages[{i}].delay_seconds", delay, maximum=MAX_DELAY_SECONDS)
+        out.append((m.body, headers, headers_json, float(delay), _check_dedup(i, m.dedup_id)))
+    return out
+
+
+def check_error_text(error: str) -> str:
+    """A nack's error text, kept as a header: no NUL, cut to 4 KiB."""
+    if "\x00" in error:
+        error = error.replace("\x00", "\\0")
+    error = error.encode("utf-8", "replace").decode("utf-8", "replace")
+    return error[:4096]
+
+
+def is_finite(value: float) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
