@@ -1,7 +1,7 @@
-"""A real gRPC server on loopback hosting only the storage component, on a temp data dir.
+"""Storage fixtures over the suite's shared ``server`` (real gRPC, auth on, temp data dir).
 
-Until the lead's session ``server`` fixture hosts storage, these tests use their own; the
-fixture exposes the same attributes (address, token, data_dir).
+``small_limit_server`` is a second, storage-only server whose file size limit is small, so the
+over-the-limit path can be tested without streaming 100 MiB.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -17,38 +18,37 @@ import pytest
 from meshq.api.connection import Connection
 from meshq.api.storage import StorageClient
 from meshq.server.context import StackContext
-from meshq.storage.component import StorageComponent, build_component
+from meshq.storage.component import build_component
 
-MAX_FILE_BYTES = 16 * 1024 * 1024  # small enough that the over-limit test stays quick
+SMALL_LIMIT = 2 * 1024 * 1024
 
 
 @dataclass
-class StorageServer:
+class SmallServer:
     address: str
-    data_dir: Path
-    component: StorageComponent
-    token: str = ""
+    max_file_bytes: int
 
 
 @pytest.fixture(scope="session")
-async def storage_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[StorageServer]:
-    data_dir = tmp_path_factory.mktemp("storage-data")
+async def small_limit_server(tmp_path_factory: pytest.TempPathFactory
+                             ) -> AsyncIterator[SmallServer]:
+    data_dir = tmp_path_factory.mktemp("storage-small")
     component = build_component(
-        StackContext(data_dir=data_dir, settings={"max_file_bytes": MAX_FILE_BYTES}))
-    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)])
+        StackContext(data_dir=data_dir, settings={"max_file_bytes": SMALL_LIMIT}))
+    server = grpc.aio.server()
     await component.start()
     component.register(server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    yield StorageServer(address=f"127.0.0.1:{port}", data_dir=data_dir, component=component)
+    yield SmallServer(address=f"127.0.0.1:{port}", max_file_bytes=SMALL_LIMIT)
     await server.stop(None)
     await component.stop()
 
 
 @pytest.fixture
-async def conn(storage_server: StorageServer) -> AsyncIterator[Connection]:
-    connection = Connection(server=storage_server.address, token=storage_server.token or None,
-                            timeout=30.0, data_dir=storage_server.data_dir)
+async def conn(server: Any) -> AsyncIterator[Connection]:
+    connection = Connection(server=server.address, token=server.token, timeout=30.0,
+                            data_dir=server.data_dir)
     yield connection
     await connection.close()
 
@@ -64,8 +64,8 @@ def storage(conn: Connection, room: str) -> StorageClient:
 
 
 @pytest.fixture
-def room_dir(storage_server: StorageServer, room: str) -> Path:
+def room_dir(server: Any, room: str) -> Path:
     """The room's folder on disk (created, so tests can plant symlinks in it)."""
-    path = storage_server.data_dir / "storage" / room
+    path = server.data_dir / "storage" / room
     path.mkdir(parents=True, exist_ok=True)
     return path
