@@ -1,0 +1,138 @@
+"""Proto <-> domain conversion for the room and queue services; nowhere else converts.
+
+Times: the domain uses float seconds since the epoch, the wire integer milliseconds.
+Zero-valued proto fields mean "the server default" and become ``None`` or the default here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from meshq.queue import model
+from meshq.queue.validate import MAX_WAIT_SECONDS
+from meshq.v1 import queues_pb2, rooms_pb2
+
+_OUTCOMES = {
+    model.SettleOutcome.OK: queues_pb2.SETTLE_OUTCOME_OK,
+    model.SettleOutcome.STALE: queues_pb2.SETTLE_OUTCOME_STALE,
+}
+_STATES = {
+    model.MessageState.READY: queues_pb2.MESSAGE_STATE_READY,
+    model.MessageState.DELAYED: queues_pb2.MESSAGE_STATE_DELAYED,
+    model.MessageState.IN_FLIGHT: queues_pb2.MESSAGE_STATE_IN_FLIGHT,
+    model.MessageState.GONE: queues_pb2.MESSAGE_STATE_GONE,
+}
+
+
+def to_ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
+
+
+def room_to_proto(room: model.RoomInfo) -> rooms_pb2.Room:
+    return rooms_pb2.Room(name=room.name, created_at_unix_ms=to_ms(room.created_at),
+                          queue_count=room.queue_count)
+
+
+def delivery_to_proto(delivery: model.Delivery) -> queues_pb2.Delivery:
+    return queues_pb2.Delivery(
+        message_id=delivery.message_id,
+        json=delivery.body,
+        headers=delivery.headers,
+        enqueued_at_unix_ms=to_ms(delivery.enqueued_at),
+        attempt=delivery.attempt,
+        lease_token=delivery.lease_token,
+        lease_expires_at_unix_ms=to_ms(delivery.lease_expires_at) if delivery.lease_token else 0,
+        queue=delivery.queue,
+    )
+
+
+def deliveries_to_proto(deliveries: Sequence[model.Delivery]) -> list[queues_pb2.Delivery]:
+    return [delivery_to_proto(d) for d in deliveries]
+
+
+def options_to_proto(options: model.QueueOptions) -> queues_pb2.QueueOptions:
+    return queues_pb2.QueueOptions(max_deliveries=options.max_deliveries,
+                                   dedup_window_seconds=options.dedup_window_seconds)
+
+
+def options_from_proto(
+    options: queues_pb2.QueueOptions, current: model.QueueOptions | None
+) -> model.QueueOptions | None:
+    """The options to apply, or None when the request sets none (zero keeps ``current``)."""
+    if options.max_deliveries == 0 and options.dedup_window_seconds == 0:
+        return None
+    base = current or model.QueueOptions()
+    return model.QueueOptions(
+        max_deliveries=options.max_deliveries or base.max_deliveries,
+        dedup_window_seconds=options.dedup_window_seconds or base.dedup_window_seconds,
+    )
+
+
+def queue_info_to_proto(info: model.QueueInfo) -> queues_pb2.QueueInfo:
+    return queues_pb2.QueueInfo(
+        name=info.name,
+        depth=info.depth,
+        in_flight=info.in_flight,
+        delayed=info.delayed,
+        dead_lettered=info.dead_lettered,
+        oldest_age_seconds=info.oldest_age_seconds,
+        closed=info.closed,
+        options=options_to_proto(info.options),
+    )
+
+
+def new_messages_from_proto(
+    messages: Sequence[queues_pb2.OutgoingMessage],
+) -> list[model.NewMessage]:
+    return [
+        model.NewMessage(body=m.json, headers=dict(m.headers), delay_seconds=m.delay_seconds,
+                         dedup_id=m.dedup_id)
+        for m in messages
+    ]
+
+
+def send_results_to_proto(results: Sequence[model.SendResult]) -> list[queues_pb2.SendResult]:
+    return [queues_pb2.SendResult(message_id=r.message_id, duplicate=r.duplicate)
+            for r in results]
+
+
+def nacks_from_proto(items: Sequence[queues_pb2.NackItem]) -> list[model.NackItem]:
+    return [model.NackItem(lease_token=i.lease_token, delay_seconds=i.delay_seconds,
+                           error=i.error) for i in items]
+
+
+def extends_from_proto(items: Sequence[queues_pb2.ExtendItem]) -> list[model.ExtendItem]:
+    return [model.ExtendItem(lease_token=i.lease_token, seconds=i.seconds) for i in items]
+
+
+def settle_results_to_proto(
+    tokens: Sequence[str], outcomes: Sequence[model.SettleOutcome]
+) -> list[queues_pb2.SettleResult]:
+    """One SettleResult per token, pairing each token with its outcome in order."""
+    return [queues_pb2.SettleResult(lease_token=t, outcome=_OUTCOMES[o])
+            for t, o in zip(tokens, outcomes, strict=True)]
+
+
+def message_state_to_proto(state: model.MessageState) -> Any:
+    return _STATES[state]
+
+
+def lease_seconds(value: float) -> float:
+    """A request's lease length: 0 means the server default."""
+    return value or model.DEFAULT_LEASE_SECONDS
+
+
+DEFAULT_WAIT_SECONDS = 20.0  # Receive's wait when the request says 0
+DEADLINE_MARGIN = 0.05  # seconds kept back from the caller's deadline to send an empty reply
+
+
+def wait_seconds(wait: bool, timeout_seconds: float, time_remaining: float | None) -> float:
+    """How long Receive may wait: 0 without ``wait``, and always inside the caller's deadline."""
+    if not wait:
+        return 0.0
+    seconds = timeout_seconds or DEFAULT_WAIT_SECONDS
+    # Out-of-range values pass unchanged, for the engine to refuse with INVALID_ARGUMENT.
+    if time_remaining is not None and 0 <= seconds <= MAX_WAIT_SECONDS:
+        seconds = min(seconds, max(0.0, time_remaining - DEADLINE_MARGIN))
+    return seconds
