@@ -1,0 +1,1 @@
+"""The scheduler service: durable cron tasks that enqueue each due instant exactly once."""

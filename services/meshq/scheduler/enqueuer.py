@@ -1,0 +1,171 @@
+"""How the scheduler reaches the queues: in process (``EngineEnqueuer``) or over gRPC.
+
+Both raise domain errors (``meshq.core.errors``): ``Unavailable`` means "try again later"
+(the fire stays SENDING and is retried with the same dedup id); any other error is the fire's
+recorded failure.
+
+A missing queue in an existing room is created on first send (as a MeshAgent user expects
+from ``scheduled-task add`` before any consumer has opened the queue); a deleted room is not
+re-created: that fire fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import grpc
+
+from meshq.core import errors
+from meshq.core.errors import NotFound
+
+if TYPE_CHECKING:
+    from meshq.api.connection import Connection
+    from meshq.queue.engine import QueueEngine
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outgoing:
+    """One message the scheduler sends."""
+
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+    dedup_id: str = ""
+    delay_seconds: float = 0.0
+
+
+class Enqueuer(Protocol):
+    """The queue operations the scheduler needs."""
+
+    async def room_exists(self, room: str) -> bool:
+        """True when the room exists."""
+
+    async def send_many(self, room: str, queue: str, messages: Sequence[Outgoing]) -> list[str]:
+        """Send durably; the message ids in order (the first id for a dedup repeat)."""
+
+    async def is_pending(self, room: str, queue: str, message_id: str) -> bool:
+        """True while the message is ready, delayed or in flight in that queue."""
+
+
+async def send(enqueuer: Enqueuer, room: str, queue: str, body: str, headers: dict[str, str],
+               dedup_id: str) -> str:
+    """Send one message; its id."""
+    ids = await enqueuer.send_many(room, queue, [Outgoing(body=body, headers=headers, dedup_id=dedup_id)])
+    return ids[0]
+
+
+class EngineEnqueuer:
+    """Calls the queue engine of this process directly."""
+
+    def __init__(self, engine: QueueEngine) -> None:
+        self.engine = engine
+
+    async def room_exists(self, room: str) -> bool:
+        try:
+            self.engine.get_room(room)
+        except NotFound:
+            return False
+        return True
+
+    async def send_many(self, room: str, queue: str, messages: Sequence[Outgoing]) -> list[str]:
+        from meshq.queue.model import NewMessage
+
+        batch = [NewMessage(body=m.body, headers=dict(m.headers), dedup_id=m.dedup_id,
+                            delay_seconds=m.delay_seconds) for m in messages]
+        try:
+            results = await self.engine.send(room, queue, batch)
+        except NotFound:
+            if not await self.room_exists(room):
+                raise NotFound(f"room {room!r} does not exist") from None
+            results = await self.engine.send(room, queue, batch, create=True)
+        return [r.message_id for r in results]
+
+    async def is_pending(self, room: str, queue: str, message_id: str) -> bool:
+        from meshq.queue.model import MessageState
+
+        try:
+            state, _attempt = self.engine.message_state(room, queue, message_id)
+        except NotFound:
+            return False
+        return state is not MessageState.GONE
+
+
+_RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+              grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN)
+
+
+def domain_error(err: grpc.aio.AioRpcError) -> errors.MeshqError:
+    """The domain error matching a failed call's status."""
+    code = err.code()
+    detail = err.details() or code.name
+    if code in _RETRYABLE:
+        return errors.Unavailable(f"queue server: {detail}")
+    for cls in (errors.InvalidArgument, errors.NotFound, errors.AlreadyExists,
+                errors.FailedPrecondition, errors.ResourceExhausted, errors.Unauthenticated,
+                errors.PermissionDenied):
+        if cls.status == code.name:
+            return cls(detail)
+    return errors.MeshqError(f"queue server: {code.name}: {detail}")
+
+
+class GrpcEnqueuer:
+    """Calls a queue server over gRPC (``meshq serve scheduler --queue-server ADDR``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        from meshq.v1 import queues_pb2_grpc, rooms_pb2_grpc
+
+        self.conn = conn
+        self._queues = conn.stub(queues_pb2_grpc.QueueServiceStub)
+        self._rooms = conn.stub(rooms_pb2_grpc.RoomServiceStub)
+
+    async def room_exists(self, room: str) -> bool:
+        from meshq.v1 import rooms_pb2
+
+        try:
+            await self._rooms.GetRoom(rooms_pb2.GetRoomRequest(name=room),
+                                      metadata=self.conn.metadata, timeout=self.conn.timeout)
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise domain_error(err) from None
+        return True
+
+    async def send_many(self, room: str, queue: str, messages: Sequence[Outgoing]) -> list[str]:
+        from meshq.v1 import queues_pb2
+
+        out = [queues_pb2.OutgoingMessage(json=m.body, headers=m.headers, dedup_id=m.dedup_id,
+                                          delay_seconds=m.delay_seconds) for m in messages]
+        request = queues_pb2.SendRequest(room=room, queue=queue, messages=out)
+        try:
+            response = await self._send(request)
+        except NotFound:
+            if not await self.room_exists(room):
+                raise NotFound(f"room {room!r} does not exist") from None
+            request.create = True
+            response = await self._send(request)
+        return [r.message_id for r in response.results]
+
+    async def _send(self, request: Any) -> Any:
+        try:
+            return await self._queues.Send(request, metadata=self.conn.metadata,
+                                           timeout=self.conn.timeout)
+        except grpc.aio.AioRpcError as err:
+            raise domain_error(err) from None
+
+    async def is_pending(self, room: str, queue: str, message_id: str) -> bool:
+        from meshq.v1 import queues_pb2
+
+        request = queues_pb2.GetMessageRequest(room=room, queue=queue, message_id=message_id)
+        try:
+            response = await self._queues.GetMessage(request, metadata=self.conn.metadata,
+                                                     timeout=self.conn.timeout)
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise domain_error(err) from None
+        return response.state in (queues_pb2.MESSAGE_STATE_READY, queues_pb2.MESSAGE_STATE_DELAYED,
+                                  queues_pb2.MESSAGE_STATE_IN_FLIGHT)

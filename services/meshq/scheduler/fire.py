@@ -1,0 +1,116 @@
+"""One pass of fires: ledger rows first, then the sends, then the outcomes.
+
+The order is what makes a fire exactly-once across crashes:
+
+1. ``record``: SENDING rows (and skip rows) inserted and task cursors moved, in one
+   transaction. Before it commits, nothing happened: a restart sees the instant as due.
+2. ``send_many`` with ``dedup_id = "<task id>@<instant>"``: durable on return.
+3. ``settle``: outcomes and message ids. A crash between 1 and 3 leaves SENDING rows, which
+   ``Engine.start`` re-sends with the same dedup id: the queue returns the first message's id
+   and enqueues nothing new, so the repair is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from meshq.core.errors import MeshqError, Unavailable
+from meshq.otel import tracing
+from meshq.scheduler.cron import iso_ms
+from meshq.scheduler.enqueuer import Enqueuer, Outgoing
+from meshq.scheduler.model import SCHEDULED_AT_HEADER, TASK_ID_HEADER, RunOutcome, Task, TaskRun
+
+logger = logging.getLogger(__name__)
+
+SEND_CHUNK = 1000  # most messages in one send call (the queue engine's default max_batch)
+
+
+def dedup_id(task_id: str, scheduled_ms: int) -> str:
+    """The fire's dedup id: the same on every retry and after every restart."""
+    return f"{task_id}@{iso_ms(scheduled_ms)}"
+
+
+def jitter_delay(task: Task, scheduled_ms: int) -> float:
+    """A stable pseudo-random delay in [0, jitter): the same for a fire after a restart."""
+    if task.spec.jitter_seconds <= 0:
+        return 0.0
+    digest = hashlib.sha256(dedup_id(task.id, scheduled_ms).encode()).digest()
+    return task.spec.jitter_seconds * int.from_bytes(digest[:8], "big") / 2**64
+
+
+def message_for(task: Task, scheduled_ms: int) -> Outgoing:
+    """The message of one fire: the payload, with headers naming the task and the instant."""
+    headers = {TASK_ID_HEADER: task.id, SCHEDULED_AT_HEADER: iso_ms(scheduled_ms)}
+    tracing.inject(headers)
+    return Outgoing(body=task.spec.payload_json, headers=headers,
+                    dedup_id=dedup_id(task.id, scheduled_ms),
+                    delay_seconds=jitter_delay(task, scheduled_ms))
+
+
+@dataclass
+class Pending:
+    """A SENDING row and the task it belongs to."""
+
+    task: Task
+    run: TaskRun
+
+
+@dataclass
+class Settled:
+    """What a batch of sends turned into."""
+
+    runs: list[TaskRun]
+    """Final rows (ENQUEUED or FAILED)."""
+    retry: list[Pending]
+    """Rows left SENDING because the queue service was unavailable."""
+    committed_at_ms: dict[tuple[str, int], int]
+    """When each enqueued row's send returned, for the fire-lag figure."""
+
+
+async def send_all(enqueuer: Enqueuer, pending: Sequence[Pending],
+                   now_ms: Callable[[], int]) -> Settled:
+    """Send SENDING rows grouped by (room, queue) in chunks, concurrently; classify results."""
+    groups: dict[tuple[str, str], list[Pending]] = defaultdict(list)
+    for item in pending:
+        groups[(item.task.spec.room, item.run.queue)].append(item)
+    chunks = [(room, queue, items[i:i + SEND_CHUNK])
+              for (room, queue), items in groups.items()
+              for i in range(0, len(items), SEND_CHUNK)]
+    settled = Settled(runs=[], retry=[], committed_at_ms={})
+    results = await asyncio.gather(*(_send_chunk(enqueuer, room, queue, items)
+                                     for room, queue, items in chunks))
+    for (_room, _queue, items), result in zip(chunks, results, strict=True):
+        done_ms = now_ms()
+        if isinstance(result, Unavailable):
+            settled.retry.extend(items)
+            continue
+        for index, item in enumerate(items):
+            if isinstance(result, MeshqError):
+                final = dataclasses.replace(item.run, outcome=RunOutcome.FAILED,
+                                            error=result.message, fired_at_ms=done_ms)
+            else:
+                final = dataclasses.replace(item.run, outcome=RunOutcome.ENQUEUED,
+                                            message_id=result[index], fired_at_ms=done_ms)
+                settled.committed_at_ms[(final.task_id, final.scheduled_ms)] = done_ms
+            settled.runs.append(final)
+    return settled
+
+
+async def _send_chunk(enqueuer: Enqueuer, room: str, queue: str,
+                      items: Sequence[Pending]) -> list[str] | MeshqError:
+    messages = [message_for(item.task, item.run.scheduled_ms) for item in items]
+    try:
+        return await enqueuer.send_many(room, queue, messages)
+    except MeshqError as err:
+        if not isinstance(err, Unavailable):
+            logger.warning("scheduled send to %s/%s failed: %s", room, queue, err.message)
+        return err
+    except Exception as err:  # an enqueuer bug must not kill the loop; the rows are retried
+        logger.exception("scheduled send to %s/%s raised", room, queue)
+        return Unavailable(f"send raised {type(err).__name__}")

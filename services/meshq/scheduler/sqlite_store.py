@@ -1,0 +1,212 @@
+"""The SQLite ``ScheduleStore``: WAL, ``synchronous=FULL``, one connection behind a lock.
+
+The ledger's primary key is (task_id, scheduled_ms): a due instant can have one row only,
+which is what makes the scheduler's exactly-once argument checkable in SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from meshq.core.errors import AlreadyExists, NotFound
+from meshq.scheduler.model import MisfirePolicy, RunOutcome, Task, TaskRun, TaskSpec
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+  id TEXT PRIMARY KEY,
+  room TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  schedule TEXT NOT NULL,
+  timezone TEXT NOT NULL,
+  payload_json TEXT NOT NULL,
+  active INTEGER NOT NULL,
+  once INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  annotations TEXT NOT NULL,
+  catchup_window REAL NOT NULL,
+  misfire_policy TEXT NOT NULL,
+  misfire_cap INTEGER NOT NULL,
+  jitter REAL NOT NULL,
+  skip_if_pending INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  cursor_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+  task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+  scheduled_ms INTEGER NOT NULL,
+  fired_at_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  error TEXT NOT NULL,
+  manual INTEGER NOT NULL,
+  PRIMARY KEY (task_id, scheduled_ms)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS runs_sending ON runs(outcome) WHERE outcome = 'sending';
+"""
+
+_TASK_COLUMNS = (
+    "id, room, queue, schedule, timezone, payload_json, active, once, name, annotations, "
+    "catchup_window, misfire_policy, misfire_cap, jitter, skip_if_pending, created_at_ms, cursor_ms"
+)
+_RUN_COLUMNS = "task_id, scheduled_ms, fired_at_ms, outcome, queue, message_id, error, manual"
+
+
+def _task_row(task: Task) -> tuple[object, ...]:
+    s = task.spec
+    return (
+        task.id, s.room, s.queue, s.schedule, s.timezone, s.payload_json, int(s.active),
+        int(s.once), s.name, json.dumps(s.annotations, sort_keys=True), s.catchup_window_seconds,
+        s.misfire_policy.value, s.misfire_cap, s.jitter_seconds, int(s.skip_if_pending),
+        task.created_at_ms, task.cursor_ms,
+    )
+
+
+def _task(row: sqlite3.Row) -> Task:
+    spec = TaskSpec(
+        room=row["room"], queue=row["queue"], schedule=row["schedule"], timezone=row["timezone"],
+        payload_json=row["payload_json"], active=bool(row["active"]), once=bool(row["once"]),
+        name=row["name"], annotations=json.loads(row["annotations"]),
+        catchup_window_seconds=row["catchup_window"],
+        misfire_policy=MisfirePolicy(row["misfire_policy"]), misfire_cap=row["misfire_cap"],
+        jitter_seconds=row["jitter"], skip_if_pending=bool(row["skip_if_pending"]),
+    )
+    return Task(id=row["id"], spec=spec, created_at_ms=row["created_at_ms"], cursor_ms=row["cursor_ms"])
+
+
+def _run_row(run: TaskRun) -> tuple[object, ...]:
+    return (run.task_id, run.scheduled_ms, run.fired_at_ms, run.outcome.value, run.queue,
+            run.message_id, run.error, int(run.manual))
+
+
+def _run(row: sqlite3.Row) -> TaskRun:
+    return TaskRun(
+        task_id=row["task_id"], scheduled_ms=row["scheduled_ms"], fired_at_ms=row["fired_at_ms"],
+        outcome=RunOutcome(row["outcome"]), queue=row["queue"], message_id=row["message_id"],
+        error=row["error"], manual=bool(row["manual"]),
+    )
+
+
+class SqliteScheduleStore:
+    """Tasks and ledger in one SQLite file (e.g. ``<data dir>/scheduler.db``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        with self._tx() as db:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock; rolled back on any error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def add_task(self, task: Task) -> None:
+        try:
+            with self._tx() as db:
+                db.execute(f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+                           _task_row(task))
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"task {task.id} exists already") from None
+
+    def put_task(self, task: Task) -> None:
+        with self._tx() as db:
+            row = _task_row(task)
+            cur = db.execute(
+                "UPDATE tasks SET room=?, queue=?, schedule=?, timezone=?, payload_json=?, active=?, "
+                "once=?, name=?, annotations=?, catchup_window=?, misfire_policy=?, misfire_cap=?, "
+                "jitter=?, skip_if_pending=?, created_at_ms=?, cursor_ms=? WHERE id=?",
+                row[1:] + row[:1],
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"task {task.id} does not exist")
+
+    def delete_task(self, task_id: str) -> bool:
+        with self._tx() as db:
+            db.execute("DELETE FROM runs WHERE task_id=?", (task_id,))
+            return db.execute("DELETE FROM tasks WHERE id=?", (task_id,)).rowcount > 0
+
+    def get_task(self, task_id: str) -> Task | None:
+        rows = self._query(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id=?", (task_id,))
+        return _task(rows[0]) if rows else None
+
+    def list_tasks(self) -> list[Task]:
+        rows = self._query(f"SELECT {_TASK_COLUMNS} FROM tasks ORDER BY created_at_ms, id")
+        return [_task(r) for r in rows]
+
+    def record(self, runs: Sequence[TaskRun], cursors: Mapping[str, int]) -> None:
+        try:
+            with self._tx() as db:
+                db.executemany(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               [_run_row(r) for r in runs])
+                db.executemany("UPDATE tasks SET cursor_ms=? WHERE id=?",
+                               [(c, t) for t, c in cursors.items()])
+        except sqlite3.IntegrityError as err:
+            if "FOREIGN KEY" in str(err):
+                raise NotFound("a ledger row names a task that does not exist") from None
+            raise AlreadyExists("a ledger row for this task and instant exists already") from None
+
+    def settle(self, runs: Sequence[TaskRun], deactivate: Sequence[str] = ()) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE runs SET fired_at_ms=?, outcome=?, queue=?, message_id=?, error=? "
+                "WHERE task_id=? AND scheduled_ms=?",
+                [(r.fired_at_ms, r.outcome.value, r.queue, r.message_id, r.error, r.task_id,
+                  r.scheduled_ms) for r in runs],
+            )
+            db.executemany("UPDATE tasks SET active=0 WHERE id=?", [(t,) for t in deactivate])
+
+    def runs(self, task_id: str, limit: int) -> list[TaskRun]:
+        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE task_id=? "
+                           "ORDER BY scheduled_ms DESC LIMIT ?", (task_id, limit))
+        return [_run(r) for r in rows]
+
+    def has_run(self, task_id: str, scheduled_ms: int) -> bool:
+        return bool(self._query("SELECT 1 FROM runs WHERE task_id=? AND scheduled_ms=?",
+                                (task_id, scheduled_ms)))
+
+    def last_runs(self) -> dict[str, TaskRun]:
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE (task_id, scheduled_ms) IN "
+            "(SELECT task_id, MAX(scheduled_ms) FROM runs GROUP BY task_id)")
+        return {r["task_id"]: _run(r) for r in rows}
+
+    def last_enqueued(self) -> dict[str, TaskRun]:
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE (task_id, scheduled_ms) IN "
+            "(SELECT task_id, MAX(scheduled_ms) FROM runs WHERE outcome='enqueued' GROUP BY task_id)")
+        return {r["task_id"]: _run(r) for r in rows}
+
+    def unsettled(self) -> list[TaskRun]:
+        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE outcome='sending' "
+                           "ORDER BY scheduled_ms, task_id")
+        return [_run(r) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
