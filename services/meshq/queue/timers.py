@@ -50,14 +50,15 @@ class Timers:
 
     def add_lease(self, msg: Msg) -> None:
         key = math.ceil(msg.lease_expires / LEASE_GRAIN)
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = {}
-            heapq.heappush(self._bucket_keys, key)
-            if key * LEASE_GRAIN < self._armed_for:
-                self.arm()
         msg.lease_key = key
-        bucket[msg.token] = msg
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket[msg.token] = msg
+            return
+        self._buckets[key] = {msg.token: msg}
+        heapq.heappush(self._bucket_keys, key)
+        if key * LEASE_GRAIN < self._armed_for:
+            self.arm()
 
     def remove_lease(self, msg: Msg) -> None:
         bucket = self._buckets.get(msg.lease_key)

@@ -1,0 +1,363 @@
+"""The queue store contract: every test runs against the in-memory and the SQLite store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import Harness
+
+from meshq.core.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from meshq.queue.model import (
+    LAST_ERROR_HEADER,
+    ExtendItem,
+    MessageState,
+    NackItem,
+    NewMessage,
+    QueueLimits,
+    QueueOptions,
+    SettleOutcome,
+)
+
+OK, STALE = SettleOutcome.OK, SettleOutcome.STALE
+R, Q = "room", "jobs"
+
+
+def msgs(*values: object, **kw: object) -> list[NewMessage]:
+    return [NewMessage(body=json.dumps(v), **kw) for v in values]  # type: ignore[arg-type]
+
+
+async def bodies(h: Harness, n: int = 100, queue: str = Q) -> list[object]:
+    assert h.engine is not None
+    got = await h.engine.receive(R, queue, max_messages=n, auto_ack=True)
+    return [json.loads(d.body) for d in got]
+
+
+async def test_ready_messages_come_out_in_send_order(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs(1, 2, 3), create=True)
+    await e.send(R, Q, msgs(4, 5))
+    first = await e.receive(R, Q, max_messages=2)
+    assert [json.loads(d.body) for d in first] == [1, 2]
+    # When message 1 comes back it goes before 3 again (FIFO by enqueue order).
+    await e.nack(R, Q, [NackItem(lease_token=first[0].lease_token)])
+    assert await bodies(h) == [1, 3, 4, 5]
+
+
+async def test_a_lease_is_settled_once_and_ack_removes_for_good(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    [sent] = await e.send(R, Q, msgs({"a": 1}), create=True)
+    [d] = await e.receive(R, Q)
+    assert (d.message_id, d.attempt, d.queue) == (sent.message_id, 1, Q)
+    assert d.lease_expires_at == pytest.approx(h.clock.now + 30)
+    assert e.queue_info(R, Q).in_flight == 1
+    assert await e.ack(R, Q, [d.lease_token, d.lease_token, "nope"]) == [OK, STALE, STALE]
+    assert e.message_state(R, Q, sent.message_id) == (MessageState.GONE, 0)
+    e = await h.restart()
+    assert await e.receive(R, Q) == []
+
+
+async def test_expired_lease_redelivers_with_attempt_plus_one_and_old_token_is_stale(
+    h: Harness,
+) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs("x"), create=True)
+    [first] = await e.receive(R, Q, lease_seconds=10)
+    h.clock.advance(10.5)
+    e.process_due()
+    assert e.queue_info(R, Q).depth == 1
+    [second] = await e.receive(R, Q, lease_seconds=10)
+    assert second.attempt == 2 and second.lease_token != first.lease_token
+    # The first consumer's late ack is refused and changes nothing.
+    assert await e.ack(R, Q, [first.lease_token]) == [STALE]
+    assert e.message_state(R, Q, second.message_id) == (MessageState.IN_FLIGHT, 2)
+    assert await e.extend(R, Q, [ExtendItem(lease_token=first.lease_token, seconds=5)]) == [STALE]
+    assert await e.nack(R, Q, [NackItem(lease_token=first.lease_token)]) == [STALE]
+    assert await e.ack(R, Q, [second.lease_token]) == [OK]
+
+
+async def test_expiry_is_applied_before_a_late_settle_even_if_the_timer_has_not_fired(
+    h: Harness,
+) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs("x"), create=True)
+    [d] = await e.receive(R, Q, lease_seconds=1)
+    h.clock.advance(2)
+    assert await e.ack(R, Q, [d.lease_token]) == [STALE]
+    assert e.message_state(R, Q, d.message_id) == (MessageState.READY, 1)
+
+
+async def test_extend_keeps_the_lease(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs("x"), create=True)
+    [d] = await e.receive(R, Q, lease_seconds=5)
+    h.clock.advance(4)
+    assert await e.extend(R, Q, [ExtendItem(lease_token=d.lease_token, seconds=5)]) == [OK]
+    h.clock.advance(4)
+    e.process_due()
+    assert await e.ack(R, Q, [d.lease_token]) == [OK]
+
+
+async def test_attempts_count_persist_across_restart_but_a_crash_is_not_an_attempt(
+    h: Harness,
+) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs("x"), create=True)
+    [d] = await e.receive(R, Q)
+    await e.nack(R, Q, [NackItem(lease_token=d.lease_token, error="boom")])
+    [d] = await e.receive(R, Q)
+    assert d.attempt == 2
+    e = await h.restart()  # d was leased: after the restart it is ready, attempt unchanged
+    [again] = await e.receive(R, Q)
+    assert again.attempt == 2 and again.headers[LAST_ERROR_HEADER] == "boom"
+    assert await e.ack(R, Q, [d.lease_token]) == [STALE]
+
+
+async def test_nack_with_delay_waits_then_redelivers(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs("x"), create=True)
+    [d] = await e.receive(R, Q)
+    await e.nack(R, Q, [NackItem(lease_token=d.lease_token, delay_seconds=30, error="later")])
+    assert e.queue_info(R, Q).delayed == 1
+    assert e.message_state(R, Q, d.message_id) == (MessageState.DELAYED, 1)
+    assert await e.receive(R, Q) == []
+    h.clock.advance(31)
+    e.process_due()
+    [d2] = await e.receive(R, Q)
+    assert d2.attempt == 2 and d2.headers[LAST_ERROR_HEADER] == "later"
+
+
+async def test_delay_seconds_holds_a_message_back_also_across_restart(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs("late", delay_seconds=60), create=True)
+    await e.send(R, Q, msgs("now"))
+    assert await bodies(h) == ["now"]
+    e = await h.restart()
+    assert e.queue_info(R, Q).delayed == 1
+    h.clock.advance(61)
+    e.process_due()
+    assert await bodies(h) == ["late"]
+
+
+async def test_failing_max_deliveries_times_dead_letters_and_redrive_brings_it_back(
+    h: Harness,
+) -> None:
+    e = h.engine
+    assert e is not None
+    await e.open_queue(R, Q, QueueOptions(max_deliveries=2))
+    [sent] = await e.send(R, Q, msgs("poison"))
+    [d] = await e.receive(R, Q)
+    await e.nack(R, Q, [NackItem(lease_token=d.lease_token, error="bad")])
+    [d] = await e.receive(R, Q, lease_seconds=1)
+    h.clock.advance(2)  # second failure: the lease expires
+    e.process_due()
+    info = e.queue_info(R, Q)
+    assert (info.depth, info.dead_lettered) == (0, 1)
+    e = await h.restart()
+    [dead] = await e.receive(R, Q + ".dlq")
+    assert dead.message_id == sent.message_id
+    assert dead.headers[LAST_ERROR_HEADER] == "lease expired"
+    await e.nack(R, Q + ".dlq", [NackItem(lease_token=dead.lease_token)])
+    assert await e.redrive(R, Q) == 1
+    [back] = await e.receive(R, Q)
+    assert back.attempt == 1 and back.message_id == sent.message_id
+    assert e.queue_info(R, Q).dead_lettered == 0
+
+
+async def test_a_dead_letter_queue_has_no_dead_letter_queue_of_its_own(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    dlq = Q + ".dlq"
+    await e.open_queue(R, dlq, QueueOptions(max_deliveries=1))
+    await e.send(R, dlq, msgs("x"))
+    for attempt in (1, 2, 3):
+        [d] = await e.receive(R, dlq)
+        assert d.attempt == attempt
+        await e.nack(R, dlq, [NackItem(lease_token=d.lease_token)])
+    assert [q.name for q in e.list_queues(R)] == [dlq]
+
+
+async def test_dedup_returns_the_first_id_and_enqueues_nothing(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    first = await e.send(R, Q, msgs("a", dedup_id="job-1"), create=True)
+    again = await e.send(R, Q, msgs("a", "a", dedup_id="job-1"))
+    assert [r.message_id for r in again] == [first[0].message_id] * 2
+    assert [r.duplicate for r in first + again] == [False, True, True]
+    [d] = await e.receive(R, Q)
+    await e.ack(R, Q, [d.lease_token])
+    # Acked, restarted: still remembered within the window.
+    e = await h.restart()
+    [dup] = await e.send(R, Q, msgs("a", dedup_id="job-1"))
+    assert dup.duplicate and dup.message_id == first[0].message_id
+    assert await e.receive(R, Q) == []
+
+
+async def test_dedup_forgets_after_its_window(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.open_queue(R, Q, QueueOptions(dedup_window_seconds=10))
+    [a] = await e.send(R, Q, msgs("a", dedup_id="k"))
+    h.clock.advance(11)
+    [b] = await e.send(R, Q, msgs("b", dedup_id="k"))
+    assert not b.duplicate and b.message_id != a.message_id
+    assert await bodies(h) == ["a", "b"]
+
+
+async def test_drain_removes_everything_and_leased_tokens_go_stale(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs(1, 2, 3), create=True)
+    await e.send(R, Q, msgs(4, delay_seconds=100))
+    [d] = await e.receive(R, Q)
+    assert await e.drain_queue(R, Q) == 4
+    assert await e.ack(R, Q, [d.lease_token]) == [STALE]
+    info = e.queue_info(R, Q)
+    assert (info.depth, info.in_flight, info.delayed) == (0, 0, 0)
+    e = await h.restart()
+    assert await e.receive(R, Q) == [] and e.queue_info(R, Q).delayed == 0
+
+
+async def test_closed_queue_refuses_send_receive_subscribe_until_reopened(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs("x"), create=True)
+    await e.close_queue(R, Q)
+    e = await h.restart()  # closed is durable
+    assert e.queue_info(R, Q).closed
+    for call in (e.send(R, Q, msgs("y")), e.receive(R, Q),
+                 e.subscribe(R, Q, max_in_flight=1)):
+        with pytest.raises(FailedPrecondition):
+            await call
+    await e.open_queue(R, Q)
+    assert await bodies(h) == ["x"]
+
+
+async def test_missing_queue_without_create_is_not_found(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    for call in (e.send(R, Q, msgs(1)), e.receive(R, Q), e.ack(R, Q, ["t"]),
+                 e.subscribe(R, Q, max_in_flight=1)):
+        with pytest.raises(NotFound):
+            await call
+    assert h.stored()["queues"] in ({}, [])
+
+
+async def test_limits_refuse_and_write_nothing(h: Harness) -> None:
+    e = await h.restart(limits=QueueLimits(max_message_bytes=100, max_batch=3,
+                                           max_queues_per_room=2, max_depth=4))
+    await e.send(R, "a", msgs(1, 2, 3), create=True)
+    before = h.stored()
+    with pytest.raises(InvalidArgument, match="limit is 100"):
+        await e.send(R, "a", [NewMessage(body='"' + "x" * 90 + '"', headers={"k": "v" * 9})])
+    with pytest.raises(InvalidArgument, match="limit is 3"):
+        await e.send(R, "a", msgs(1, 2, 3, 4))
+    with pytest.raises(ResourceExhausted):
+        await e.send(R, "a", msgs(4, 5))
+    await e.open_queue(R, "b")
+    with pytest.raises(ResourceExhausted):
+        await e.send(R, "c", msgs(1), create=True)
+    after = h.stored()
+    assert after["messages"] == before["messages"]
+    assert len(after["queues"]) == 2
+
+
+async def test_rooms_create_list_delete(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    info, created = await e.create_room("r1")
+    assert created and info.queue_count == 0
+    _, created = await e.create_room("r1", if_not_exists=True)
+    assert not created
+    await e.send("r1", "q", msgs(1), create=True)
+    with pytest.raises(FailedPrecondition):
+        await e.delete_room("r1")
+    e = await h.restart()
+    assert [r.name for r in e.list_rooms()] == ["r1"]
+    assert e.get_room("r1").queue_count == 1
+    await e.delete_room("r1", force=True)
+    e = await h.restart()
+    assert e.list_rooms() == []
+    with pytest.raises(NotFound):
+        e.get_room("r1")
+
+
+async def test_delete_queue_removes_messages_and_ends_subscriptions(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs(1), create=True)
+    sub = await e.subscribe(R, Q, max_in_flight=5)
+    assert len(await sub.next_batch()) == 1
+    await e.delete_queue(R, Q)
+    assert await sub.next_batch() == [] and sub.closed
+    with pytest.raises(NotFound):
+        e.queue_info(R, Q)
+    e = await h.restart()
+    assert e.list_queues(R) == []
+
+
+async def test_peek_shows_without_leasing(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs(1, 2, 3), create=True)
+    peeked = await _peek(h, 2)
+    assert [json.loads(p.body) for p in peeked] == [1, 2] and not peeked[0].lease_token
+    assert e.queue_info(R, Q).depth == 3
+
+
+async def _peek(h: Harness, n: int) -> list:  # type: ignore[type-arg]
+    assert h.engine is not None
+    return h.engine.peek(R, Q, n)
+
+
+async def test_restart_keeps_sends_and_acks(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    sent = await e.send(R, Q, msgs(*range(10)), create=True)
+    got = await e.receive(R, Q, max_messages=4)
+    await e.ack(R, Q, [d.lease_token for d in got])
+    e = await h.restart()
+    assert await bodies(h) == list(range(4, 10))
+    [more] = await e.send(R, Q, msgs("new"))
+    assert more.message_id not in {s.message_id for s in sent}
+    assert await bodies(h) == ["new"]
+
+
+async def test_subscription_respects_its_window_and_close_hands_back(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs(*range(5)), create=True)
+    sub = await e.subscribe(R, Q, max_in_flight=2)
+    batch = await sub.next_batch()
+    assert [json.loads(d.body) for d in batch] == [0, 1]
+    await e.ack(R, Q, [batch[0].lease_token])
+    [d] = await sub.next_batch()  # one credit freed
+    assert json.loads(d.body) == 2
+    sub.set_max_in_flight(4)
+    assert len(await sub.next_batch()) == 2
+    await sub.close()
+    await sub.close()
+    assert await sub.next_batch() == []
+    info = e.queue_info(R, Q)
+    assert (info.depth, info.in_flight) == (4, 0)
+    again = await e.receive(R, Q, max_messages=10)
+    assert [x.attempt for x in again] == [1, 1, 1, 1]  # a hand-back is not an attempt
+
+
+async def test_message_state_follows_a_message(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    [s] = await e.send(R, Q, msgs(1), create=True)
+    assert e.message_state(R, Q, s.message_id) == (MessageState.READY, 0)
+    [d] = await e.receive(R, Q)
+    assert e.message_state(R, Q, s.message_id) == (MessageState.IN_FLIGHT, 1)
+    await e.ack(R, Q, [d.lease_token])
+    assert e.message_state(R, Q, s.message_id) == (MessageState.GONE, 0)
