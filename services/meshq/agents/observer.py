@@ -1,0 +1,26 @@
+"""Hooks a worker calls at the moments worth measuring; the base does nothing.
+
+The worker loop holds no metric code (STYLE.md item 6): a Prometheus observer
+(``meshq.metrics``) subclasses this and is passed as ``Worker(observer=...)``. An observer
+must not raise or block; if one raises, the worker logs it and goes on.
+"""
+
+from __future__ import annotations
+
+OUTCOME_OK = "ok"
+OUTCOME_FAILED = "failed"
+OUTCOME_HANDED_BACK = "handed_back"
+OUTCOMES = (OUTCOME_OK, OUTCOME_FAILED, OUTCOME_HANDED_BACK)
+
+
+class WorkerObserver:
+    """No-op base: override what you want to record."""
+
+    def receive_retry(self, queue: str, backoff_seconds: float) -> None:
+        """The Subscribe stream broke; the consumer waits ``backoff_seconds`` before reopening."""
+
+    def job_finished(self, queue: str, outcome: str, seconds: float) -> None:
+        """A job ended as ``ok`` (acked), ``failed`` (nacked) or ``handed_back`` (on stop)."""
+
+    def llm_tokens(self, model: str, input_tokens: int, output_tokens: int) -> None:
+        """One model call used these tokens."""

@@ -1,0 +1,138 @@
+"""`meshq process join` (a no-code LLM queue agent) and `meshq service run` (a user's workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import runpy
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from meshq.api.connection import Connection
+from meshq.cli.common import EXIT_USAGE, connection_options, fail, run
+
+CHANNEL_PREFIX = "queue:"
+
+
+def parse_channel(channel: str) -> str:
+    """``queue:NAME`` -> NAME (the only channel kind meshq has)."""
+    if not channel.startswith(CHANNEL_PREFIX) or not channel[len(CHANNEL_PREFIX):]:
+        fail(f"--channel must look like queue:NAME, got {channel!r}", EXIT_USAGE)
+    return channel[len(CHANNEL_PREFIX):]
+
+
+def read_rules(rules: tuple[str, ...], rules_file: str | None) -> list[str]:
+    """--rule values, then the non-empty lines of --rules-file."""
+    collected = list(rules)
+    if rules_file:
+        text = Path(rules_file).read_text(encoding="utf-8")
+        collected += [line.strip() for line in text.splitlines() if line.strip()]
+    return collected
+
+
+@click.group()
+def process() -> None:
+    """Run agents with no code."""
+
+
+@process.command("join")
+@click.option("--room", required=True, help="The room whose queue the agent serves.")
+@click.option("--agent-name", required=True, help="The agent's name (in logs and metrics).")
+@click.option("--channel", required=True, help="What to consume: queue:NAME.")
+@click.option("--rule", "rules", multiple=True, help="A system rule for the model (repeatable).")
+@click.option("--rules-file", type=click.Path(exists=True, dir_okay=False),
+              help="A file of rules, one per line.")
+@click.option("--require-storage", is_flag=True, help="Give the agent the room storage tools.")
+@click.option("--require-web-search", is_flag=True, help="Give the agent hosted web search.")
+@click.option("--model", help="Model name [default: $OPENAI_MODEL or gpt-4.1-mini].")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Jobs run at once by this agent.")
+@click.option("--replicas", type=click.IntRange(min=1),
+              help="Run the agent as a Ray pool of this many actors instead of in this process.")
+@connection_options
+def join(conn: Connection, room: str, agent_name: str, channel: str, rules: tuple[str, ...],
+         rules_file: str | None, require_storage: bool, require_web_search: bool,
+         model: str | None, concurrency: int, replicas: int | None) -> None:
+    """Run an LLM queue agent on a room queue until Ctrl-C.
+
+    Each message is given to the model (OpenAI Responses API; OPENAI_API_KEY / OPENAI_BASE_URL
+    as the openai SDK reads them) with the rules and the required tools. Success acks the
+    message; a failure nacks it with a backoff, and the queue dead-letters it after its
+    max_deliveries.
+    """
+    queue = parse_channel(channel)
+    all_rules = read_rules(rules, rules_file)
+    if replicas is not None:
+        from meshq.cli.pools import start_agent_pool
+
+        start_agent_pool(conn, room=room, queue=queue, agent_name=agent_name, rules=all_rules,
+                         require_storage=require_storage, require_web_search=require_web_search,
+                         model=model, replicas=replicas, concurrency=concurrency)
+        return
+    from meshq.agents.queue_agent import build_queue_agent
+
+    worker = build_queue_agent(agent_name=agent_name, queue=queue, rules=all_rules,
+                               require_storage=require_storage,
+                               require_web_search=require_web_search, model=model,
+                               concurrency=concurrency)
+    click.echo(f"{agent_name}: consuming queue {queue} in room {room} (Ctrl-C to stop)", err=True)
+    run(conn, _serve(conn, room, worker))
+
+
+async def _serve(conn: Connection, room: str, worker: object) -> None:
+    from meshq.agents.worker import Worker
+    from meshq.api.rooms import RoomClient
+
+    assert isinstance(worker, Worker)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    client = RoomClient(room=room, connection=conn)
+    await worker.start(client)
+    running = asyncio.create_task(worker.run())
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([running, stopper], return_when=asyncio.FIRST_COMPLETED)
+    await worker.stop()
+    stopper.cancel()
+    await running
+
+
+@click.group()
+def service() -> None:
+    """Run the workers a Python file declares."""
+
+
+@service.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--room", required=True, help="The room the file's workers serve.")
+@click.option("--server", envvar="MESHQ_SERVER", help="host:port of the meshq server "
+              "[env MESHQ_SERVER; default 127.0.0.1:50051]")
+@click.option("--token", envvar="MESHQ_TOKEN", help="Bearer token [env MESHQ_TOKEN; default: "
+              "the local admin token]")
+def run_service(file: str, room: str, server: str | None, token: str | None) -> None:
+    """Run FILE (a script ending in `asyncio.run(host.run())`) with its workers in ROOM.
+
+    The file runs in this process as `__main__`; its `ServiceHost` finds the room in
+    $MESHQ_ROOM, which this command sets. Ctrl-C / SIGTERM stops the workers gracefully.
+    """
+    os.environ["MESHQ_ROOM"] = room
+    if server:
+        os.environ["MESHQ_SERVER"] = server
+    if token:
+        os.environ["MESHQ_TOKEN"] = token
+    path = Path(file).resolve()
+    sys.path.insert(0, str(path.parent))
+    sys.argv = [str(path)]
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    except KeyboardInterrupt:
+        pass
+
+
+run_service.name = "run"

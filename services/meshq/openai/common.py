@@ -1,0 +1,57 @@
+"""What the Responses and Chat Completions adapters share: the client, models, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
+
+from openai import AsyncOpenAI
+
+DEFAULT_MODEL = "gpt-4.1-mini"  # when neither the message, the adapter nor $OPENAI_MODEL names one
+DEFAULT_TIMEOUT = 120.0  # seconds per model call; a slower call fails the job (it is retried)
+DEFAULT_MAX_RETRIES = 2  # the SDK's own retries of 429 / 5xx / connection errors per call
+LOCAL_API_KEY = "unused"  # local OpenAI-compatible servers (vLLM, Ollama) need no key
+
+T = TypeVar("T")
+
+
+def default_model() -> str:
+    """``$OPENAI_MODEL`` or ``DEFAULT_MODEL`` (read when an adapter is made, never at import)."""
+    return os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
+
+
+def make_client(*, base_url: str | None, api_key: str | None, timeout: float,
+                max_retries: int) -> AsyncOpenAI:
+    """An ``AsyncOpenAI``; a base URL without any key gets a placeholder key."""
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+    if api_key is None and base_url is not None:
+        api_key = LOCAL_API_KEY
+    return AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout,
+                       max_retries=max_retries)
+
+
+def pick_model(explicit: str | None, context_model: Any, adapter_model: str) -> str:
+    """The message's model (passed or in the context's metadata) wins over the adapter's."""
+    if explicit:
+        return explicit
+    if isinstance(context_model, str) and context_model:
+        return context_model
+    return adapter_model
+
+
+async def run_all(calls: Sequence[Awaitable[T]]) -> list[T]:
+    """Await ``calls`` concurrently; the first failure cancels the rest and is raised as is."""
+    tasks: list[asyncio.Task[T]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(_awaited(call)) for call in calls]
+    except BaseExceptionGroup as failures:
+        raise failures.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
+async def _awaited(call: Awaitable[T]) -> T:
+    return await call
