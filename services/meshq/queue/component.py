@@ -1,0 +1,58 @@
+"""The queue service as a server component: SQLite store, engine, Room and Queue servicers."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from meshq.queue.engine import QueueEngine
+from meshq.queue.model import QueueLimits
+from meshq.queue.observer import QueueObserver
+from meshq.queue.servicer import QueueServicer, RoomServicer
+from meshq.queue.sqlite_store import SqliteQueueStore
+from meshq.server.context import StackContext
+from meshq.v1 import queues_pb2_grpc, rooms_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+STORE_FILE = "queues.db"
+
+
+class QueueComponent:
+    """Hosts RoomService and QueueService over one engine.
+
+    The engine is built at construction (so ``ctx.engine`` is there for components built
+    after this one, e.g. the scheduler) and started by ``start``.
+    """
+
+    service_names = ("meshq.v1.RoomService", "meshq.v1.QueueService")
+
+    def __init__(self, engine: QueueEngine) -> None:
+        self.engine = engine
+
+    async def start(self) -> None:
+        await self.engine.start()
+
+    def register(self, server: grpc.aio.Server) -> None:
+        rooms_pb2_grpc.add_RoomServiceServicer_to_server(RoomServicer(self.engine), server)
+        queues_pb2_grpc.add_QueueServiceServicer_to_server(QueueServicer(self.engine), server)
+
+    async def stop(self) -> None:
+        await self.engine.stop()
+
+
+def build_component(ctx: StackContext) -> QueueComponent:
+    """Open ``<data_dir>/queues.db`` and build the engine.
+
+    Optional settings: ``queue_limits`` (a ``QueueLimits``) and ``queue_observer`` (a
+    ``QueueObserver``, e.g. the Prometheus one).
+    """
+    limits = ctx.settings.get("queue_limits") or QueueLimits()
+    observer: QueueObserver | None = ctx.settings.get("queue_observer")
+    ctx.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteQueueStore(ctx.data_dir / STORE_FILE)
+    engine = QueueEngine(store, limits=limits, observer=observer)
+    ctx.engine = engine
+    logger.info("queue store at %s", ctx.data_dir / STORE_FILE)
+    return QueueComponent(engine)
