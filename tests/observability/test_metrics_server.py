@@ -9,8 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from meshq.core.errors import FailedPrecondition, InvalidArgument
-from meshq.metrics.server import parse_listen, start_metrics_server, stop_metrics_server
 from meshq.metrics.queue import PrometheusQueueObserver
+from meshq.metrics.server import parse_listen, start_metrics_server, stop_metrics_server
 
 
 def test_serves_metrics_on_a_free_port_and_stops(registry: CollectorRegistry) -> None:

@@ -145,6 +145,7 @@ class SchedulerMetrics:
 
     fires: Counter
     lag: Histogram
+    tasks: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> SchedulerMetrics:
@@ -160,6 +161,12 @@ class SchedulerMetrics:
                 "Seconds between a fire's due time and when the scheduler sent it.",
                 ROOM_QUEUE,
                 buckets=LAG_BUCKETS,
+                registry=registry,
+            ),
+            tasks=Gauge(
+                "meshq_scheduled_tasks",
+                "Stored scheduled tasks by state (active, inactive).",
+                ("state",),
                 registry=registry,
             ),
         )
@@ -215,21 +222,34 @@ class WorkerMetrics:
 
 @dataclass(frozen=True)
 class PoolMetrics:
-    """Set by ``PrometheusPoolObserver``."""
+    """Set by ``PrometheusPoolObserver`` after each of the supervisor's health passes."""
 
     wanted: Gauge
     running: Gauge
+    in_flight: Gauge
+    jobs: Counter
+    restarts: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PoolMetrics:
         labels = ("pool", "room", "queue")
+
+        def gauge(name: str, doc: str) -> Gauge:
+            return Gauge(name, doc, labels, registry=registry)
+
         return cls(
-            wanted=Gauge(
-                "meshq_pool_replicas_wanted", "Replicas a pool wants.", labels, registry=registry
+            wanted=gauge("meshq_pool_replicas_wanted", "Replicas a pool wants."),
+            running=gauge("meshq_pool_replicas_running", "Replicas of a pool running and healthy."),
+            in_flight=gauge("meshq_pool_jobs_in_flight", "Jobs a pool's replicas are working on."),
+            jobs=Counter(
+                "meshq_pool_jobs_total",
+                "Jobs a pool's replicas finished, by outcome (done, failed).",
+                (*labels, "outcome"),
+                registry=registry,
             ),
-            running=Gauge(
-                "meshq_pool_replicas_running",
-                "Replicas of a pool running and healthy.",
+            restarts=Counter(
+                "meshq_pool_replica_restarts_total",
+                "Replica processes restarted or replaced.",
                 labels,
                 registry=registry,
             ),
