@@ -45,15 +45,15 @@ GRANT_SCOPES: dict[Grant, ApiScope] = {
 def without(grant: Grant) -> ApiScope:
     """Every grant but ``grant`` (and never admin, which implies all)."""
     scope = replace(ApiScope.full(), admin=False)
-    cleared: dict[str, Any] = {
+    table: dict[Grant, dict[str, Any]] = {
         Grant.QUEUE_SEND: {"queue_send": ()}, Grant.QUEUE_RECEIVE: {"queue_receive": ()},
         Grant.QUEUE_MANAGE: {"queue_manage": ()},
         Grant.QUEUE_LIST: {"queue_send": (), "queue_receive": (), "queue_manage": ()},
         Grant.STORAGE_READ: {"storage_read": ()}, Grant.STORAGE_WRITE: {"storage_write": ()},
         Grant.SCHEDULER: {"scheduler": False}, Grant.WORKERS: {"workers": False},
         Grant.ADMIN: {},
-    }[grant]
-    return replace(scope, **cleared)
+    }
+    return replace(scope, **table[grant])
 
 
 def narrow(grant: Grant) -> ApiScope | None:

@@ -29,7 +29,7 @@ from meshq.api.tokens import DEFAULT_AUDIENCE, InvalidToken, ParticipantToken
 from meshq.core.errors import InvalidArgument, MeshqError
 from meshq.security import checks
 from meshq.security.context import set_principal
-from meshq.security.principal import Principal
+from meshq.security.principal import Principal, token_key
 from meshq.security.rpc_table import EXEMPT_SERVICES, RPC_TABLE, Rule, service_of
 
 logger = logging.getLogger(__name__)
@@ -110,8 +110,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._clock = clock
         self._open_streams: dict[str, int] = defaultdict(int)
 
-    def open_streams(self, principal: Principal) -> int:
-        return self._open_streams.get(principal.token_key, 0)
+    def open_streams(self, raw_token: str) -> int:
+        """How many streams are open with this token now."""
+        return self._open_streams.get(token_key(raw_token), 0)
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],

@@ -9,6 +9,11 @@ from enum import StrEnum
 from meshq.api.tokens import ALL_ROOMS, ApiScope, ParticipantToken
 
 
+def token_key(raw: str) -> str:
+    """A digest of a raw token, to count its streams without keeping the token."""
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
 class Grant(StrEnum):
     """What an RPC needs. ``target`` is a queue name or a normalised storage path."""
 
@@ -49,7 +54,7 @@ class Principal:
             scope=token.api,
             role=token.role,
             expires_at=token.expires_at or 0.0,
-            token_key=hashlib.sha256(raw.encode()).hexdigest()[:32],
+            token_key=token_key(raw),
         )
 
     @property
