@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -225,3 +226,27 @@ async def test_links_that_stay_inside_work(store: FileStorage, linked_room: Path
     assert "in/kept.txt" not in listed  # links are listed, never descended (no loops)
     await store.delete(ROOM, "in.txt")  # removes the link, not its target
     assert await read_all(store, "inside/kept.txt") == b"inside"
+
+
+async def test_readers_see_a_whole_version_while_writers_replace(store: FileStorage) -> None:
+    # Given a file that writers keep replacing with whole versions of one repeated byte
+    size = 512 * 1024
+    await store.write(ROOM, "v.bin", chunks_of(b"a" * size))
+
+    async def writer(byte: bytes) -> None:
+        for _ in range(5):
+            await store.write(ROOM, "v.bin", chunks_of(byte * (size // 2), byte * (size // 2)))
+
+    async def reader() -> set[bytes]:
+        seen: set[bytes] = set()
+        for _ in range(10):
+            data = await read_all(store, "v.bin")
+            assert len(data) == size and data == data[:1] * size  # never a mix of versions
+            seen.add(data[:1])
+        return seen
+
+    # When they race with readers
+    results = await asyncio.gather(writer(b"b"), writer(b"c"), reader(), reader())
+    # Then every read was one whole version, and no temp file is left
+    assert set().union(*results[2:]) <= {b"a", b"b", b"c"}
+    assert list((store.root / ".tmp").iterdir()) == []
