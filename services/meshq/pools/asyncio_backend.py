@@ -1,0 +1,61 @@
+"""Replicas as asyncio tasks in this process: unit tests, and machines without Ray.
+
+Same interface and same ``ReplicaRunner`` as the Ray backend; what it cannot do is survive
+the process (a crash takes every replica with it, and their jobs come back through lease
+expiry) or use more than this process's one core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from meshq.pools.backend import PoolBackend, ReplicaHandle
+from meshq.pools.model import DEAD, STOPPED, ReplicaSpec, ReplicaStatus
+from meshq.pools.replica import ReplicaRunner
+
+logger = logging.getLogger(__name__)
+
+
+class _Local:
+    """The runner of one replica and the task that starts it."""
+
+    def __init__(self, runner: ReplicaRunner, task: asyncio.Task[None]) -> None:
+        self.runner = runner
+        self.task = task
+        self.killed = False
+
+
+class AsyncioBackend(PoolBackend):
+    """Each replica is a ``ReplicaRunner`` started on this event loop."""
+
+    name = "asyncio"
+
+    async def start_replica(self, spec: ReplicaSpec, index: int) -> ReplicaHandle:
+        runner = ReplicaRunner(spec, index)
+        task = asyncio.get_running_loop().create_task(
+            runner.start(), name=f"meshq-pool-{spec.pool}-{index}")
+        return ReplicaHandle(index, _Local(runner, task))
+
+    async def stop_replica(self, handle: ReplicaHandle, grace: float) -> ReplicaStatus:
+        local: _Local = handle.ref
+        if local.killed:
+            return ReplicaStatus(state=DEAD)
+        if not local.task.done():
+            await asyncio.wait({local.task}, timeout=grace)
+        return await local.runner.stop(grace)
+
+    async def replica_status(self, handle: ReplicaHandle, *, timeout: float) -> ReplicaStatus:
+        local: _Local = handle.ref
+        if local.killed:
+            return ReplicaStatus(state=DEAD)
+        return local.runner.status()
+
+    async def kill(self, handle: ReplicaHandle) -> None:
+        """Simulate a crash: hand nothing back, lose the counters (tests)."""
+        local: _Local = handle.ref
+        local.killed = True
+        local.task.cancel()
+        worker = getattr(local.runner, "_worker", None)
+        if worker is not None and local.runner.status().state != STOPPED:
+            await worker.stop(grace=0)

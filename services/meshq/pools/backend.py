@@ -1,0 +1,60 @@
+"""The execution-backend interface: where a pool's replicas run (STYLE item 10).
+
+``RayBackend`` runs each replica as a Ray actor (a process, anywhere in the cluster);
+``AsyncioBackend`` runs each as an asyncio task in this process (unit tests, machines without
+Ray). The supervisor only speaks this interface.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from meshq.pools.model import ReplicaSpec, ReplicaStatus
+
+
+class ReplicaHandle:
+    """An opaque reference to one started replica."""
+
+    def __init__(self, index: int, ref: Any) -> None:
+        self.index = index
+        self.ref = ref
+
+    def __repr__(self) -> str:
+        return f"ReplicaHandle(index={self.index})"
+
+
+class PoolBackend(abc.ABC):
+    """Starts, stops and inspects replicas."""
+
+    name: str = ""
+
+    async def ensure_ready(self) -> None:
+        """Connect to the execution substrate (e.g. ``ray.init``); raise Unavailable if it
+        cannot be reached. Called before the first replica starts; cheap once ready."""
+        return None
+
+    @abc.abstractmethod
+    async def start_replica(self, spec: ReplicaSpec, index: int) -> ReplicaHandle:
+        """Start one replica; return without waiting for its worker to connect."""
+
+    @abc.abstractmethod
+    async def stop_replica(self, handle: ReplicaHandle, grace: float) -> ReplicaStatus:
+        """Stop taking work, let running jobs finish within ``grace`` seconds, hand back the
+        rest, and release the replica. Returns its last status. Safe on a dead replica."""
+
+    @abc.abstractmethod
+    async def replica_status(self, handle: ReplicaHandle, *, timeout: float) -> ReplicaStatus:
+        """The replica's status; state RESTARTING if it does not answer within ``timeout``,
+        DEAD if it is gone for good."""
+
+    async def is_alive(self, handle: ReplicaHandle, *, timeout: float = 5.0) -> bool:
+        """True unless the replica is gone for good."""
+        from meshq.pools.model import DEAD
+
+        status = await self.replica_status(handle, timeout=timeout)
+        return status.state != DEAD
+
+    async def close(self) -> None:
+        """Release backend resources (replicas are stopped by their supervisors first)."""
+        return None

@@ -1,0 +1,116 @@
+"""The Workers component that `meshq up` / `meshq serve workers` host.
+
+Settings (``ctx.settings``): ``pool_backend`` ("ray", the default, or "asyncio"),
+``ray_address`` ("" / "local": start a local Ray; "host:port" or "auto": join a cluster),
+``pool_observer`` (a ``PoolObserver``), ``pool_timing`` (a ``SupervisorTiming``),
+``ray_runtime_env`` (a dict for ``ray.init``). Ray is joined at the first StartPool, so
+``meshq up`` stays fast and needs no Ray until a pool exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+
+from meshq.core.errors import InvalidArgument, NotFound
+from meshq.pools.backend import PoolBackend
+from meshq.pools.model import Connect, QueueLoad
+from meshq.pools.observer import PoolObserver
+from meshq.pools.service import PoolManager
+from meshq.pools.servicer import WorkerServicer
+from meshq.pools.supervisor import LoadSource
+from meshq.server.context import StackContext
+from meshq.v1 import workers_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("ray", "asyncio")
+
+
+def make_backend(kind: str, *, ray_address: str = "",
+                 runtime_env: dict[str, Any] | None = None) -> PoolBackend:
+    """A backend by name ("ray" imports nothing of Ray until a pool starts)."""
+    if kind == "asyncio":
+        from meshq.pools.asyncio_backend import AsyncioBackend
+
+        return AsyncioBackend()
+    if kind == "ray":
+        from meshq.pools.ray_backend import RayBackend
+
+        return RayBackend(address=ray_address, runtime_env=runtime_env)
+    raise InvalidArgument(f"pool backend {kind!r} is unknown; use one of {', '.join(BACKENDS)}")
+
+
+def engine_load(engine: Any) -> LoadSource:
+    """Backlog from the in-process queue engine (a queue not created yet has none)."""
+
+    async def load(room: str, queue: str) -> QueueLoad:
+        try:
+            info = engine.queue_info(room, queue)
+        except NotFound:
+            return QueueLoad(ready=0, in_flight=0)
+        return QueueLoad(ready=info.depth, in_flight=info.in_flight)
+
+    return load
+
+
+def grpc_load(ctx: StackContext) -> LoadSource:
+    """Backlog through the queue service's ListQueues (the queue runs in another process)."""
+    from meshq.api.connection import Connection
+    from meshq.v1 import queues_pb2, queues_pb2_grpc
+
+    conn: Connection | None = None
+
+    async def load(room: str, queue: str) -> QueueLoad:
+        nonlocal conn
+        if conn is None:
+            conn = Connection(server=ctx.server_address, token=ctx.token or None,
+                              tls_ca=ctx.tls_ca, insecure=True, timeout=5.0)
+        stub = conn.stub(queues_pb2_grpc.QueueServiceStub)
+        reply = await stub.ListQueues(queues_pb2.ListQueuesRequest(room=room),
+                                      metadata=conn.metadata, timeout=conn.timeout)
+        for info in reply.queues:
+            if info.name == queue:
+                return QueueLoad(ready=info.depth, in_flight=info.in_flight)
+        return QueueLoad(ready=0, in_flight=0)
+
+    return load
+
+
+class WorkersComponent:
+    """Serves meshq.v1.WorkerService over a ``PoolManager``."""
+
+    service_names: tuple[str, ...] = ("meshq.v1.WorkerService",)
+
+    def __init__(self, manager: PoolManager) -> None:
+        self.manager = manager
+
+    async def start(self) -> None:
+        """Nothing to start: the backend is joined at the first StartPool."""
+
+    def register(self, server: grpc.aio.Server) -> None:
+        workers_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(self.manager), server)
+
+    async def stop(self) -> None:
+        await self.manager.close()
+
+
+def build_component(ctx: StackContext) -> WorkersComponent:
+    kind = str(ctx.settings.get("pool_backend") or "ray")
+    if kind not in BACKENDS:
+        raise InvalidArgument(f"pool backend {kind!r} is unknown; use one of {', '.join(BACKENDS)}")
+    address = str(ctx.settings.get("ray_address") or "")
+    runtime_env = ctx.settings.get("ray_runtime_env")
+    connect = Connect(server_address=ctx.server_address, token=ctx.token,
+                      tls_ca=str(ctx.tls_ca) if ctx.tls_ca else "")
+    observer = ctx.settings.get("pool_observer")
+    manager = PoolManager(
+        backend=lambda: make_backend(kind, ray_address=address, runtime_env=runtime_env),
+        connect=connect,
+        load=engine_load(ctx.engine) if ctx.engine is not None else grpc_load(ctx),
+        observer=observer if isinstance(observer, PoolObserver) else None,
+        timing=ctx.settings.get("pool_timing"),
+    )
+    return WorkersComponent(manager)

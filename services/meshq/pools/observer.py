@@ -1,0 +1,26 @@
+"""Metrics hooks of the pools domain: do nothing by default (STYLE items 4 and 6).
+
+The supervisor calls these after every health pass; the metrics engineer's Prometheus observer
+overrides them. Actor processes report their counters to the supervisor (it polls each
+replica's status), so the service process alone exports pool metrics: no Ray metrics agent
+is needed and the series carry no per-process labels.
+"""
+
+from __future__ import annotations
+
+
+class PoolObserver:
+    """Called by the pool supervisor; every hook is a no-op here."""
+
+    def replicas(self, pool: str, room: str, queue: str, wanted: int, running: int) -> None:
+        """The pool's wanted and running replica counts, after a health pass."""
+
+    def jobs(self, pool: str, room: str, queue: str, *, in_flight: int, done: int,
+             failed: int) -> None:
+        """The pool's job counts: in flight now, done and failed since it started (monotonic)."""
+
+    def restarted(self, pool: str, room: str, queue: str, index: int) -> None:
+        """A replica's process was restarted or replaced."""
+
+    def removed(self, pool: str, room: str, queue: str) -> None:
+        """The pool stopped: drop its series."""

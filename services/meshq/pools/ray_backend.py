@@ -1,0 +1,167 @@
+"""Replicas as Ray async actors, spread over the cluster, restarted by Ray when they die.
+
+Pitfalls measured in NOTES.md and how this module meets them:
+
+- Ray re-runs only ``__init__`` after an actor restart, so the actor starts its worker from
+  ``__init__`` (an async actor's ``__init__`` runs on its event loop).
+- Actors made by another actor die with it: the service process (the driver) creates them.
+- ``ray.init`` against an address nobody listens on hangs for minutes: a TCP probe with a
+  short timeout comes first, so StartPool answers UNAVAILABLE at once.
+- ``ray.init`` blocks for seconds: it runs in a thread, at the first StartPool, never at
+  ``meshq up``.
+- ``ray.kill`` skips ``__ray_shutdown__``: a graceful stop calls the actor's ``stop`` first
+  and kills it (without restart) afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from typing import Any
+
+from meshq.core.errors import Unavailable
+from meshq.pools.backend import PoolBackend, ReplicaHandle
+from meshq.pools.model import DEAD, RESTARTING, ReplicaSpec, ReplicaStatus
+from meshq.pools.replica import ReplicaRunner
+
+logger = logging.getLogger(__name__)
+
+PROBE_TIMEOUT = 3.0  # seconds to reach a Ray cluster's GCS port before giving up
+INIT_TIMEOUT = 60.0  # seconds ray.init may take
+STOP_MARGIN = 10.0  # seconds beyond the grace an actor gets to answer stop() before it is killed
+
+
+class ReplicaActor:
+    """The body of a pool actor (decorated with ``ray.remote`` in ``_actor_class``)."""
+
+    def __init__(self, spec: ReplicaSpec, index: int) -> None:
+        self.runner = ReplicaRunner(spec, index)
+        self._start = asyncio.get_running_loop().create_task(self.runner.start())
+
+    async def status(self) -> ReplicaStatus:
+        return self.runner.status()
+
+    async def stop(self, grace: float) -> ReplicaStatus:
+        if not self._start.done():
+            await asyncio.wait({self._start}, timeout=grace)
+        return await self.runner.stop(grace)
+
+
+_ACTOR_CLASS: Any = None
+
+
+def _actor_class() -> Any:
+    """``ReplicaActor`` as a Ray actor class that Ray restarts forever (made once)."""
+    global _ACTOR_CLASS
+    if _ACTOR_CLASS is None:
+        import ray
+
+        _ACTOR_CLASS = ray.remote(max_restarts=-1, max_task_retries=-1)(ReplicaActor)
+    return _ACTOR_CLASS
+
+
+def probe(address: str, timeout: float = PROBE_TIMEOUT) -> None:
+    """Raise Unavailable unless something accepts TCP connections at ``address``."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise Unavailable(f"--ray-address {address!r} is not host:port (or 'auto' / 'local')")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as err:
+        raise Unavailable(
+            f"cannot reach the Ray cluster at {address}: {err.strerror or err}; start it "
+            "(`ray start --head` or `ray up deploy/ray/cluster.yaml`) or fix --ray-address"
+        ) from None
+
+
+class RayBackend(PoolBackend):
+    """Each replica is a ``ReplicaActor`` created from this (long-lived) process."""
+
+    name = "ray"
+
+    def __init__(self, *, address: str = "", runtime_env: dict[str, Any] | None = None,
+                 init_kwargs: dict[str, Any] | None = None) -> None:
+        self.address = address or "local"
+        self.runtime_env = runtime_env
+        self.init_kwargs = dict(init_kwargs or {})
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def ensure_ready(self) -> None:
+        async with self._lock:
+            if self._ready:
+                return
+            import ray
+
+            if not ray.is_initialized():
+                if self.address not in ("local", "auto"):
+                    await asyncio.to_thread(probe, self.address)
+                await self._init()
+            self._ready = True
+
+    async def _init(self) -> None:
+        import ray
+
+        if self.address == "local":  # a local Ray otherwise turns token auth on (NOTES.md)
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        kwargs: dict[str, Any] = {"address": self.address, "ignore_reinit_error": True,
+                                  "log_to_driver": False, **self.init_kwargs}
+        if self.address == "local":
+            kwargs.setdefault("include_dashboard", False)
+        if self.runtime_env:
+            kwargs["runtime_env"] = self.runtime_env
+        logger.info("connecting to Ray (%s)", self.address)
+        try:
+            await asyncio.wait_for(asyncio.to_thread(ray.init, **kwargs), INIT_TIMEOUT)
+        except TimeoutError:
+            raise Unavailable(f"Ray at {self.address} did not answer within "
+                              f"{INIT_TIMEOUT:g}s") from None
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            raise Unavailable(f"cannot start or join Ray at {self.address}: {err}") from None
+
+    async def start_replica(self, spec: ReplicaSpec, index: int) -> ReplicaHandle:
+        actor = _actor_class().options(num_cpus=spec.cpus, scheduling_strategy="SPREAD")
+        actor = actor.remote(spec, index)
+        return ReplicaHandle(index, actor)
+
+    async def replica_status(self, handle: ReplicaHandle, *, timeout: float) -> ReplicaStatus:
+        import ray
+
+        try:
+            status: ReplicaStatus = await asyncio.wait_for(
+                _awaitable(handle.ref.status.remote()), timeout)
+            return status
+        except TimeoutError:
+            return ReplicaStatus(state=RESTARTING)
+        except ray.exceptions.ActorDiedError:
+            return ReplicaStatus(state=DEAD)
+        except ray.exceptions.RayActorError:
+            return ReplicaStatus(state=RESTARTING)
+
+    async def stop_replica(self, handle: ReplicaHandle, grace: float) -> ReplicaStatus:
+        import ray
+
+        status = ReplicaStatus(state=DEAD)
+        try:
+            status = await asyncio.wait_for(_awaitable(handle.ref.stop.remote(grace)),
+                                            grace + STOP_MARGIN)
+        except TimeoutError:
+            logger.warning("replica %d did not stop within %.0fs; killing it", handle.index,
+                           grace + STOP_MARGIN)
+        except ray.exceptions.RayError as err:
+            logger.info("replica %d was already gone: %s", handle.index, err)
+        ray.kill(handle.ref, no_restart=True)
+        return status
+
+    async def pid(self, handle: ReplicaHandle, *, timeout: float = 30.0) -> int:
+        """The actor's process id (tests kill it)."""
+        status = await self.replica_status(handle, timeout=timeout)
+        return status.pid
+
+
+async def _awaitable(ref: Any) -> Any:
+    return await ref

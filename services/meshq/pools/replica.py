@@ -1,0 +1,111 @@
+"""One replica: build the Worker, connect it to the room, run it, report, stop it.
+
+The same runner lives inside a Ray actor (``ray_backend``) and inside an asyncio task
+(``asyncio_backend``), so both backends behave alike. A worker that cannot be built or started
+leaves the replica in state "failed" with the error, instead of crashing its process (a Ray
+actor whose constructor raises is dead for good, and the error would be lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from typing import Any
+
+from meshq.pools.model import (
+    FAILED,
+    RUNNING,
+    STARTING,
+    STOPPED,
+    STOPPING,
+    ReplicaSpec,
+    ReplicaStatus,
+)
+from meshq.pools.workerspec import build_worker
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 500  # error text a status carries
+
+
+def _error_text(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"[:MAX_ERROR_CHARS]
+
+
+class ReplicaRunner:
+    """Runs one Worker for one pool replica."""
+
+    def __init__(self, spec: ReplicaSpec, index: int) -> None:
+        self.spec = spec
+        self.index = index
+        self.incarnation = uuid.uuid4().hex
+        self._state = STARTING
+        self._error = ""
+        self._worker: Any = None
+        self._room: Any = None
+
+    async def start(self) -> None:
+        """Build the worker and start consuming; on failure record the error, never raise."""
+        try:
+            self._worker = build_worker(self.spec.worker)
+            self._room = self._open_room()
+            await self._worker.start(self._room)
+        except Exception as err:
+            self._state = FAILED
+            self._error = _error_text(err)
+            logger.error("pool %s replica %d cannot start its worker: %s", self.spec.pool,
+                         self.index, self._error)
+            await self._close_room()
+            return
+        if self._state == STARTING:
+            self._state = RUNNING
+
+    def _open_room(self) -> Any:
+        from meshq.api.rooms import RoomClient
+
+        connect = self.spec.connect
+        return RoomClient(room=self.spec.worker.room, server=connect.server_address,
+                          token=connect.token or None, tls_ca=connect.tls_ca or None,
+                          insecure=not connect.tls_ca)
+
+    async def _close_room(self) -> None:
+        if self._room is not None:
+            try:
+                await self._room.close()
+            except Exception:
+                logger.exception("closing the room client failed")
+            self._room = None
+
+    def status(self) -> ReplicaStatus:
+        stats = getattr(self._worker, "stats", None)
+        state = self._state
+        if state == RUNNING and self._worker is not None and not self._worker.started:
+            state = FAILED  # the worker stopped itself on a terminal consumer error
+        last_error = self._error or (getattr(stats, "last_error", None) or "")
+        return ReplicaStatus(
+            state=state,
+            in_flight=int(getattr(stats, "in_flight", 0)),
+            done=int(getattr(stats, "done", 0)),
+            failed=int(getattr(stats, "failed", 0)),
+            last_error=str(last_error)[:MAX_ERROR_CHARS],
+            incarnation=self.incarnation,
+            pid=os.getpid(),
+        )
+
+    async def stop(self, grace: float) -> ReplicaStatus:
+        """Stop taking work; running jobs get ``grace`` seconds; the rest are handed back."""
+        if self._state in (STOPPING, STOPPED):
+            return self.status()
+        self._state = STOPPING
+        try:
+            if self._worker is not None:
+                await self._worker.stop(grace=grace)
+        except Exception as err:
+            self._error = _error_text(err)
+            logger.exception("pool %s replica %d: stopping the worker failed", self.spec.pool,
+                             self.index)
+        finally:
+            await self._close_room()
+            self._state = STOPPED
+        return self.status()

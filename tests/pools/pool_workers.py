@@ -1,0 +1,42 @@
+"""Plain-Python Worker subclasses the pool tests run (importable by Ray actors too).
+
+The pool tests put this directory on the actors' PYTHONPATH, so "pool_workers:SleepWorker"
+imports the same way in the test process and in an actor process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from meshq.agents.worker import Worker
+
+
+class SleepWorker(Worker):
+    """Each job awaits ``message["sleep"]`` seconds (default ``seconds``); ``fail`` raises."""
+
+    def __init__(self, *, queue: str, seconds: float = 0.05, **kwargs: Any) -> None:
+        super().__init__(queue=queue, **kwargs)
+        self.seconds = seconds
+
+    async def process_message(self, *, chat_context: Any, room: Any, message: Any,
+                              toolkits: Any) -> Any:
+        await asyncio.sleep(float(message.get("sleep", self.seconds)))
+        if message.get("fail"):
+            raise RuntimeError(f"job {message.get('n')} was asked to fail")
+        return {"n": message.get("n"), "pid": os.getpid()}
+
+
+class BrokenWorker(Worker):
+    """Its constructor raises: the pool must refuse to start and leave nothing behind."""
+
+    def __init__(self, *, queue: str, **kwargs: Any) -> None:
+        raise RuntimeError("BrokenWorker cannot be built")
+
+
+class NotAWorker:
+    """A class that is not a Worker."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
