@@ -22,7 +22,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,7 +136,8 @@ class Worker:
         return self._room
 
     @property
-    def started(self) -> bool:
+    def is_running(self) -> bool:
+        """Started and not stopping."""
         return self._consumer is not None and not self._stopping
 
     async def start(self, room: Any = None) -> None:
@@ -199,6 +200,15 @@ class Worker:
         task = self._consumer_task
         if task is not None and task.done() and not task.cancelled() and task.exception():
             raise task.exception()  # type: ignore[misc]
+
+    @contextlib.asynccontextmanager
+    async def serving(self, room: Any) -> AsyncIterator[Worker]:
+        """``async with worker.serving(room):`` starts it, and stops it on the way out."""
+        await self.start(room)
+        try:
+            yield self
+        finally:
+            await self.stop()
 
     async def __aenter__(self) -> Worker:
         if self._consumer is None:
