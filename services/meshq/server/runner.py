@@ -12,6 +12,8 @@ import logging
 import signal
 from collections.abc import Callable
 
+from meshq.security.interceptor import AuthInterceptor
+from meshq.security.keys import ensure_local_credentials
 from meshq.server.app import Stack, StackConfig, start_stack
 
 logger = logging.getLogger(__name__)
@@ -21,23 +23,13 @@ async def open_stack(config: StackConfig, *, metrics_listen: str = "") -> Stack:
     """Credentials, interceptor, observers, metrics endpoint, then the stack itself."""
     interceptors = []
     token = ""
-    if config.auth and _security_available():
-        from meshq.security.interceptor import AuthInterceptor
-        from meshq.security.keys import ensure_local_credentials
-
+    if config.auth:
         api_key, token = ensure_local_credentials(config.data_dir)
         interceptors.append(AuthInterceptor(
             api_key, max_streams_per_token=config.settings.get("max_streams_per_token", 256)
         ))
     stack = await start_stack(config, interceptors=interceptors, token=token)
     return stack
-
-
-def _security_available() -> bool:
-    # TEMPORARY while the security package is being written; removed once it lands.
-    import importlib.util
-
-    return importlib.util.find_spec("meshq.security.interceptor") is not None
 
 
 async def run_until_signalled(
