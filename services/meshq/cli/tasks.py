@@ -1,0 +1,216 @@
+"""`meshq scheduled-task …`: add, list, get, update, delete, runs, trigger, preview.
+
+``preview`` runs offline from the same code that fires (``meshq.scheduler.engine.preview``)
+unless ``--server`` is given. Durations take ``90``, ``90s``, ``30m``, ``1h``, ``2d``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from meshq.api.connection import Connection
+from meshq.api.scheduler import SchedulerClient, run_to_dict, task_to_dict
+from meshq.cli.common import (
+    EXIT_USAGE,
+    connection_options,
+    emit,
+    fail,
+    output_option,
+    parse_json_arg,
+    run,
+)
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
+POLICY = click.Choice(["skip", "latest", "all"])
+
+
+def parse_duration(name: str, text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``30m``, ``1h``, ``2d``; exit 2 otherwise."""
+    match = _DURATION.fullmatch(text.lower())
+    if not match:
+        fail(f"{name} {text!r} is not a duration such as 30s, 30m, 1h or 2d", EXIT_USAGE)
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _payload(text: str) -> str:
+    parse_json_arg("--payload", text)
+    return text
+
+
+def _task_row(task: dict[str, Any]) -> tuple[Any, ...]:
+    return (task["id"], task["name"], task["room"], task["queue"], task["schedule"],
+            task["timezone"], "yes" if task["active"] else "no", task["next_fire"] or "-",
+            task["last_outcome"] or "-")
+
+
+TASK_COLUMNS = ("id", "name", "room", "queue", "schedule", "timezone", "active", "next fire",
+                "last outcome")
+
+
+@click.group("scheduled-task")
+def scheduled_task() -> None:
+    """Cron tasks that enqueue a payload into a room's queue, each fire exactly once."""
+
+
+@scheduled_task.command("add")
+@click.option("--room", required=True, help="The room whose queue receives the payload.")
+@click.option("--queue", required=True, help="The queue that receives the payload.")
+@click.option("--schedule", required=True, help='Cron: 5 fields, or 6 with seconds first ("30 17 * * *").')
+@click.option("--payload", default="null", show_default=True, help="The payload, JSON text.")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA timezone, e.g. Europe/Berlin.")
+@click.option("--name", default="", help="A human-readable name.")
+@click.option("--inactive", is_flag=True, help="Store the task without firing it.")
+@click.option("--once", is_flag=True, help="Fire once, then become inactive.")
+@click.option("--catchup-window", default="1h", show_default=True,
+              help="How old a missed instant may be and still be caught up (30m, 1h, ...).")
+@click.option("--misfire", type=POLICY, default="skip", show_default=True,
+              help="Instants missed while the scheduler was down: skip, latest, or all.")
+@click.option("--misfire-cap", type=int, default=100, show_default=True,
+              help="With --misfire all, the most missed instants enqueued.")
+@click.option("--jitter", default="0", show_default=True, help="Random delay of up to this much per fire.")
+@click.option("--skip-if-pending", is_flag=True,
+              help="Skip an instant while the previous fire's message is still queued.")
+@output_option
+@connection_options
+def add(room: str, queue: str, schedule: str, payload: str, timezone: str, name: str, inactive: bool,
+        once: bool, catchup_window: str, misfire: str, misfire_cap: int, jitter: str,
+        skip_if_pending: bool, output: str, conn: Connection) -> None:
+    """Add a scheduled task."""
+    task = run(conn, SchedulerClient(conn).add(
+        room=room, queue=queue, schedule=schedule, payload_json=_payload(payload), timezone=timezone,
+        name=name, active=not inactive, once=once,
+        catchup_window_seconds=parse_duration("--catchup-window", catchup_window),
+        misfire_policy=misfire, misfire_cap=misfire_cap, jitter_seconds=parse_duration("--jitter", jitter),
+        skip_if_pending=skip_if_pending))
+    data = task_to_dict(task)
+    emit(output, data, columns=TASK_COLUMNS, rows=[_task_row(data)])
+
+
+@scheduled_task.command("list")
+@click.option("--room", default="", help="Only this room's tasks.")
+@click.option("--active-only", is_flag=True, help="Only active tasks.")
+@output_option
+@connection_options
+def list_tasks(room: str, active_only: bool, output: str, conn: Connection) -> None:
+    """List tasks with their next fire and last outcome."""
+    tasks = [task_to_dict(t) for t in run(conn, SchedulerClient(conn).list(room=room, active_only=active_only))]
+    emit(output, tasks, columns=TASK_COLUMNS, rows=[_task_row(t) for t in tasks])
+
+
+@scheduled_task.command("get")
+@click.argument("task_id")
+@output_option
+@connection_options
+def get(task_id: str, output: str, conn: Connection) -> None:
+    """Show one task."""
+    data = task_to_dict(run(conn, SchedulerClient(conn).get(task_id)))
+    emit(output, data, columns=TASK_COLUMNS, rows=[_task_row(data)])
+
+
+@scheduled_task.command("update")
+@click.argument("task_id")
+@click.option("--queue", help="A new queue.")
+@click.option("--schedule", help="A new cron schedule.")
+@click.option("--payload", help="A new payload (JSON text).")
+@click.option("--timezone", help="A new IANA timezone.")
+@click.option("--name", help="A new name.")
+@click.option("--active/--inactive", default=None, help="Activate or deactivate.")
+@click.option("--once/--not-once", default=None, help="Fire once, or on every instant.")
+@click.option("--catchup-window", help="A new catch-up window (30m, 1h, ...).")
+@click.option("--misfire", type=POLICY, help="A new misfire policy.")
+@click.option("--misfire-cap", type=int, help="A new misfire cap.")
+@click.option("--jitter", help="A new jitter (0 for none).")
+@click.option("--skip-if-pending/--no-skip-if-pending", default=None, help="Skip while the last message is queued.")
+@output_option
+@connection_options
+def update(task_id: str, output: str, conn: Connection, **options: Any) -> None:
+    """Change only the settings given; the old settings never fire once this returns."""
+    fields: dict[str, Any] = {}
+    for option, field in (("queue", "queue"), ("schedule", "schedule"), ("timezone", "timezone"),
+                          ("name", "name"), ("active", "active"), ("once", "once"),
+                          ("misfire", "misfire_policy"), ("misfire_cap", "misfire_cap"),
+                          ("skip_if_pending", "skip_if_pending")):
+        if options[option] is not None:
+            fields[field] = options[option]
+    if options["payload"] is not None:
+        fields["payload_json"] = _payload(options["payload"])
+    if options["catchup_window"] is not None:
+        fields["catchup_window_seconds"] = parse_duration("--catchup-window", options["catchup_window"])
+    if options["jitter"] is not None:
+        fields["jitter_seconds"] = parse_duration("--jitter", options["jitter"])
+    if not fields:
+        fail("nothing to update: give at least one option (see --help)", EXIT_USAGE)
+    data = task_to_dict(run(conn, SchedulerClient(conn).update(task_id, **fields)))
+    emit(output, data, columns=TASK_COLUMNS, rows=[_task_row(data)])
+
+
+@scheduled_task.command("delete")
+@click.argument("task_id")
+@connection_options
+def delete(task_id: str, conn: Connection) -> None:
+    """Delete a task; once this returns it never enqueues again."""
+    run(conn, SchedulerClient(conn).delete(task_id))
+    click.echo(f"deleted {task_id}")
+
+
+@scheduled_task.command("runs")
+@click.argument("task_id")
+@click.option("--limit", type=int, default=20, show_default=True, help="The most entries.")
+@output_option
+@connection_options
+def runs(task_id: str, limit: int, output: str, conn: Connection) -> None:
+    """The fire ledger, newest first: instant, outcome, message id."""
+    found = [run_to_dict(r) for r in run(conn, SchedulerClient(conn).runs(task_id, limit=limit))]
+    emit(output, found, columns=("scheduled at", "outcome", "message id", "fired at", "manual", "error"),
+         rows=[(r["scheduled_at"], r["outcome"], r["message_id"] or "-", r["fired_at"],
+                "yes" if r["manual"] else "", r["error"] or "") for r in found])
+
+
+@scheduled_task.command("trigger")
+@click.argument("task_id")
+@output_option
+@connection_options
+def trigger(task_id: str, output: str, conn: Connection) -> None:
+    """Enqueue the task's payload now (recorded in the ledger)."""
+    found = run_to_dict(run(conn, SchedulerClient(conn).trigger(task_id)))
+    emit(output, found, columns=("scheduled at", "outcome", "message id"),
+         rows=[(found["scheduled_at"], found["outcome"], found["message_id"] or "-")])
+
+
+@scheduled_task.command("preview")
+@click.option("--schedule", required=True, help="A cron schedule.")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA timezone.")
+@click.option("--from", "start", help="Start after this ISO 8601 instant (default: now).")
+@click.option("--count", type=int, default=5, show_default=True, help="How many instants (at most 1000).")
+@click.option("--server", envvar="MESHQ_PREVIEW_SERVER",
+              help="Ask this server instead of computing locally (the same code either way).")
+@output_option
+def preview(schedule: str, timezone: str, start: str | None, count: int, server: str | None,
+            output: str) -> None:
+    """The next instants of a schedule, computed offline by the code that fires."""
+    from meshq.core.errors import MeshqError
+    from meshq.scheduler import cron
+    from meshq.scheduler.engine import preview as compute
+
+    try:
+        after = cron.parse_instant(start) if start else datetime.now(UTC)
+        if server:
+            conn = Connection(server=server)
+            response = run(conn, SchedulerClient(conn).preview(
+                schedule, timezone=timezone, from_unix_ms=cron.to_ms(after), count=count))
+            pairs = list(zip(response.instants_unix_ms, response.instants_local, strict=True))
+        else:
+            pairs = [(cron.to_ms(i), i.isoformat()) for i in compute(schedule, timezone, after, count)]
+    except MeshqError as err:
+        fail(err.message, EXIT_USAGE)
+    data = [{"local": local, "utc": cron.iso_ms(ms)} for ms, local in pairs]
+    if output == "json":
+        click.echo(json.dumps(data, indent=2))
+        return
+    emit(output, data, columns=("local", "utc"), rows=[(d["local"], d["utc"]) for d in data])

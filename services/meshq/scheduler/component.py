@@ -1,0 +1,74 @@
+"""The scheduler as a server component: SQLite store, enqueuer, engine, servicer.
+
+Inside ``meshq up`` it sends through the in-process queue engine; alone (``meshq serve
+scheduler --queue-server ADDR``) it sends over gRPC with the stack's token.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from meshq.scheduler.engine import SchedulerEngine
+from meshq.scheduler.enqueuer import EngineEnqueuer, Enqueuer, GrpcEnqueuer
+from meshq.scheduler.observer import SchedulerObserver
+from meshq.scheduler.servicer import SchedulerServicer
+from meshq.scheduler.sqlite_store import SqliteScheduleStore
+from meshq.server.context import StackContext
+from meshq.v1 import scheduler_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+STORE_FILE = "scheduler.db"
+
+
+class SchedulerComponent:
+    """Hosts SchedulerService over one engine; the loop runs between start and stop."""
+
+    service_names = ("meshq.v1.SchedulerService",)
+
+    def __init__(self, engine: SchedulerEngine, close: list[object]) -> None:
+        self.engine = engine
+        self._close = close
+
+    async def start(self) -> None:
+        await self.engine.start()
+
+    def register(self, server: grpc.aio.Server) -> None:
+        scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(SchedulerServicer(self.engine), server)
+
+    async def stop(self) -> None:
+        await self.engine.stop()
+        self.engine.store.close()
+        for item in self._close:
+            close = getattr(item, "close", None)
+            if close is not None:
+                await close()
+
+
+def build_component(ctx: StackContext) -> SchedulerComponent:
+    """Open ``<data_dir>/scheduler.db``; send in process when ``ctx.engine`` is set, else over
+    gRPC to ``ctx.server_address`` with ``ctx.token``.
+
+    Optional settings: ``scheduler_observer`` (a ``SchedulerObserver``, e.g. the Prometheus
+    one) and ``scheduler_misfire_grace`` (seconds).
+    """
+    observer: SchedulerObserver | None = ctx.settings.get("scheduler_observer")
+    ctx.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteScheduleStore(ctx.data_dir / STORE_FILE)
+    close: list[object] = []
+    enqueuer: Enqueuer
+    if ctx.engine is not None:
+        enqueuer = EngineEnqueuer(ctx.engine)
+    else:
+        from meshq.api.connection import Connection
+
+        conn = Connection(server=ctx.server_address, token=ctx.token or None, tls_ca=ctx.tls_ca,
+                          data_dir=ctx.data_dir)
+        enqueuer = GrpcEnqueuer(conn)
+        close.append(conn)
+    grace = float(ctx.settings.get("scheduler_misfire_grace", 5.0))
+    engine = SchedulerEngine(store, enqueuer, observer=observer, misfire_grace_seconds=grace)
+    logger.info("scheduler store at %s (%s)", ctx.data_dir / STORE_FILE, type(enqueuer).__name__)
+    return SchedulerComponent(engine, close)
