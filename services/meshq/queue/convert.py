@@ -26,7 +26,7 @@ _STATES = {
 
 
 def to_ms(seconds: float) -> int:
-    return int(round(seconds * 1000))
+    return int(seconds * 1000 + 0.5)  # times here are never negative
 
 
 def room_to_proto(room: model.RoomInfo) -> rooms_pb2.Room:
@@ -35,16 +35,19 @@ def room_to_proto(room: model.RoomInfo) -> rooms_pb2.Room:
 
 
 def delivery_to_proto(delivery: model.Delivery) -> queues_pb2.Delivery:
-    return queues_pb2.Delivery(
+    proto = queues_pb2.Delivery(
         message_id=delivery.message_id,
         json=delivery.body,
-        headers=delivery.headers,
         enqueued_at_unix_ms=to_ms(delivery.enqueued_at),
         attempt=delivery.attempt,
-        lease_token=delivery.lease_token,
-        lease_expires_at_unix_ms=to_ms(delivery.lease_expires_at) if delivery.lease_token else 0,
         queue=delivery.queue,
     )
+    if delivery.headers:  # (building an empty map costs more than the rest together)
+        proto.headers.update(delivery.headers)
+    if delivery.lease_token:
+        proto.lease_token = delivery.lease_token
+        proto.lease_expires_at_unix_ms = to_ms(delivery.lease_expires_at)
+    return proto
 
 
 def deliveries_to_proto(deliveries: Sequence[model.Delivery]) -> list[queues_pb2.Delivery]:

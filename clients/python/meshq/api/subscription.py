@@ -58,6 +58,8 @@ class Subscription:
         self._deliveries: asyncio.Queue[Any] = asyncio.Queue()
         self._waiters: dict[str, deque[asyncio.Future[queues_pb2.SettleResult]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._deadlines: dict[asyncio.Future[queues_pb2.SettleResult], tuple[float, str]] = {}
+        self._watchdog: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self._closing = False
 
@@ -138,6 +140,8 @@ class Subscription:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self._fail_waiters(SubscriptionClosed("the subscription closed"))
+            if self._watchdog is not None:
+                self._watchdog.cancel()
             self._drop_deliveries()
 
     def _drop_deliveries(self) -> None:
@@ -163,14 +167,35 @@ class Subscription:
             raise self._failure
         if self._closing:
             raise SubscriptionClosed("the subscription is closed; the message went back")
-        future: asyncio.Future[queues_pb2.SettleResult] = (
-            asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[queues_pb2.SettleResult] = loop.create_future()
         self._waiters.setdefault(token, deque()).append(future)
         self._outgoing.put_nowait(op)
+        # One watchdog timer serves every pending settle (a timer per ack costs too much).
+        self._deadlines[future] = (loop.time() + self._conn.timeout, op[0])
+        if self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch(), name=f"sub-deadlines:{self.queue}")
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self._conn.timeout)
-        except TimeoutError:
-            raise _deadline_error(f"{op[0]} on the stream", self._conn.timeout) from None
+            return await future
+        finally:
+            self._deadlines.pop(future, None)
+
+    async def _watch(self) -> None:
+        """Fail settles whose answer did not come within the deadline, oldest first."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._deadlines:
+                future, (deadline, action) = next(iter(self._deadlines.items()))
+                delay = deadline - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                    continue
+                del self._deadlines[future]
+                if not future.done():
+                    future.set_exception(
+                        _deadline_error(f"{action} on the stream", self._conn.timeout))
+        finally:
+            self._watchdog = None
 
     async def _write(self) -> None:
         done = False

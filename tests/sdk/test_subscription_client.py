@@ -1,0 +1,107 @@
+"""The client side of Subscribe against a scripted stream: frame merging and settle deadlines.
+
+The real server answers too quickly to show a settle deadline passing, so here the stream is
+a stand-in at the edge (the gRPC call object); everything above it is the real SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import grpc
+import pytest
+
+from meshq.api.connection import Connection
+from meshq.api.messages import StaleLease
+from meshq.api.subscription import Subscription
+from meshq.v1 import queues_pb2
+
+
+class ScriptedCall:
+    """A Subscribe call: records written frames; reads what the test pushes."""
+
+    def __init__(self) -> None:
+        self.written: list[queues_pb2.SubscribeRequest] = []
+        self.incoming: asyncio.Queue[Any] = asyncio.Queue()
+        self.incoming.put_nowait(queues_pb2.SubscribeResponse())  # the open confirmation
+        self.cancelled = False
+
+    async def write(self, frame: queues_pb2.SubscribeRequest) -> None:
+        self.written.append(frame)
+
+    async def read(self) -> Any:
+        item = await self.incoming.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    async def done_writing(self) -> None:
+        self.incoming.put_nowait(grpc.aio.EOF)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.incoming.put_nowait(grpc.aio.EOF)
+
+
+class ScriptedStub:
+    def __init__(self, call: ScriptedCall) -> None:
+        self.call = call
+
+    def Subscribe(self, metadata: Any = None) -> ScriptedCall:  # noqa: N802 (gRPC's name)
+        return self.call
+
+
+@pytest.fixture
+def call(monkeypatch: pytest.MonkeyPatch) -> ScriptedCall:
+    scripted = ScriptedCall()
+    monkeypatch.setattr(Connection, "stub", lambda self, cls: ScriptedStub(scripted))
+    return scripted
+
+
+def _delivery(token: str) -> queues_pb2.Delivery:
+    return queues_pb2.Delivery(message_id="m-" + token, json="1", attempt=1, lease_token=token)
+
+
+async def test_concurrent_acks_share_one_frame(call: ScriptedCall) -> None:
+    conn = Connection(server="127.0.0.1:1", timeout=5)
+    async with Subscription(conn, "r", "q", max_in_flight=3, lease=30, create=True) as sub:
+        call.incoming.put_nowait(queues_pb2.SubscribeResponse(
+            deliveries=[_delivery(t) for t in ("a", "b", "c")]))
+        messages = [await anext(sub) for _ in range(3)]
+        acks = [asyncio.create_task(m.ack()) for m in messages]
+        while len(call.written) < 2:  # the open frame, then one frame with every ack
+            await asyncio.sleep(0)
+        assert list(call.written[1].ack_tokens) == ["a", "b", "c"]
+        call.incoming.put_nowait(queues_pb2.SubscribeResponse(results=[
+            queues_pb2.SettleResult(lease_token="a", outcome=queues_pb2.SETTLE_OUTCOME_OK),
+            queues_pb2.SettleResult(lease_token="b", outcome=queues_pb2.SETTLE_OUTCOME_STALE),
+            queues_pb2.SettleResult(lease_token="c", outcome=queues_pb2.SETTLE_OUTCOME_OK),
+        ]))
+        outcomes = await asyncio.gather(*acks, return_exceptions=True)
+        assert outcomes[0] is None and outcomes[2] is None
+        assert isinstance(outcomes[1], StaleLease)
+
+
+async def test_a_settle_without_an_answer_hits_its_deadline(call: ScriptedCall) -> None:
+    conn = Connection(server="127.0.0.1:1", timeout=0.2)
+    async with Subscription(conn, "r", "q", max_in_flight=1, lease=30, create=True) as sub:
+        call.incoming.put_nowait(queues_pb2.SubscribeResponse(deliveries=[_delivery("a")]))
+        message = await anext(sub)
+        started = time.monotonic()
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await message.extend(10)
+        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert time.monotonic() - started >= 0.15
+
+
+async def test_a_broken_stream_raises_from_the_iterator(call: ScriptedCall) -> None:
+    conn = Connection(server="127.0.0.1:1", timeout=5)
+    async with Subscription(conn, "r", "q", max_in_flight=1, lease=30, create=True) as sub:
+        broken = grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(),
+                                      grpc.aio.Metadata(), details="server went away")
+        call.incoming.put_nowait(broken)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await anext(sub)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
