@@ -230,7 +230,7 @@ class AdminMixin:
             msg.ready_at = 0.0
             q.msgs[msg.id] = msg
             q.make_ready(msg)
-            ops.append((st.MSG_MOVE, (room, queue, 0, 0.0, msg.headers_json, msg.id)))
+            ops.append((st.MSG_MOVE, (room, queue, 0, 0.0, msg.headers_json, msg.seq)))
         if ops:
             q.wake()
             await self._commit(ops)

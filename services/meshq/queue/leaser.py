@@ -101,7 +101,7 @@ class Leaser:
             msg.state = GONE
             msg.ver += 1
             del q.msgs[msg.id]
-            ops.append((st.MSG_DEL, (msg.id,)))
+            ops.append((st.MSG_DEL, (msg.seq,)))
             out.append(Delivery(
                 message_id=msg.id, body=msg.body, headers=msg.headers,
                 enqueued_at=msg.enqueued_at, attempt=msg.attempts + 1, queue=q.name,
@@ -137,7 +137,7 @@ class Leaser:
             msg.state = GONE
             msg.ver += 1
             del msgs[msg.id]
-            ops.append((st.MSG_DEL, (msg.id,)))
+            ops.append((st.MSG_DEL, (msg.seq,)))
             held.append(now - msg.delivered_at)
             outcomes.append(OK)
         self._report_stale(q, len(outcomes) - len(ops))
@@ -227,7 +227,7 @@ class Leaser:
             self.timers.add_delayed(msg)
         else:
             q.make_ready(msg)
-        ops.append((st.MSG_UPDATE, (msg.attempts, ready_at, msg.headers_json, msg.id)))
+        ops.append((st.MSG_UPDATE, (msg.attempts, ready_at, msg.headers_json, msg.seq)))
 
     def _dead_letter(self, q: QueueState, msg: Msg, reason: str, ops: list[st.Op]) -> None:
         dq = self._dlq_for(q, ops)
@@ -239,7 +239,7 @@ class Leaser:
         dq.msgs[msg.id] = msg
         dq.make_ready(msg)
         dq.wake()
-        ops.append((st.MSG_MOVE, (dq.room, dq.name, msg.attempts, 0.0, msg.headers_json, msg.id)))
+        ops.append((st.MSG_MOVE, (dq.room, dq.name, msg.attempts, 0.0, msg.headers_json, msg.seq)))
         self.observer.dead_lettered(q.room, q.name, 1)
 
     def process_due(self) -> None:

@@ -19,7 +19,7 @@ class MemoryQueueStore:
     def __init__(self) -> None:
         self.rooms: dict[str, float] = {}
         self.queues: dict[tuple[str, str], s.StoredQueue] = {}
-        self.messages: dict[str, list[Any]] = {}  # id -> StoredMessage fields, in order
+        self.messages: dict[int, list[Any]] = {}  # seq -> StoredMessage fields, in order
         self.dedup: dict[tuple[str, str, str], s.StoredDedup] = {}
         self.commits = 0
         self._apply: dict[int, Callable[..., None]] = {
@@ -80,18 +80,18 @@ class MemoryQueueStore:
             del self.messages[mid]
 
     def _msg_put(self, *fields: Any) -> None:
-        self.messages[fields[0]] = list(fields)
+        self.messages[fields[3]] = list(fields)
 
-    def _msg_del(self, mid: str) -> None:
+    def _msg_del(self, mid: int) -> None:
         self.messages.pop(mid, None)
 
-    def _msg_update(self, attempts: int, ready_at: float, headers_json: str, mid: str) -> None:
+    def _msg_update(self, attempts: int, ready_at: float, headers_json: str, mid: int) -> None:
         row = self.messages.get(mid)
         if row is not None:
             row[7], row[8], row[5] = attempts, ready_at, headers_json
 
     def _msg_move(self, room: str, queue: str, attempts: int, ready_at: float,
-                  headers_json: str, mid: str) -> None:
+                  headers_json: str, mid: int) -> None:
         row = self.messages.get(mid)
         if row is not None:
             row[1], row[2] = room, queue

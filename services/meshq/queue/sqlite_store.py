@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS queues (
   dedup_window REAL NOT NULL, closed INTEGER NOT NULL, created_at REAL NOT NULL,
   PRIMARY KEY (room, name));
 CREATE TABLE IF NOT EXISTS messages (
-  id TEXT PRIMARY KEY, room TEXT NOT NULL, queue TEXT NOT NULL, seq INTEGER NOT NULL,
+  id TEXT NOT NULL, room TEXT NOT NULL, queue TEXT NOT NULL, seq INTEGER PRIMARY KEY,
   body TEXT NOT NULL, headers TEXT NOT NULL, enqueued_at REAL NOT NULL,
   attempts INTEGER NOT NULL, ready_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (room, queue);
@@ -54,11 +54,11 @@ _SQL: dict[int, tuple[str, ...]] = {
     ),
     s.QUEUE_CLEAR: ("DELETE FROM messages WHERE room = ? AND queue = ?",),
     s.MSG_PUT: ("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",),
-    s.MSG_DEL: ("DELETE FROM messages WHERE id = ?",),
-    s.MSG_UPDATE: ("UPDATE messages SET attempts = ?, ready_at = ?, headers = ? WHERE id = ?",),
+    s.MSG_DEL: ("DELETE FROM messages WHERE seq = ?",),
+    s.MSG_UPDATE: ("UPDATE messages SET attempts = ?, ready_at = ?, headers = ? WHERE seq = ?",),
     s.MSG_MOVE: (
         "UPDATE messages SET room = ?, queue = ?, attempts = ?, ready_at = ?, headers = ? "
-        "WHERE id = ?",
+        "WHERE seq = ?",
     ),
     s.DEDUP_PUT: ("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)",),
     s.DEDUP_PRUNE: ("DELETE FROM dedup WHERE room = ? AND queue = ? AND expires_at <= ?",),

@@ -15,9 +15,9 @@ Each mutation is a tuple ``(kind, params)``; the kinds and their parameters:
 ``QUEUE_DEL``  (room, name) — the queue, its messages and its dedup records
 ``QUEUE_CLEAR`` (room, name) — every message of the queue (drain)
 ``MSG_PUT``    (id, room, queue, seq, body, headers_json, enqueued_at, attempts, ready_at)
-``MSG_DEL``    (id,)
-``MSG_UPDATE`` (attempts, ready_at, headers_json, id)
-``MSG_MOVE``   (room, queue, attempts, ready_at, headers_json, id) — dead-letter or redrive
+``MSG_DEL``    (seq,) — a message's enqueue sequence number is its key
+``MSG_UPDATE`` (attempts, ready_at, headers_json, seq)
+``MSG_MOVE``   (room, queue, attempts, ready_at, headers_json, seq) — dead-letter or redrive
 ``DEDUP_PUT``  (room, queue, dedup_id, message_id, expires_at)
 ``DEDUP_PRUNE`` (room, queue, now) — forget records that expired before ``now``
 =============  ===========================================================================

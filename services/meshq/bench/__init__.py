@@ -1,0 +1,1 @@
+"""Benchmarks behind `meshq bench …`: each module has one click command that prints its figures."""

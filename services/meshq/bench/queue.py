@@ -1,0 +1,380 @@
+"""`meshq bench queue`: queue throughput and latency against a real server, in one run.
+
+It starts two child processes: a bare gRPC echo server (generic handlers, no meshq code: the
+machine's ceiling) and `meshq serve queue` on a fresh temporary data dir (SQLite, fsync on
+every commit). Clients use the raw generated stubs, so the figures depend only on the protos.
+Run `python -m meshq.bench.queue` to start just the echo server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import grpc
+
+from meshq.v1 import queues_pb2 as pb
+from meshq.v1 import queues_pb2_grpc
+
+ROOM = "bench"
+BODY = json.dumps({"job": "x" * 180})  # ~200-byte messages
+CALLERS = 64
+BATCH = 100
+CONSUMERS = 4
+Md = tuple[tuple[str, str], ...]
+
+
+# -- child processes ----------------------------------------------------------------------------
+
+async def _spawn(*argv: str, env: dict[str, str] | None = None
+                 ) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, **(env or {})})
+    assert proc.stdout is not None
+    async with asyncio.timeout(60):
+        while True:
+            line = (await proc.stdout.readline()).decode()
+            if not line:
+                raise click.ClickException(f"{argv[0]} exited before it was ready")
+            if "listening on" in line:
+                return proc, line.rsplit(" ", 1)[1].strip()
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            async with asyncio.timeout(10):
+                await proc.wait()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+def _echo_main() -> None:
+    """A bare grpc.aio server: /bench.Echo/Unary echoes, /bench.Echo/Stream streams empties."""
+
+    async def unary(request: bytes, context: Any) -> bytes:
+        return request
+
+    async def stream(request: bytes, context: Any) -> Any:
+        while True:
+            yield b""
+
+    async def main() -> None:
+        server = grpc.aio.server()
+        handler = grpc.method_handlers_generic_handler("bench.Echo", {
+            "Unary": grpc.unary_unary_rpc_method_handler(unary),
+            "Stream": grpc.unary_stream_rpc_method_handler(stream),
+        })
+        server.add_generic_rpc_handlers((handler,))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        print(f"echo listening on 127.0.0.1:{port}", flush=True)
+        await server.wait_for_termination()
+
+    asyncio.run(main())
+
+
+# -- measurements -------------------------------------------------------------------------------
+
+async def _for(seconds: float, callers: int, call: Callable[[], Awaitable[int]]) -> float:
+    """Run ``callers`` loops of ``call`` (each returns how many it did) for ``seconds``: rate."""
+    done = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        nonlocal done
+        while time.perf_counter() < stop_at:
+            n = await call()  # not `done += await call()`: that reads done before awaiting
+            done += n
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(callers)))
+    return done / (time.perf_counter() - started)
+
+
+async def raw_ceiling(address: str, seconds: float) -> tuple[float, float]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        echo = channel.unary_unary("/bench.Echo/Unary")
+
+        async def one() -> int:
+            await echo(b"")
+            return 1
+
+        unary = await _for(seconds, CALLERS, one)
+        call = channel.unary_stream("/bench.Echo/Stream")(b"")
+        count, stop_at = 0, time.perf_counter() + seconds
+        started = time.perf_counter()
+        async for _ in call:
+            count += 1
+            if count % 1000 == 0 and time.perf_counter() > stop_at:
+                break
+        stream = count / (time.perf_counter() - started)
+        call.cancel()
+    return unary, stream
+
+
+class Bench:
+    """The queue measurements over one channel to the queue server."""
+
+    def __init__(self, channel: grpc.aio.Channel, md: Md) -> None:
+        self.stub = queues_pb2_grpc.QueueServiceStub(channel)
+        self.md = md
+
+    async def open(self, queue: str) -> None:
+        await self.stub.OpenQueue(pb.OpenQueueRequest(room=ROOM, queue=queue), metadata=self.md)
+
+    async def send(self, queue: str, bodies: list[str]) -> None:
+        await self.stub.Send(pb.SendRequest(room=ROOM, queue=queue, messages=[
+            pb.OutgoingMessage(json=b) for b in bodies]), metadata=self.md)
+
+    async def fill(self, queue: str, n: int) -> None:
+        batches = [BATCH] * (n // BATCH)
+        sem = asyncio.Semaphore(8)
+
+        async def one(size: int) -> None:
+            async with sem:
+                await self.send(queue, [BODY] * size)
+
+        await asyncio.gather(*(one(s) for s in batches))
+
+    async def unbatched_send(self, seconds: float) -> float:
+        await self.open("unbatched")
+        request = pb.SendRequest(room=ROOM, queue="unbatched",
+                                 messages=[pb.OutgoingMessage(json=BODY)])
+
+        async def one() -> int:
+            await self.stub.Send(request, metadata=self.md)
+            return 1
+
+        return await _for(seconds, CALLERS, one)
+
+    async def subscribe(self, queue: str, window: int, on_frame: Callable[[Any], None],
+                        stop: asyncio.Event) -> None:
+        """Consume with one stream, acking each frame's deliveries on the same stream."""
+        call = self.stub.Subscribe(metadata=self.md)
+        await call.write(pb.SubscribeRequest(open=pb.SubscribeOpen(
+            room=ROOM, queue=queue, max_in_flight=window, lease_seconds=60)))
+        reader = asyncio.ensure_future(call.read())
+        stopper = asyncio.ensure_future(stop.wait())
+        while True:
+            await asyncio.wait((reader, stopper), return_when=asyncio.FIRST_COMPLETED)
+            if stopper.done():
+                break
+            frame = reader.result()
+            if frame is grpc.aio.EOF:
+                break
+            if frame.deliveries:
+                on_frame(frame)
+                await call.write(pb.SubscribeRequest(
+                    ack_tokens=[d.lease_token for d in frame.deliveries]))
+            reader = asyncio.ensure_future(call.read())
+        reader.cancel()
+        stopper.cancel()
+        call.cancel()
+
+    async def end_to_end(self, seconds: float) -> float:
+        """Batched senders and one Subscribe stream with acks: acked msg/s."""
+        await self.open("e2e")
+        acked = 0
+        stop = asyncio.Event()
+
+        def count(frame: Any) -> None:
+            nonlocal acked
+            acked += len(frame.deliveries)
+
+        consumer = asyncio.create_task(self.subscribe("e2e", 2000, count, stop))
+
+        async def producer() -> int:
+            await self.send("e2e", [BODY] * BATCH)
+            return BATCH
+
+        started = time.perf_counter()
+        await _for(seconds, 4, producer)
+        rate = acked / (time.perf_counter() - started)
+        stop.set()
+        await consumer
+        return rate
+
+    async def latency(self, seconds: float, rate: int = 1000) -> tuple[float, float, int]:
+        """Send one message every 1/rate s; time from Send call to delivery on a stream."""
+        await self.open("latency")
+        samples: list[float] = []
+        stop = asyncio.Event()
+
+        def record(frame: Any) -> None:
+            now = time.perf_counter()
+            samples.extend(now - json.loads(d.json)["t"] for d in frame.deliveries)
+
+        consumer = asyncio.create_task(self.subscribe("latency", 100, record, stop))
+        await asyncio.sleep(0.2)  # the stream is open
+        loop = asyncio.get_running_loop()
+        start, n = loop.time(), int(seconds * rate)
+        sends = []
+        for i in range(n):
+            delay = start + i / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            body = json.dumps({"t": time.perf_counter()})
+            sends.append(asyncio.ensure_future(self.send("latency", [body])))
+        await asyncio.gather(*sends)
+        async with asyncio.timeout(10):
+            while len(samples) < n:
+                await asyncio.sleep(0.01)
+        stop.set()
+        await consumer
+        q = statistics.quantiles(samples, n=100)
+        return q[49] * 1000, q[98] * 1000, len(samples)
+
+    async def long_poll(self, seconds: float) -> float:
+        """CONSUMERS callers: Receive (wait, lease, one message) then a unary Ack."""
+        await self.open("poll")
+        await self.fill("poll", int(seconds * 3000))
+        request = pb.ReceiveRequest(room=ROOM, queue="poll", wait=True, timeout_seconds=1,
+                                    max_messages=1, lease_seconds=60)
+
+        async def one() -> int:
+            got = (await self.stub.Receive(request, metadata=self.md)).deliveries
+            if got:
+                await self.stub.Ack(pb.AckRequest(room=ROOM, queue="poll", lease_tokens=[
+                    d.lease_token for d in got]), metadata=self.md)
+            return len(got)
+
+        return await _for(seconds, CONSUMERS, one)
+
+    async def streams(self, seconds: float, n: int) -> float:
+        """The same CONSUMERS as Subscribe streams over ``n`` waiting messages: acked msg/s."""
+        await self.open("streams")
+        await self.fill("streams", n)
+        got = 0
+        all_done = asyncio.Event()
+
+        def count(frame: Any) -> None:
+            nonlocal got
+            got += len(frame.deliveries)
+            if got >= n:
+                all_done.set()
+
+        started = time.perf_counter()
+        consumers = [asyncio.create_task(self.subscribe("streams", 500, count, all_done))
+                     for _ in range(CONSUMERS)]
+        try:
+            async with asyncio.timeout(seconds * 3):
+                await all_done.wait()
+        except TimeoutError:
+            all_done.set()
+        rate = got / (time.perf_counter() - started)
+        await asyncio.gather(*consumers)
+        return rate
+
+
+# -- the command --------------------------------------------------------------------------------
+
+async def run_all(seconds: float, log: Callable[[str], None]) -> dict[str, float]:
+    meshq = str(Path(sys.executable).with_name("meshq"))
+    echo, echo_address = await _spawn(sys.executable, "-m", "meshq.bench.queue")
+    results: dict[str, float] = {}
+    try:
+        log("raw gRPC ceiling …")
+        results["raw_unary_echo_per_s"], results["raw_stream_msgs_per_s"] = await raw_ceiling(
+            echo_address, seconds)
+    finally:
+        await _stop(echo)
+    with tempfile.TemporaryDirectory(prefix="meshq-bench-") as data_dir:
+        server, address = await _spawn(
+            meshq, "serve", "queue", "--data-dir", data_dir, "--listen", "127.0.0.1:0",
+            "--metrics-listen", "")
+        try:
+            token_file = Path(data_dir) / "admin.token"
+            md: Md = ((("authorization", "Bearer " + token_file.read_text().strip()),)
+                      if token_file.exists() else ())
+            async with grpc.aio.insecure_channel(address) as channel:
+                await _queue_figures(Bench(channel, md), seconds, results, log)
+        finally:
+            await _stop(server)
+    return results
+
+
+async def _queue_figures(b: Bench, seconds: float, results: dict[str, float],
+                         log: Callable[[str], None]) -> None:
+    log("unbatched send …")
+    results["send_unbatched_msgs_per_s"] = await b.unbatched_send(seconds)
+    log("batched send + Subscribe + ack …")
+    results["e2e_batched_msgs_per_s"] = await b.end_to_end(seconds)
+    log("latency at 1,000 msg/s …")
+    p50, p99, n = await b.latency(seconds)
+    results.update(latency_p50_ms=p50, latency_p99_ms=p99, latency_samples=n)
+    log("Receive (long-poll) …")
+    results["receive_longpoll_msgs_per_s"] = await b.long_poll(seconds)
+    log("Subscribe, same consumers …")
+    results["subscribe_msgs_per_s"] = await b.streams(seconds, max(20_000, int(seconds * 20_000)))
+    results["send_vs_unary_echo"] = results["send_unbatched_msgs_per_s"] / results[
+        "raw_unary_echo_per_s"]
+    results["e2e_vs_stream_ceiling"] = results["e2e_batched_msgs_per_s"] / results[
+        "raw_stream_msgs_per_s"]
+    results["subscribe_vs_longpoll"] = results["subscribe_msgs_per_s"] / max(
+        results["receive_longpoll_msgs_per_s"], 1e-9)
+
+
+ROWS = [
+    ("raw gRPC unary echo, 64 callers", "raw_unary_echo_per_s", "calls/s", ""),
+    ("raw gRPC server stream, 1 msg/frame", "raw_stream_msgs_per_s", "msg/s", ""),
+    ("Send unbatched, 64 senders", "send_unbatched_msgs_per_s", "msg/s",
+     "send_vs_unary_echo:>= 0.7 x echo"),
+    ("batched Send + Subscribe + ack (durable)", "e2e_batched_msgs_per_s", "msg/s",
+     "e2e_vs_stream_ceiling:target >= 50,000"),
+    ("enqueue -> delivery p50 @ 1,000 msg/s", "latency_p50_ms", "ms", ":target <= 1 ms"),
+    ("enqueue -> delivery p99 @ 1,000 msg/s", "latency_p99_ms", "ms", ":target <= 2 ms"),
+    ("Receive long-poll + Ack, 4 consumers", "receive_longpoll_msgs_per_s", "msg/s", ""),
+    ("Subscribe + ack, same 4 consumers", "subscribe_msgs_per_s", "msg/s",
+     "subscribe_vs_longpoll:>= 5 x long-poll"),
+]
+
+
+def _table(results: dict[str, float]) -> str:
+    lines = []
+    for label, key, unit, note in ROWS:
+        ratio_key, _, target = note.partition(":")
+        ratio = f"  ({results[ratio_key]:.2f}x)" if ratio_key else ""
+        value = results[key]
+        shown = f"{value:,.2f}" if unit == "ms" else f"{value:,.0f}"
+        lines.append(f"{label:<44} {shown:>12} {unit:<8}{ratio:<10} {target}")
+    return "\n".join(lines)
+
+
+@click.command("queue")
+@click.option("--seconds", type=click.FloatRange(0.5, 600), default=5.0, show_default=True,
+              help="How long each measurement runs.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Print a table or one JSON object.")
+def queue_bench(seconds: float, output: str) -> None:
+    """Queue throughput and latency against a real server, with the raw gRPC ceiling.
+
+    Starts a bare gRPC echo server and `meshq serve queue` (temp data dir, SQLite with fsync)
+    as child processes, then measures unbatched Send, batched end-to-end, latency at 1,000
+    msg/s and Receive vs Subscribe. Figures on a busy machine are noisy.
+    """
+    def log(line: str) -> None:
+        if output == "table":
+            click.echo(line, err=True)
+
+    results = asyncio.run(run_all(seconds, log))
+    if output == "json":
+        click.echo(json.dumps(results, indent=2))
+    else:
+        click.echo(_table(results))
+
+
+if __name__ == "__main__":
+    _echo_main()
