@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 import pytest
 
 from meshq.api.messages import NoLease, StaleLease
 from meshq.api.rooms import RoomClient
+from meshq.v1 import queues_pb2, queues_pb2_grpc
 
 
 async def test_send_then_receive_pops_the_json_value(room: RoomClient) -> None:
@@ -124,3 +127,18 @@ async def test_receive_without_create_is_not_found(room: RoomClient) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await room.queues.receive(name="missing", create=False, wait=False)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_long_poll_ends_inside_the_callers_deadline(server: Any, room: RoomClient) -> None:
+    # Given a Receive that asks to wait 30 s under a 1 s deadline
+    await room.queues.open("jobs")
+    conn = server.connection()
+    try:
+        stub = conn.stub(queues_pb2_grpc.QueueServiceStub)
+        request = queues_pb2.ReceiveRequest(room=room.room_name, queue="jobs", wait=True,
+                                            timeout_seconds=30)
+        # Then the server answers empty before the deadline instead of DEADLINE_EXCEEDED
+        response = await stub.Receive(request, metadata=conn.metadata, timeout=1.0)
+        assert list(response.deliveries) == []
+    finally:
+        await conn.close()

@@ -127,7 +127,7 @@ def lease_seconds(value: float) -> float:
 
 
 DEFAULT_WAIT_SECONDS = 20.0  # Receive's wait when the request says 0
-DEADLINE_MARGIN = 0.05  # seconds kept back from the caller's deadline to send an empty reply
+DEADLINE_MARGIN = 0.1  # seconds kept back from the caller's deadline to send an empty reply
 
 
 def wait_seconds(wait: bool, timeout_seconds: float, time_remaining: float | None) -> float:
