@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import grpc
@@ -36,14 +37,38 @@ async def call(channel: grpc.aio.Channel, method: Any, request: Any, *,
                                                             timeout=timeout)
             async for _ in stream:
                 pass
-        elif not method.server_streaming:
-            await channel.stream_unary(path, **kwargs)(iter(sent), metadata=metadata,
-                                                       timeout=timeout)
         else:
-            stream = channel.stream_stream(path, **kwargs)(iter(sent), metadata=metadata,
-                                                             timeout=timeout)
-            async for _ in stream:
-                pass
+            return await _client_stream(channel, method, path, sent, metadata, timeout)
     except grpc.aio.AioRpcError as err:
         return err.code(), err.details() or ""
     return grpc.StatusCode.OK, ""
+
+
+async def _client_stream(channel: grpc.aio.Channel, method: Any, path: str, frames: list[Any],
+                         metadata: Any, timeout: float) -> tuple[grpc.StatusCode, str]:
+    """Write frames one by one and stop when the server has already answered: an iterator
+    writing after the server's status makes the grpc client report a local INTERNAL."""
+    kwargs = {"request_serializer": _serialize, "response_deserializer": _identity}
+    factory = channel.stream_stream if method.server_streaming else channel.stream_unary
+    call = factory(path, **kwargs)(metadata=metadata, timeout=timeout)
+    for frame in frames:
+        if call.done():
+            break
+        try:
+            await call.write(frame)
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            break
+    if not call.done():
+        try:
+            await call.done_writing()
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            pass
+    try:
+        if method.server_streaming:
+            while await call.read() is not grpc.aio.EOF:
+                pass
+        else:
+            await call
+    except grpc.aio.AioRpcError:
+        pass
+    return await call.code(), await call.details() or ""

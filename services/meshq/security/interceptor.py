@@ -35,6 +35,8 @@ from meshq.security.rpc_table import EXEMPT_SERVICES, RPC_TABLE, Rule, service_o
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_STREAMS_PER_TOKEN = 256  # open streams (Subscribe, WriteFile, ReadFile) per token
+DRAIN_MAX_FRAMES = 64  # frames of a refused client stream read before the refusal is sent
+DRAIN_SECONDS = 1.0  # and at most this long
 
 Handler: TypeAlias = Any  # grpc.RpcMethodHandler (a namedtuple at run time)
 
@@ -72,18 +74,44 @@ def _rebuild(handler: Handler, behavior: Callable[..., Any],
 
 
 def _refusal(handler: Handler, code: grpc.StatusCode, message: str) -> Handler:
-    """A handler that answers ``code`` without reading or parsing the request."""
+    """A handler that answers ``code`` without parsing the request."""
     if handler.response_streaming:
         async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await context.abort(code, message)
+            await _refuse(handler, request, context, code, message)
             yield  # pragma: no cover - abort raises
 
         return _rebuild(handler, refuse_stream, lambda raw: raw)
 
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(code, message)
+        await _refuse(handler, request, context, code, message)
 
     return _rebuild(handler, refuse, lambda raw: raw)
+
+
+async def _refuse(handler: Handler, request: Any, context: grpc.aio.ServicerContext,
+                  code: grpc.StatusCode, message: str) -> None:
+    if handler.request_streaming:
+        await _drain(request)
+    await context.abort(code, message)
+
+
+async def _drain(requests: AsyncIterator[Any]) -> None:
+    """Read what a client stream already sent (bounded) before refusing it.
+
+    A grpc client that is still writing frames when the server's status arrives reports a
+    local INTERNAL ("Internal error from Core") instead of the server's status; draining the
+    frames in flight lets it see the real refusal. Bounded in frames and time, so a hostile
+    stream cannot hold the refusal open.
+    """
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            count = 0
+            async for _ in requests:
+                count += 1
+                if count >= DRAIN_MAX_FRAMES:
+                    return
+    except Exception:  # the stream failed or timed out: refuse now
+        return
 
 
 def _bearer(metadata: Any) -> str | None:
@@ -161,7 +189,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             async with self._stream_slot(principal, context):
                 if handler.request_streaming:
                     first, request = await self._first_frame(request, context)
-                    await self._admit(rule, principal, first, context)
+                    await self._admit(rule, principal, first, context, rest=request)
                 else:
                     await self._admit(rule, principal, request, context)
                 result = inner(request, context)
@@ -185,13 +213,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return _rebuild(handler, stream_in, deserializer)
 
     async def _admit(self, rule: Rule, principal: Principal, request: Any,
-                     context: grpc.aio.ServicerContext) -> None:
-        """Check the request against the rule and make the principal current, or abort."""
+                     context: grpc.aio.ServicerContext,
+                     rest: AsyncIterator[Any] | None = None) -> None:
+        """Check the request against the rule and make the principal current, or abort
+        (after draining ``rest``, the frames a client stream sent after the first)."""
         try:
             if isinstance(request, _Undecodable):
                 raise checks.undecodable("request message")
             checks.check_request(rule, principal, request)
         except MeshqError as err:
+            if rest is not None:
+                await _drain(rest)
             await context.abort(grpc.StatusCode[err.status], err.message)
         set_principal(principal)
 
