@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from meshq.api.queues import QueuesClient
 from meshq.otel.tracing import job_span, send_span
 
 
@@ -43,3 +47,26 @@ def test_a_message_without_trace_headers_starts_a_new_trace(
     # Then its span is a root span
     (job,) = spans.get_finished_spans()
     assert job.parent is None
+
+
+async def test_trace_continues_through_a_real_queue_round_trip(
+    spans: InMemorySpanExporter, server: Any, unique: str
+) -> None:
+    # Given a client that sends inside its own span, over gRPC to the shared meshq server
+    tracer = trace.get_tracer("test-client")
+    async with server.connection() as conn:
+        queues = QueuesClient(conn, unique)
+        with tracer.start_as_current_span("request handler") as sending:
+            await queues.send("jobs", {"prompt": "hi"})
+
+        # When a worker receives the message and processes it in a job span
+        (message,) = await queues.receive_leased("jobs", timeout=10.0)
+        with job_span("meshq.job", message.headers, queue="jobs"):
+            pass
+        await message.ack()
+
+    # Then the job's span is a child of the client's span: the trace crossed the queue
+    (job,) = [s for s in spans.get_finished_spans() if s.name == "meshq.job"]
+    assert job.parent is not None
+    assert job.parent.span_id == sending.get_span_context().span_id
+    assert job.context.trace_id == sending.get_span_context().trace_id
