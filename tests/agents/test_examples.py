@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_openai.server import RESPONSES_PATH, FakeOpenAI, Reply, response_text
+
 from agents.conftest import eventually
 from agents.test_llm_worker import POEM, poem_writer
 from agents.test_worker_delivery import RecordingWorker
-from fake_openai.server import RESPONSES_PATH, FakeOpenAI, Reply, response_text
-
 from meshq.api.paths import api_key_path
 from meshq.api.rooms import RoomClient
 

@@ -81,3 +81,16 @@ def test_chat_context_tracks_the_last_answer() -> None:
     copy.append_assistant_message("later")
     assert context.last_assistant_message == "done"
     assert copy.last_assistant_message == "later"
+
+
+async def test_a_missing_api_key_fails_start_not_every_job(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import openai
+
+    from meshq.openai.tools import OpenAIResponsesAdapter
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    worker = Worker(queue="q", llm_adapter=OpenAIResponsesAdapter())
+    with pytest.raises(openai.OpenAIError):
+        await worker.start(object())

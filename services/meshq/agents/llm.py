@@ -63,6 +63,10 @@ class ToolResponseAdapter(ABC):
 class LLMAdapter(ABC):
     """Runs one job's conversation with a model (see the module docstring)."""
 
+    async def start(self) -> None:
+        """Check the configuration when the worker starts (e.g. an API key); raise if unusable."""
+        return None
+
     @abstractmethod
     async def next(
         self,

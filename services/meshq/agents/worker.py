@@ -141,13 +141,16 @@ class Worker:
         return self._consumer is not None and not self._stopping
 
     async def start(self, room: Any = None) -> None:
-        """Resolve requirements (an unknown toolkit raises here), then start consuming."""
+        """Resolve requirements and check the LLM adapter (an unknown toolkit or a missing
+        API key raises here, not in every job), then start consuming."""
         if self._consumer is not None:
             raise RuntimeError(f"worker {self.name} is already started")
         room = room if room is not None else self._room
         if room is None:
             raise ValueError("start(room) needs a RoomClient")
         self._required = resolve_requirements(self.requires)
+        if self.llm_adapter is not None:
+            await self.llm_adapter.start()
         self._room = room
         self._stopping = False
         self._stopped.clear()
@@ -265,7 +268,8 @@ class Worker:
 
     def _dispatch(self, msg: Any) -> None:
         """Called by the consumer per delivery: hold it (lease extended) until a slot frees."""
-        assert self._leaser is not None
+        if self._stopping or self._leaser is None:
+            return  # not taken: closing the stream hands it back
         self._leaser.add(msg)
         job = asyncio.get_running_loop().create_task(self._hold(msg),
                                                      name=f"meshq-job-{msg.message_id}")

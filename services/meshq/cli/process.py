@@ -84,6 +84,9 @@ def join(conn: Connection, room: str, agent_name: str, channel: str, rules: tupl
 
 
 async def _serve(conn: Connection, room: str, worker: object) -> None:
+    from openai import OpenAIError
+
+    from meshq.agents.requirements import RequirementError
     from meshq.agents.worker import Worker
     from meshq.api.rooms import RoomClient
 
@@ -94,7 +97,10 @@ async def _serve(conn: Connection, room: str, worker: object) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     client = RoomClient(room=room, connection=conn)
-    await worker.start(client)
+    try:
+        await worker.start(client)
+    except (RequirementError, OpenAIError) as err:
+        fail(f"cannot start {worker.name}: {err}", EXIT_USAGE)
     running = asyncio.create_task(worker.run())
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([running, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -82,6 +82,10 @@ class OpenAIResponsesAdapter(LLMAdapter):
             self._client = make_client(**self._client_args)  # type: ignore[arg-type]
         return self._client
 
+    async def start(self) -> None:
+        """Make the client now: a missing API key fails the worker's start, not every job."""
+        _ = self.client
+
     async def next(
         self,
         *,
