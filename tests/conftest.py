@@ -31,6 +31,10 @@ class ServerHandle:
         return self.stack.address
 
     @property
+    def metrics_address(self) -> str:
+        return f"127.0.0.1:{self.stack.metrics_port}"
+
+    @property
     def token(self) -> str:
         return self.stack.context.token
 
@@ -66,7 +70,7 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
         services=_available_services(),
         settings={"pool_backend": "asyncio"},
     )
-    stack = await open_stack(config)
+    stack = await open_stack(config, metrics_listen="127.0.0.1:0")
     try:
         yield ServerHandle(stack=stack, data_dir=data_dir)
     finally:

@@ -73,6 +73,11 @@ class Stack:
     health: Any
     """The grpc.health.v1 servicer (per-service status)."""
     extras: list[Callable[[], Any]] = field(default_factory=list)
+    """Shutdown callbacks run last (e.g. stopping the metrics endpoint)."""
+    metrics_port: int = 0
+    """The port of /metrics, 0 when this process serves none."""
+    registry: Any = None
+    """The Prometheus registry of this process's metrics."""
 
     @property
     def address(self) -> str:

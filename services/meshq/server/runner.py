@@ -11,7 +11,12 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from dataclasses import replace
 
+from meshq.metrics.definitions import new_registry
+from meshq.metrics.queue import QueueStatsCollector
+from meshq.metrics.server import start_metrics_server, stop_metrics_server
+from meshq.metrics.wiring import observer_settings
 from meshq.security.interceptor import AuthInterceptor
 from meshq.security.keys import ensure_local_credentials
 from meshq.server.app import Stack, StackConfig, start_stack
@@ -20,7 +25,11 @@ logger = logging.getLogger(__name__)
 
 
 async def open_stack(config: StackConfig, *, metrics_listen: str = "") -> Stack:
-    """Credentials, interceptor, observers, metrics endpoint, then the stack itself."""
+    """Credentials, interceptor, observers, metrics endpoint, then the stack itself.
+
+    The metrics port is bound before the stack starts, so a busy port fails fast; the queue
+    gauges are registered once the engine exists. ``stack.metrics_port`` is 0 without metrics.
+    """
     interceptors = []
     token = ""
     if config.auth:
@@ -28,7 +37,23 @@ async def open_stack(config: StackConfig, *, metrics_listen: str = "") -> Stack:
         interceptors.append(AuthInterceptor(
             api_key, max_streams_per_token=config.settings.get("max_streams_per_token", 256)
         ))
-    stack = await start_stack(config, interceptors=interceptors, token=token)
+    registry = new_registry()
+    metrics = start_metrics_server(metrics_listen, registry) if metrics_listen else None
+    config = replace(config, settings={**observer_settings(registry), **config.settings})
+    try:
+        stack = await start_stack(config, interceptors=interceptors, token=token)
+    except BaseException:
+        if metrics is not None:
+            stop_metrics_server(metrics[0])
+        raise
+    stack.registry = registry
+    if stack.context.engine is not None:
+        registry.register(
+            QueueStatsCollector(stack.context.engine, loop=asyncio.get_running_loop())
+        )
+    if metrics is not None:
+        server, stack.metrics_port = metrics
+        stack.extras.append(lambda: stop_metrics_server(server))
     return stack
 
 
@@ -43,6 +68,9 @@ async def run_until_signalled(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     announce(f"meshq up: listening on {stack.address}")
+    if stack.metrics_port:
+        host = metrics_listen.rsplit(":", 1)[0]
+        announce(f"meshq up: metrics on http://{host}:{stack.metrics_port}/metrics")
     try:
         await stopping.wait()
     finally:
