@@ -47,7 +47,7 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-depth", type=click.IntRange(1), default=1_000_000,
                      show_default=True, help="Most messages in a queue."),
         click.option("--max-streams-per-token", type=click.IntRange(1), default=256,
-                     show_default=True, help="Most open Subscribe streams per token."),
+                     show_default=True, help="Most open streams (Subscribe, WriteFile, ReadFile) per token."),
     ]
     for option in reversed(options):
         command = option(command)

@@ -122,6 +122,12 @@ def _bearer(metadata: Any) -> str | None:
     return None
 
 
+# Verified tokens are cached until they expire: an HS256 check per call is measurable on the
+# hot Send path, and the signature cannot change for the same token string. Bounded: a flood
+# of distinct tokens just clears the cache.
+VERIFIED_CACHE_SIZE = 4096
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Authenticate, authorise against ``RPC_TABLE``, limit and time-box streams."""
 
@@ -137,6 +143,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._table = RPC_TABLE if table is None else table
         self._clock = clock
         self._open_streams: dict[str, int] = defaultdict(int)
+        self._verified: dict[str, Principal] = {}
 
     def open_streams(self, raw_token: str) -> int:
         """How many streams are open with this token now."""
@@ -165,12 +172,20 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         raw = _bearer(metadata)
         if raw is None:
             return None, "missing 'authorization: Bearer <token>' metadata"
+        cached = self._verified.get(raw)
+        if cached is not None and self._clock() < cached.expires_at:
+            return cached, ""
         try:
             token = ParticipantToken.from_jwt(raw, api_key=self._api_key,
                                               audience=self._audience)
         except InvalidToken as err:
+            self._verified.pop(raw, None)
             return None, str(err)
-        return Principal.from_token(token, raw), ""
+        principal = Principal.from_token(token, raw)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[raw] = principal
+        return principal, ""
 
     # -- wrapping --------------------------------------------------------------------------
 
