@@ -168,10 +168,11 @@ async def start_stack(
 
 def _bind(server: grpc.aio.Server, config: StackConfig) -> int:
     if config.tls_cert is not None and config.tls_key is not None:
-        creds = grpc.ssl_server_credentials(
-            [(config.tls_key.read_bytes(), config.tls_cert.read_bytes())]
+        from meshq.security.tls import server_credentials
+
+        port = server.add_secure_port(
+            config.listen, server_credentials(config.tls_cert, config.tls_key)
         )
-        port = server.add_secure_port(config.listen, creds)
     else:
         port = server.add_insecure_port(config.listen)
     if port == 0:
