@@ -1,13 +1,12 @@
 """Fixtures for worker tests: a real server (gRPC on loopback, SQLite on disk, room storage).
 
-``mq`` is the lead's session ``server``; until that hosts the queue service (and for tests
-that must stop and restart a server) ``local_server`` assembles the same parts itself.
+``mq`` is the lead's session ``server``; ``local_server`` starts a private one for tests that
+must stop a server and restart it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -15,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 
-from meshq.api.connection import MAX_MESSAGE_BYTES
 from meshq.api.rooms import RoomClient
+from meshq.server.app import StackConfig, start_stack
 
 
 @dataclass
@@ -29,66 +27,21 @@ class LocalServer:
     token: str = ""
 
 
-def _queue_component_ready() -> bool:
-    return importlib.util.find_spec("meshq.queue.component") is not None
-
-
 @asynccontextmanager
 async def local_server(data_dir: Path, listen: str = "127.0.0.1:0") -> AsyncIterator[LocalServer]:
-    """Queue (SQLite in ``data_dir``) + storage on one gRPC server, no auth."""
-    if _queue_component_ready():
-        from meshq.server.app import StackConfig, start_stack
-
-        stack = await start_stack(StackConfig(data_dir=data_dir, listen=listen,
-                                              services=("queue", "storage"), auth=False))
-        try:
-            yield LocalServer(address=stack.address, data_dir=data_dir)
-        finally:
-            await stack.stop(grace=0.5)
-        return
-    async with _assembled(data_dir, listen) as server:
-        yield server
-
-
-@asynccontextmanager
-async def _assembled(data_dir: Path, listen: str) -> AsyncIterator[LocalServer]:
-    # TEMPORARY until meshq.queue.component lands: the same servicers, wired by hand.
-    from meshq.queue.engine import QueueEngine
-    from meshq.queue.servicer import QueueServicer, RoomServicer
-    from meshq.queue.sqlite_store import SqliteQueueStore
-    from meshq.server.context import StackContext
-    from meshq.storage.component import build_component
-    from meshq.v1 import queues_pb2_grpc, rooms_pb2_grpc
-
-    engine = QueueEngine(SqliteQueueStore(data_dir / "queues.db"))
-    await engine.start()
-    storage = build_component(StackContext(data_dir=data_dir))
-    await storage.start()
-    srv = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                                   ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
-    rooms_pb2_grpc.add_RoomServiceServicer_to_server(RoomServicer(engine), srv)
-    queues_pb2_grpc.add_QueueServiceServicer_to_server(QueueServicer(engine), srv)
-    storage.register(srv)
-    port = srv.add_insecure_port(listen)
-    await srv.start()
+    """Queue (SQLite in ``data_dir``) + storage on one gRPC server, no auth: for tests that
+    stop a server and start it again on the same port."""
+    stack = await start_stack(StackConfig(data_dir=data_dir, listen=listen,
+                                          services=("queue", "storage"), auth=False))
     try:
-        yield LocalServer(address=f"127.0.0.1:{port}", data_dir=data_dir)
+        yield LocalServer(address=stack.address, data_dir=data_dir)
     finally:
-        await srv.stop(0.5)
-        await engine.stop()
-
-
-if not _queue_component_ready():
-    # TEMPORARY: the lead's session ``server`` cannot host the queue service yet.
-    @pytest.fixture(scope="session")
-    async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalServer]:
-        async with local_server(tmp_path_factory.mktemp("agents-mq")) as local:
-            yield local
+        await stack.stop(grace=0.5)
 
 
 @pytest.fixture
 def mq(server: Any) -> Any:
-    """The shared server (the lead's, or the temporary one above)."""
+    """The lead's shared session server."""
     return server
 
 
