@@ -199,3 +199,12 @@ async def test_a_job_longer_than_its_lease_is_extended_not_redelivered(
     assert len(worker.seen) == 1
     status = await room.queues.message_state(unique, message_id)
     assert status.state == "gone"
+
+
+async def test_async_with_a_room_given_to_the_constructor(room: RoomClient, unique: str) -> None:
+    async with RecordingWorker(unique, room=room) as worker:
+        assert worker.room is room and worker.is_running
+        await room.queues.send(unique, "hello")
+        await eventually(lambda: worker.stats.done == 1, what="the job")
+    assert not worker.is_running
+    assert worker.seen == [{"prompt": "hello"}]
