@@ -14,15 +14,19 @@ from meshq.agents.worker import Worker
 
 
 class SleepWorker(Worker):
-    """Each job awaits ``message["sleep"]`` seconds (default ``seconds``); ``fail`` raises."""
+    """Each job awaits ``message["sleep"]`` seconds (default ``seconds``, at most ``cap``);
+    ``fail`` raises."""
 
-    def __init__(self, *, queue: str, seconds: float = 0.05, **kwargs: Any) -> None:
+    def __init__(self, *, queue: str, seconds: float = 0.05, cap: float | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(queue=queue, **kwargs)
         self.seconds = seconds
+        self.cap = cap
 
     async def process_message(self, *, chat_context: Any, room: Any, message: Any,
                               toolkits: Any) -> Any:
-        await asyncio.sleep(float(message.get("sleep", self.seconds)))
+        seconds = float(message.get("sleep", self.seconds))
+        await asyncio.sleep(seconds if self.cap is None else min(seconds, self.cap))
         if message.get("fail"):
             raise RuntimeError(f"job {message.get('n')} was asked to fail")
         return {"n": message.get("n"), "pid": os.getpid()}

@@ -8,6 +8,7 @@ actor whose constructor raises is dead for good, and the error would be lost).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
@@ -27,10 +28,20 @@ from meshq.pools.workerspec import build_worker
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 500  # error text a status carries
+STOP_MARGIN = 5.0  # seconds beyond the grace a worker's stop() may take before it is abandoned
 
 
 def _error_text(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"[:MAX_ERROR_CHARS]
+
+
+def _worker_running(worker: Any) -> bool:
+    """The Worker's own "started and not stopping" flag (True if it has none)."""
+    for attr in ("is_running", "started"):
+        value = getattr(worker, attr, None)
+        if isinstance(value, bool):
+            return value
+    return True
 
 
 class ReplicaRunner:
@@ -80,7 +91,7 @@ class ReplicaRunner:
     def status(self) -> ReplicaStatus:
         stats = getattr(self._worker, "stats", None)
         state = self._state
-        if state == RUNNING and self._worker is not None and not self._worker.started:
+        if state == RUNNING and not _worker_running(self._worker):
             state = FAILED  # the worker stopped itself on a terminal consumer error
         last_error = self._error or (getattr(stats, "last_error", None) or "")
         return ReplicaStatus(
@@ -100,7 +111,7 @@ class ReplicaRunner:
         self._state = STOPPING
         try:
             if self._worker is not None:
-                await self._worker.stop(grace=grace)
+                await self._bounded_stop(grace)
         except Exception as err:
             self._error = _error_text(err)
             logger.exception("pool %s replica %d: stopping the worker failed", self.spec.pool,
@@ -109,3 +120,13 @@ class ReplicaRunner:
             await self._close_room()
             self._state = STOPPED
         return self.status()
+
+    async def _bounded_stop(self, grace: float) -> None:
+        """``worker.stop(grace)``, abandoned if it overruns the grace by STOP_MARGIN (a stuck
+        stop must not block a scale-down or StopPool; unsettled jobs come back by lease)."""
+        task = asyncio.get_running_loop().create_task(self._worker.stop(grace=grace))
+        done, _ = await asyncio.wait({task}, timeout=grace + STOP_MARGIN)
+        if not done:
+            task.cancel()
+            raise TimeoutError(f"worker.stop() overran its {grace:g}s grace by {STOP_MARGIN:g}s")
+        task.result()
