@@ -3,7 +3,9 @@
 Settings (``ctx.settings``): ``pool_backend`` ("ray", the default, or "asyncio"),
 ``ray_address`` ("" / "local": start a local Ray; "host:port" or "auto": join a cluster),
 ``pool_observer`` (a ``PoolObserver``), ``pool_timing`` (a ``SupervisorTiming``),
-``ray_runtime_env`` (a dict for ``ray.init``). Ray is joined at the first StartPool, so
+``ray_runtime_env`` (a dict for ``ray.init``), ``pool_server_address`` (host:port actors dial
+to reach the queue service; default the stack's own address, with a loopback host replaced by
+this node's IP when Ray is a cluster). Ray is joined at the first StartPool, so
 ``meshq up`` stays fast and needs no Ray until a pool exists.
 """
 
@@ -103,7 +105,8 @@ def build_component(ctx: StackContext) -> WorkersComponent:
         raise InvalidArgument(f"pool backend {kind!r} is unknown; use one of {', '.join(BACKENDS)}")
     address = str(ctx.settings.get("ray_address") or "")
     runtime_env = ctx.settings.get("ray_runtime_env")
-    connect = Connect(server_address=ctx.server_address, token=ctx.token,
+    server = str(ctx.settings.get("pool_server_address") or ctx.server_address)
+    connect = Connect(server_address=server, token=ctx.token,
                       tls_ca=str(ctx.tls_ca) if ctx.tls_ca else "")
     observer = ctx.settings.get("pool_observer")
     manager = PoolManager(

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 import socket
+from dataclasses import replace
 from typing import Any
 
 from meshq.core.errors import Unavailable
@@ -123,7 +124,23 @@ class RayBackend(PoolBackend):
         except (ConnectionError, RuntimeError, ValueError) as err:
             raise Unavailable(f"cannot start or join Ray at {self.address}: {err}") from None
 
+    def reachable(self, spec: ReplicaSpec) -> ReplicaSpec:
+        """On a multi-node cluster, actors on other nodes cannot dial this node's loopback:
+        swap a loopback server host for this node's IP as Ray sees it."""
+        from meshq.api.connection import is_loopback
+
+        address = spec.connect.server_address
+        if self.address == "local" or not is_loopback(address):
+            return spec
+        import ray
+
+        port = address.rsplit(":", 1)[1]
+        connect = replace(spec.connect,
+                          server_address=f"{ray.util.get_node_ip_address()}:{port}")
+        return replace(spec, connect=connect)
+
     async def start_replica(self, spec: ReplicaSpec, index: int) -> ReplicaHandle:
+        spec = self.reachable(spec)
         actor = _actor_class().options(num_cpus=spec.cpus, scheduling_strategy="SPREAD")
         actor = actor.remote(spec, index)
         return ReplicaHandle(index, actor)
