@@ -95,6 +95,53 @@ def new_messages_from_proto(
     ]
 
 
+def fields_from_proto(
+    messages: Sequence[queues_pb2.OutgoingMessage],
+) -> list[tuple[str, Any, float, str]]:
+    """(body, headers, delay_seconds, dedup_id) per message for ``QueueEngine.send_fields``.
+
+    The headers stay the proto map (the engine copies it only when it is not empty): building
+    a dict and a ``NewMessage`` per message cost more than validating it.
+    """
+    return [(m.json, m.headers, m.delay_seconds, m.dedup_id) for m in messages]
+
+
+def add_send_results(out: Any, results: Sequence[model.SendResult]) -> None:
+    """Append ``results`` to a repeated SendResult field, built in place."""
+    add = out.add
+    for r in results:
+        if r.duplicate:
+            add(message_id=r.message_id, duplicate=True)
+        else:
+            add(message_id=r.message_id)
+
+
+def add_deliveries(out: Any, deliveries: Sequence[model.Delivery]) -> None:
+    """Append ``deliveries`` to a repeated Delivery field, each built in place (no copy)."""
+    add = out.add
+    for d in deliveries:
+        if d.lease_token:
+            proto = add(message_id=d.message_id, json=d.body,
+                        enqueued_at_unix_ms=int(d.enqueued_at * 1000 + 0.5),
+                        attempt=d.attempt, queue=d.queue, lease_token=d.lease_token,
+                        lease_expires_at_unix_ms=int(d.lease_expires_at * 1000 + 0.5))
+        else:
+            proto = add(message_id=d.message_id, json=d.body,
+                        enqueued_at_unix_ms=int(d.enqueued_at * 1000 + 0.5),
+                        attempt=d.attempt, queue=d.queue)
+        if d.headers:
+            proto.headers.update(d.headers)
+
+
+def add_settle_results(out: Any, tokens: Sequence[str],
+                       outcomes: Sequence[model.SettleOutcome]) -> None:
+    """Append one SettleResult per token to a repeated field, built in place."""
+    add = out.add
+    ok, stale = queues_pb2.SETTLE_OUTCOME_OK, queues_pb2.SETTLE_OUTCOME_STALE
+    for token, outcome in zip(tokens, outcomes, strict=True):
+        add(lease_token=token, outcome=ok if outcome is model.SettleOutcome.OK else stale)
+
+
 def send_results_to_proto(results: Sequence[model.SendResult]) -> list[queues_pb2.SendResult]:
     return [queues_pb2.SendResult(message_id=r.message_id, duplicate=r.duplicate)
             for r in results]

@@ -187,6 +187,14 @@ class QueueEngine(AdminMixin):
         q = await self._usable(room, queue, create)
         return await self._sender.send(q, prepared)
 
+    async def send_fields(self, room: str, queue: str, messages: Sequence[v.Fields], *,
+                          create: bool = False) -> list[SendResult]:
+        """``send`` over (body, headers, delay_seconds, dedup_id) tuples: the servicer's path."""
+        v.check_target(room, queue)
+        prepared = v.prepare_fields(messages, self.limits)
+        q = await self._usable(room, queue, create)
+        return await self._sender.send(q, prepared)
+
     async def receive(self, room: str, queue: str, *, max_messages: int = 1,
                       wait_seconds: float = 0.0, lease_seconds: float = 30.0,
                       auto_ack: bool = False, create: bool = False) -> list[Delivery]:

@@ -22,6 +22,7 @@ from meshq.queue.model import (
     NackItem,
     SettleOutcome,
     is_dlq,
+    new_delivery,
 )
 from meshq.queue.observer import QueueObserver
 from meshq.queue.state import DELAYED, GONE, LEASED, Msg, QueueState
@@ -78,11 +79,8 @@ class Leaser:
             msg.owner = owner
             leases[token] = msg
             add_lease(msg)
-            out.append(Delivery(
-                message_id=msg.id, body=msg.body, headers=msg.headers,
-                enqueued_at=msg.enqueued_at, attempt=msg.attempts + 1, queue=name,
-                lease_token=token, lease_expires_at=expires,
-            ))
+            out.append(new_delivery(msg.id, msg.body, msg.headers, msg.enqueued_at,
+                                    msg.attempts + 1, name, token, expires))
         if out:
             q.n_ready -= len(out)
             if owner is not None:
@@ -102,10 +100,8 @@ class Leaser:
             msg.ver += 1
             del q.msgs[msg.id]
             ops.append((st.MSG_DEL, (msg.seq,)))
-            out.append(Delivery(
-                message_id=msg.id, body=msg.body, headers=msg.headers,
-                enqueued_at=msg.enqueued_at, attempt=msg.attempts + 1, queue=q.name,
-            ))
+            out.append(new_delivery(msg.id, msg.body, msg.headers, msg.enqueued_at,
+                                    msg.attempts + 1, q.name))
         q.n_ready -= len(out)
         if out:
             self.observer.delivered(q.room, q.name, out, self.clock())

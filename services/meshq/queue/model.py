@@ -124,3 +124,29 @@ class QueueInfo:
     oldest_age_seconds: float
     closed: bool
     options: QueueOptions
+
+
+# -- fast constructors for the hot paths ------------------------------------------------------
+# A frozen dataclass's __init__ sets each field through object.__setattr__ (~1.4 us for a
+# Delivery); these build the same objects (same type, equality, hash, repr) in a third of it.
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def new_delivery(message_id: str, body: str, headers: dict[str, str], enqueued_at: float,
+                 attempt: int, queue: str, lease_token: str = "",
+                 lease_expires_at: float = 0.0) -> Delivery:
+    """``Delivery(...)`` by position, without the frozen-dataclass __init__."""
+    d = _new(Delivery)
+    _set(d, "__dict__", {"message_id": message_id, "body": body, "headers": headers,
+                         "enqueued_at": enqueued_at, "attempt": attempt, "queue": queue,
+                         "lease_token": lease_token, "lease_expires_at": lease_expires_at})
+    return d
+
+
+def new_send_result(message_id: str, duplicate: bool = False) -> SendResult:
+    """``SendResult(...)`` by position, without the frozen-dataclass __init__."""
+    r = _new(SendResult)
+    _set(r, "__dict__", {"message_id": message_id, "duplicate": duplicate})
+    return r

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from meshq.core.errors import ResourceExhausted, Unavailable
 from meshq.queue import store as st
-from meshq.queue.model import SendResult
+from meshq.queue.model import SendResult, new_send_result
 from meshq.queue.state import DELAYED, DedupEntry, Msg, QueueState
 from meshq.queue.validate import Prepared
 
@@ -61,19 +61,19 @@ class Sender:
             if dedup_id:
                 entry = q.dedup.get(dedup_id)
                 if entry is not None and entry.expires_at > now:
-                    results.append(SendResult(message_id=entry.message_id, duplicate=True))
+                    results.append(new_send_result(entry.message_id, True))
                     if entry.commit is not None:
                         waits.append(entry.commit)
                     continue
                 first = in_batch.get(dedup_id)
                 if first is not None:
-                    results.append(SendResult(message_id=first, duplicate=True))
+                    results.append(new_send_result(first, True))
                     continue
             mid = f"{prefix}{next(counter):010x}"
             if dedup_id:
                 in_batch[dedup_id] = mid
             fresh.append((mid, p))
-            results.append(SendResult(message_id=mid))
+            results.append(new_send_result(mid))
         return results, fresh, waits
 
     async def send(self, q: QueueState, batch: list[Prepared]) -> list[SendResult]:

@@ -66,10 +66,12 @@ class QueueServicer(queues_pb2_grpc.QueueServiceServicer):
     @rpc_errors
     async def Send(self, request: queues_pb2.SendRequest,
                    context: Context) -> queues_pb2.SendResponse:
-        results = await self._engine.send(
-            request.room, request.queue, convert.new_messages_from_proto(request.messages),
+        results = await self._engine.send_fields(
+            request.room, request.queue, convert.fields_from_proto(request.messages),
             create=request.create)
-        return queues_pb2.SendResponse(results=convert.send_results_to_proto(results))
+        response = queues_pb2.SendResponse()
+        convert.add_send_results(response.results, results)
+        return response
 
     @rpc_errors
     async def Receive(self, request: queues_pb2.ReceiveRequest,

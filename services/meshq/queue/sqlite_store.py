@@ -11,6 +11,7 @@ fail the others.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
 import sqlite3
@@ -111,7 +112,8 @@ class SqliteQueueStore:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               cached_statements=STATEMENT_CACHE)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(SCHEMA)
@@ -208,12 +210,32 @@ class SqliteQueueStore:
 
 
 def _apply(conn: sqlite3.Connection, ops: list[s.Op]) -> None:
-    """Run ``ops`` in order in one transaction; runs of one kind share an executemany."""
+    """Run ``ops`` in one transaction with as few SQLite statements as possible.
+
+    Each statement releases the GIL while SQLite works and must win it back from the event
+    loop after: ``executemany`` over 100 rows is 100 such hand-overs, each up to the switch
+    interval while the loop is busy. So message inserts and deletes go as multi-row
+    statements; runs of any other kind share an ``executemany``; order is kept except that
+    inserts and deletes between two other ops are grouped (they commute: a delete always
+    names a row committed by an earlier transaction, an insert a new one).
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
         i, n = 0, len(ops)
         while i < n:
             kind = ops[i][0]
+            if kind == s.MSG_PUT or kind == s.MSG_DEL:
+                puts: list[Any] = []
+                dels: list[Any] = []
+                while i < n and (kind := ops[i][0]) in (s.MSG_PUT, s.MSG_DEL):
+                    if kind == s.MSG_PUT:
+                        puts.extend(ops[i][1])
+                    else:
+                        dels.append(ops[i][1][0])
+                    i += 1
+                _many_rows(conn, _insert_sql, puts, 9)
+                _many_rows(conn, _delete_sql, dels, 1)
+                continue
             j = i + 1
             while j < n and ops[j][0] == kind:
                 j += 1
@@ -225,6 +247,29 @@ def _apply(conn: sqlite3.Connection, ops: list[s.Op]) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+ROWS_PER_STATEMENT = 256  # x 9 parameters stays far below SQLITE_MAX_VARIABLE_NUMBER
+STATEMENT_CACHE = 2 * ROWS_PER_STATEMENT + 64  # every multi-row size stays prepared
+
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    return "INSERT INTO messages VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
+
+
+@functools.cache
+def _delete_sql(rows: int) -> str:
+    return "DELETE FROM messages WHERE seq IN (" + ",".join(["?"] * rows) + ")"
+
+
+def _many_rows(conn: sqlite3.Connection, sql: Callable[[int], str], flat: list[Any],
+               width: int) -> None:
+    """Run ``sql(k)`` over ``flat`` (``width`` parameters a row), 256 rows a statement."""
+    step = ROWS_PER_STATEMENT * width
+    for start in range(0, len(flat), step):
+        chunk = flat[start:start + step]
+        conn.execute(sql(len(chunk) // width), chunk)
 
 
 def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:

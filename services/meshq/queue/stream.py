@@ -39,7 +39,8 @@ class _Out:
     """Something for the response stream: deliveries, results, the end, or a failure."""
 
     deliveries: Sequence[model.Delivery] = ()
-    results: Sequence[queues_pb2.SettleResult] = ()
+    results: Sequence[tuple[Sequence[str], Sequence[model.SettleOutcome]]] = ()
+    """(tokens, outcomes) pairs: SettleResults are built straight into the frame."""
     end: bool = False
     error: BaseException | None = None
 
@@ -125,7 +126,7 @@ class SubscribeSession:
             if failure is not None:
                 raise failure
             end = any(i.end for i in items)
-            results = [r for i in items for r in i.results]
+            results = [pair for i in items for pair in i.results]
             # After the consumer half-closed, deliveries are not sent: close() hands them back.
             deliveries = [] if end else [d for i in items for d in i.deliveries]
             for frame in _split(deliveries, results):
@@ -177,20 +178,18 @@ class SubscribeSession:
 
     async def _apply(self, pending: _Settle) -> None:
         """Extensions first, then acks, then nacks: a job extended then finished stays OK."""
-        results: list[queues_pb2.SettleResult] = []
+        results: list[tuple[Sequence[str], Sequence[model.SettleOutcome]]] = []
         if pending.extends:
             outcomes = await self._engine.extend(self._room, self._queue,
                                                  convert.extends_from_proto(pending.extends))
-            results += convert.settle_results_to_proto(
-                [e.lease_token for e in pending.extends], outcomes)
+            results.append(([e.lease_token for e in pending.extends], outcomes))
         if pending.acks:
             outcomes = await self._engine.ack(self._room, self._queue, pending.acks)
-            results += convert.settle_results_to_proto(pending.acks, outcomes)
+            results.append((pending.acks, outcomes))
         if pending.nacks:
             outcomes = await self._engine.nack(self._room, self._queue,
                                                convert.nacks_from_proto(pending.nacks))
-            results += convert.settle_results_to_proto(
-                [n.lease_token for n in pending.nacks], outcomes)
+            results.append(([n.lease_token for n in pending.nacks], outcomes))
         if results:
             self._outbox.put_nowait(_Out(results=results))
 
@@ -209,18 +208,25 @@ class SubscribeSession:
 
 
 def _split(deliveries: Sequence[model.Delivery],
-           results: Sequence[queues_pb2.SettleResult]) -> list[queues_pb2.SubscribeResponse]:
-    """Frames carrying everything given, each under MAX_FRAME_BODY_BYTES of bodies."""
+           results: Sequence[tuple[Sequence[str], Sequence[model.SettleOutcome]]],
+           ) -> list[queues_pb2.SubscribeResponse]:
+    """Frames carrying everything given, each under MAX_FRAME_BODY_BYTES of bodies.
+
+    Everything is built in place in the frames (``add``), with no per-item proto copies.
+    """
     frames: list[queues_pb2.SubscribeResponse] = []
-    current = queues_pb2.SubscribeResponse(results=results)
-    size = 0
-    for delivery in deliveries:
+    current = queues_pb2.SubscribeResponse()
+    for tokens, outcomes in results:
+        convert.add_settle_results(current.results, tokens, outcomes)
+    start, size = 0, 0
+    for i, delivery in enumerate(deliveries):
         body = len(delivery.body)
         if size and size + body > MAX_FRAME_BODY_BYTES:
+            convert.add_deliveries(current.deliveries, deliveries[start:i])
             frames.append(current)
-            current, size = queues_pb2.SubscribeResponse(), 0
-        current.deliveries.append(convert.delivery_to_proto(delivery))
+            current, start, size = queues_pb2.SubscribeResponse(), i, 0
         size += body
+    convert.add_deliveries(current.deliveries, deliveries[start:])
     if current.deliveries or current.results:
         frames.append(current)
     return frames

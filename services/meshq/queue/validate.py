@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from meshq.core.errors import InvalidArgument
 from meshq.core.validation import check_name, check_seconds, parse_json, shown
@@ -23,6 +23,7 @@ MAX_WAIT_SECONDS = 60.0
 MAX_DELIVERIES_LIMIT = 1000  # the largest max_deliveries a queue may set
 MAX_DEDUP_WINDOW = 7 * 24 * 3600.0
 MAX_IN_FLIGHT_LIMIT = 100_000
+_loads = json.loads
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 Prepared = tuple[str, dict[str, str], str, float, str]
@@ -57,22 +58,36 @@ def check_options(options: QueueOptions) -> QueueOptions:
 
 
 def _check_body(index: int, body: str) -> int:
-    """Validate one body; return its size in UTF-8 bytes."""
-    field = f"messages[{index}].json"
-    if not isinstance(body, str):
-        raise InvalidArgument(f"{field} must be text")
+    """Validate one body; return its size in UTF-8 bytes.
+
+    The common case (plain ASCII text that ``json.loads`` accepts) costs one ``isascii``, one
+    ``json.loads`` and a substring test: no UTF-8 encoding, and the slow checks only run when
+    they can find something.
+    """
+    if type(body) is not str:
+        if not isinstance(body, str):
+            raise InvalidArgument(f"messages[{index}].json must be text")
+    if body.isascii():
+        size = len(body)  # ASCII text has no surrogates and is its own UTF-8
+    else:
+        try:
+            size = len(body.encode("utf-8"))
+        except UnicodeEncodeError as err:
+            raise InvalidArgument(
+                f"messages[{index}].json is not valid UTF-8 (lone surrogate at char {err.start})"
+            ) from None
     try:
-        size = len(body.encode("utf-8"))
-    except UnicodeEncodeError as err:
-        raise InvalidArgument(
-            f"{field} is not valid UTF-8 (lone surrogate at char {err.start})"
-        ) from None
-    value = parse_json(field, body)
+        value = _loads(body)
+    except (ValueError, RecursionError):
+        parse_json(f"messages[{index}].json", body)  # raises with the position
+        raise  # pragma: no cover - parse_json always raises here
     if "\\u" in body and _ESCAPED_SURROGATE.search(body):
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise InvalidArgument(f"{field} escapes a lone surrogate (\\uD800-\\uDFFF)") from None
+            raise InvalidArgument(
+                f"messages[{index}].json escapes a lone surrogate (\\uD800-\\uDFFF)"
+            ) from None
     return size
 
 
@@ -108,8 +123,21 @@ def _check_dedup(index: int, dedup_id: str) -> str:
     return dedup_id
 
 
+Fields = tuple[str, Mapping[str, str], float, str]
+"""(body, headers, delay_seconds, dedup_id) of one message as a caller sent it."""
+
+
 def prepare(messages: Sequence[NewMessage], limits: QueueLimits) -> list[Prepared]:
     """Validate a Send batch; return each message ready to enqueue."""
+    return prepare_fields([(m.body, m.headers, m.delay_seconds, m.dedup_id) for m in messages],
+                          limits)
+
+
+def prepare_fields(messages: Sequence[Fields], limits: QueueLimits) -> list[Prepared]:
+    """``prepare`` over plain tuples (the servicer's path: no ``NewMessage`` per message).
+
+    ``headers`` may be any mapping (a proto map): it is copied only when it is not empty.
+    """
     if not messages:
         raise InvalidArgument("messages must hold at least one message")
     if len(messages) > limits.max_batch:
@@ -117,23 +145,26 @@ def prepare(messages: Sequence[NewMessage], limits: QueueLimits) -> list[Prepare
             f"a send holds {len(messages)} messages; the limit is {limits.max_batch}"
         )
     out: list[Prepared] = []
+    append = out.append
     limit = limits.max_message_bytes
-    for i, m in enumerate(messages):
-        size = _check_body(i, m.body)
-        headers = m.headers
-        headers_json = "{}"
+    for i, (body, headers, delay, dedup_id) in enumerate(messages):
+        size = _check_body(i, body)
         if headers:
-            size += _check_headers(i, headers)
             headers = dict(headers)
+            size += _check_headers(i, headers)
             headers_json = json.dumps(headers, separators=(",", ":"))
+        else:
+            headers, headers_json = {}, "{}"
         if size > limit:
             raise InvalidArgument(
                 f"messages[{i}] is {size} bytes with its headers; the limit is {limit}"
             )
-        delay = m.delay_seconds
         if delay:
             check_seconds(f"messages[{i}].delay_seconds", delay, maximum=MAX_DELAY_SECONDS)
-        out.append((m.body, headers, headers_json, float(delay), _check_dedup(i, m.dedup_id)))
+            delay = float(delay)
+        else:
+            delay = 0.0
+        append((body, headers, headers_json, delay, _check_dedup(i, dedup_id) if dedup_id else ""))
     return out
 
 
