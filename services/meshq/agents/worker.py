@@ -47,7 +47,7 @@ DEFAULT_LEASE_SECONDS = 30.0  # a dead worker's jobs come back within this; runn
 DEFAULT_STOP_GRACE = 10.0  # seconds running jobs get to finish on stop() before being handed back
 SETTLE_TIMEOUT = 5.0  # an ack / nack that takes longer is abandoned (the lease settles it)
 MAX_ERROR_CHARS = 2000  # error text kept in the message's x-meshq-last-error header
-HANDED_BACK = "worker stopped before the job finished"
+CANCELLED_JOB = "CancelledError: the job was cancelled from inside"
 
 
 @dataclass
@@ -292,7 +292,12 @@ class Worker:
                     self.stats.in_flight -= 1
                     self._running.discard(job)
         except asyncio.CancelledError:
-            await self._settle(msg, "nack", delay=0.0, error=HANDED_BACK)
+            if not self._stopping:
+                # Cancelled from inside the job (not by stop()): a failed attempt, said so.
+                await self._settle(msg, "nack", delay=0.0, error=CANCELLED_JOB)
+            # On stop() the delivery is left unsettled: closing the stream hands it back with
+            # its attempt count unchanged (a nack would charge it a failed delivery and, with
+            # stops repeated, dead-letter a job that never failed).
             outcome = OUTCOME_HANDED_BACK
         finally:
             if self._leaser is not None:
