@@ -39,6 +39,14 @@ def test_tasks_round_trip_and_order(make_store) -> None:  # type: ignore[no-unty
     assert store.get_task("b") is None
 
 
+def test_bulk_add_is_all_or_none(make_store) -> None:  # type: ignore[no-untyped-def]
+    store = make_store()
+    store.add_tasks([task("a"), task("b")])
+    with pytest.raises(AlreadyExists):
+        store.add_tasks([task("c"), task("a")])
+    assert [t.id for t in store.list_tasks()] == ["a", "b"]
+
+
 def test_ledger_unique_atomic_and_settled(make_store) -> None:  # type: ignore[no-untyped-def]
     store = make_store()
     store.add_task(task())

@@ -20,6 +20,7 @@ Rules on top of croniter 7 (see docs/scheduler.md):
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,6 +74,12 @@ def _field_error(fields: list[str], names: tuple[str, ...], seconds: bool) -> st
 
 def parse_schedule(expr: str, field: str = "schedule") -> Schedule:
     """Validate ``expr`` strictly; raise InvalidArgument naming ``field`` and the bad part."""
+    return _parse_cached(expr, field)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(expr: str, field: str) -> Schedule:
+    """Pure in its arguments, and strict validation costs ~1 ms: cached (errors are not)."""
     if not isinstance(expr, str) or not expr.strip():
         raise InvalidArgument(f"{field} is required: a cron expression such as '30 17 * * *'")
     if len(expr) > _MAX_EXPR_CHARS or "\x00" in expr:

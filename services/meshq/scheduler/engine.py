@@ -41,6 +41,31 @@ MAX_SLEEP = 30.0  # seconds: the longest sleep, so a wall-clock jump is noticed 
 MAX_INSTANTS_PER_PASS = 100_000  # missed instants of one task enumerated in one pass
 RETRY_MIN, RETRY_MAX = 0.5, 30.0  # seconds between re-sends while the queue service is down
 DEFAULT_RUNS_LIMIT = 100
+FIRE_CHUNK = 1000  # ledger rows per record transaction when many tasks are due together
+
+
+class _Chunk:
+    """Ledger rows, cursor moves and sends of part of one pass."""
+
+    def __init__(self) -> None:
+        self.rows: list[TaskRun] = []
+        self.skips: list[TaskRun] = []
+        self.pending: list[Pending] = []
+        self.cursors: dict[str, int] = {}
+        self.states: list[TaskState] = []
+
+    def add(self, state: TaskState, decisions: list[tuple[int, RunOutcome | None]], now_ms: int) -> None:
+        task = state.task
+        for ms, outcome in decisions:
+            run = TaskRun(task_id=task.id, scheduled_ms=ms, fired_at_ms=now_ms,
+                          outcome=outcome or RunOutcome.SENDING, queue=task.spec.queue)
+            self.rows.append(run)
+            if outcome is None:
+                self.pending.append(Pending(task, run, state.prepared(ms)))
+            else:
+                self.skips.append(run)
+        self.cursors[task.id] = decisions[-1][0]
+        self.states.append(state)
 
 
 def preview(schedule: str, timezone: str, after: datetime, count: int) -> list[datetime]:
@@ -187,49 +212,51 @@ class SchedulerEngine:
         if nxt is None or nxt > now_ms:
             return []
         if now_ms - nxt <= self.grace_ms:
-            instants = [nxt]
-        else:
-            found = cron.instants_between(state.schedule, state.zone, cron.from_ms(state.task.cursor_ms),
-                                          cron.from_ms(now_ms), MAX_INSTANTS_PER_PASS)
-            instants = [cron.to_ms(i) for i in found]
-            state.iterator_stale = True
-        return plan_instants(state.task.spec, instants, now_ms, self.grace_ms)
+            return [(nxt, None if state.task.spec.active else RunOutcome.SKIPPED_INACTIVE)]
+        found = cron.instants_between(state.schedule, state.zone, cron.from_ms(state.task.cursor_ms),
+                                      cron.from_ms(now_ms), MAX_INSTANTS_PER_PASS)
+        state.iterator_stale = True
+        return plan_instants(state.task.spec, [cron.to_ms(i) for i in found], now_ms, self.grace_ms)
 
     async def _fire_locked(self, task_ids: Sequence[str], now_ms: int) -> int:
-        """Fire the due instants of tasks whose locks the caller holds."""
-        rows: list[TaskRun] = []
-        pending: list[Pending] = []
-        cursors: dict[str, int] = {}
+        """Fire the due instants of tasks whose locks the caller holds.
+
+        Chunks are pipelined: chunk k+1's ledger rows are written (in a thread) while chunk
+        k's sends run; each chunk's rows still commit before its own sends start.
+        """
+        chunks: list[_Chunk] = [_Chunk()]
         touched: list[TaskState] = []
         for task_id in task_ids:
             state = self._state.get(task_id)
-            if state is None:
-                continue
-            decisions = self._decide(state, now_ms)
-            if not decisions:
+            decisions = self._decide(state, now_ms) if state is not None else []
+            if state is None or not decisions:
                 continue
             touched.append(state)
             decisions = await self._check_pending(state, decisions)
-            for ms, outcome in decisions:
-                run = TaskRun(task_id=task_id, scheduled_ms=ms, fired_at_ms=now_ms,
-                              outcome=outcome or RunOutcome.SENDING, queue=state.task.spec.queue)
-                rows.append(run)
-                if outcome is None:
-                    pending.append(Pending(state.task, run))
-            cursors[task_id] = decisions[-1][0]
-        if rows:
-            await asyncio.to_thread(self.store.record, rows, cursors)
-            for state in touched:
-                state.task = dataclasses.replace(state.task, cursor_ms=cursors[state.task.id])
-            skips = [r for r in rows if r.outcome is not RunOutcome.SENDING]
-            self._note_runs(skips, {})
-            await self._send_and_settle(pending)
+            if len(chunks[-1].rows) >= FIRE_CHUNK:
+                chunks.append(_Chunk())
+            chunks[-1].add(state, decisions, now_ms)
+        sends: list[asyncio.Task[Settled]] = []
+        try:
+            for chunk in chunks:
+                if not chunk.rows:
+                    continue
+                await asyncio.to_thread(self.store.record, chunk.rows, chunk.cursors)
+                for state in chunk.states:
+                    state.task = dataclasses.replace(state.task, cursor_ms=chunk.cursors[state.task.id])
+                self._note_runs(chunk.skips, {})
+                if chunk.pending:
+                    sends.append(asyncio.create_task(send_all(self.enqueuer, chunk.pending, self.now_ms)))
+        finally:
+            if sends:
+                results = await asyncio.gather(*sends)
+                await self._settle(Settled.merge(results))
         for index, state in enumerate(touched):
             state.advance()
             self._push(state)
             if index % 500 == 499:
                 await asyncio.sleep(0)  # computing next instants is CPU: let others in
-        return len(rows)
+        return sum(len(c.rows) for c in chunks)
 
     async def _check_pending(self, state: TaskState, decisions: list[tuple[int, RunOutcome | None]]
                              ) -> list[tuple[int, RunOutcome | None]]:
@@ -249,7 +276,9 @@ class SchedulerEngine:
 
     async def _send_and_settle(self, pending: Sequence[Pending]) -> Settled:
         """Send SENDING rows, write their outcomes, deactivate fired ``once`` tasks."""
-        settled = await send_all(self.enqueuer, pending, self.now_ms)
+        return await self._settle(await send_all(self.enqueuer, pending, self.now_ms))
+
+    async def _settle(self, settled: Settled) -> Settled:
         deactivate = [r.task_id for r in settled.runs if r.outcome is RunOutcome.ENQUEUED
                       and r.task_id in self._state and self._state[r.task_id].task.spec.once
                       and not r.manual]

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from meshq.scheduler import cron
+from meshq.scheduler.enqueuer import Outgoing
+from meshq.scheduler.fire import message_for
 from meshq.scheduler.model import RunOutcome, Task, TaskRun
 
 
@@ -25,6 +27,7 @@ class TaskState:
         self.next_ms: int | None = None
         self.iterator_stale = False
         self._iter: Iterator[datetime] | None = None
+        self._prepared: tuple[int, Task, Outgoing] | None = None
         self.schedule = cron.parse_schedule(task.spec.schedule)
         self.zone = cron.parse_timezone(task.spec.timezone)
 
@@ -48,6 +51,15 @@ class TaskState:
         assert self._iter is not None
         nxt = next(self._iter, None)
         self.next_ms = cron.to_ms(nxt) if nxt is not None else None
+        self._prepared = None
+        if self.next_ms is not None and self.task.spec.active:
+            self._prepared = (self.next_ms, self.task, message_for(self.task, self.next_ms))
+
+    def prepared(self, ms: int) -> Outgoing | None:
+        """The message built ahead for instant ``ms``, if the task has not changed since."""
+        if self._prepared is not None and self._prepared[0] == ms and self._prepared[1].spec is self.task.spec:
+            return self._prepared[2]
+        return None
 
     def advance(self) -> None:
         """After a fire: move the next instant past the cursor."""

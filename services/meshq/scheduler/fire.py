@@ -59,6 +59,8 @@ class Pending:
 
     task: Task
     run: TaskRun
+    message: Outgoing | None = None
+    """The message prepared before the instant was due (None: build it now)."""
 
 
 @dataclass
@@ -71,6 +73,15 @@ class Settled:
     """Rows left SENDING because the queue service was unavailable."""
     committed_at_ms: dict[tuple[str, int], int]
     """When each enqueued row's send returned, for the fire-lag figure."""
+
+    @staticmethod
+    def merge(parts: Sequence[Settled]) -> Settled:
+        out = Settled(runs=[], retry=[], committed_at_ms={})
+        for part in parts:
+            out.runs.extend(part.runs)
+            out.retry.extend(part.retry)
+            out.committed_at_ms.update(part.committed_at_ms)
+        return out
 
 
 async def send_all(enqueuer: Enqueuer, pending: Sequence[Pending],
@@ -104,7 +115,7 @@ async def send_all(enqueuer: Enqueuer, pending: Sequence[Pending],
 
 async def _send_chunk(enqueuer: Enqueuer, room: str, queue: str,
                       items: Sequence[Pending]) -> list[str] | MeshqError:
-    messages = [message_for(item.task, item.run.scheduled_ms) for item in items]
+    messages = [item.message or message_for(item.task, item.run.scheduled_ms) for item in items]
     try:
         return await enqueuer.send_many(room, queue, messages)
     except MeshqError as err:

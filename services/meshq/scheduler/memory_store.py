@@ -25,6 +25,15 @@ class MemoryScheduleStore:
             self._tasks[task.id] = task
             self._runs[task.id] = {}
 
+    def add_tasks(self, tasks: Sequence[Task]) -> None:
+        with self._lock:
+            ids = [t.id for t in tasks]
+            if len(set(ids)) != len(ids) or any(i in self._tasks for i in ids):
+                raise AlreadyExists("a task id exists already")
+            for task in tasks:
+                self._tasks[task.id] = task
+                self._runs[task.id] = {}
+
     def put_task(self, task: Task) -> None:
         with self._lock:
             if task.id not in self._tasks:

@@ -134,6 +134,14 @@ class SqliteScheduleStore:
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"task {task.id} exists already") from None
 
+    def add_tasks(self, tasks: Sequence[Task]) -> None:
+        try:
+            with self._tx() as db:
+                db.executemany(f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+                               [_task_row(t) for t in tasks])
+        except sqlite3.IntegrityError:
+            raise AlreadyExists("a task id exists already") from None
+
     def put_task(self, task: Task) -> None:
         with self._tx() as db:
             row = _task_row(task)

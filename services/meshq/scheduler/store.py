@@ -22,6 +22,9 @@ class ScheduleStore(Protocol):
     def add_task(self, task: Task) -> None:
         """Store a new task; AlreadyExists if its id is taken."""
 
+    def add_tasks(self, tasks: Sequence[Task]) -> None:
+        """Store many new tasks in one transaction (imports, benchmarks); all or none."""
+
     def put_task(self, task: Task) -> None:
         """Replace a stored task's spec and cursor; NotFound if it is missing."""
 

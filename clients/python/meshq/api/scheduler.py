@@ -9,6 +9,7 @@ NOT_FOUND for an unknown room or task id.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -119,7 +120,7 @@ class SchedulerClient:
         response = await self._stub.TriggerTask(pb.TriggerTaskRequest(task_id=task_id), **self._kw(timeout))
         return response.run
 
-    async def runs(self, task_id: str, *, limit: int = 0, timeout: float | None = None) -> list[pb.TaskRun]:
+    async def runs(self, task_id: str, *, limit: int = 0, timeout: float | None = None) -> builtins.list[pb.TaskRun]:
         """The ledger, newest first (0: the server's default of 100)."""
         request = pb.ListRunsRequest(task_id=task_id, limit=limit)
         response = await self._stub.ListRuns(request, **self._kw(timeout))
