@@ -8,12 +8,14 @@ larger than one statement, with inserts and deletes interleaved in one group com
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from conftest import Harness
 
 from meshq.core.errors import InvalidArgument
 from meshq.queue import convert
+from meshq.queue import store as st
 from meshq.queue.model import (
     Delivery,
     NewMessage,
@@ -23,7 +25,7 @@ from meshq.queue.model import (
     new_delivery,
     new_send_result,
 )
-from meshq.queue.sqlite_store import ROWS_PER_STATEMENT
+from meshq.queue.sqlite_store import ROWS_PER_STATEMENT, SqliteQueueStore
 from meshq.v1 import queues_pb2
 
 R = "fast"
@@ -122,3 +124,18 @@ def test_settle_results_and_deliveries_build_in_place() -> None:
     assert (second.lease_token, second.attempt) == ("", 3)
     with pytest.raises(ValueError):
         convert.add_settle_results(frame.results, ["a"], [])
+
+
+async def test_one_loop_iteration_of_submits_is_one_commit(tmp_path: Path) -> None:
+    store = SqliteQueueStore(tmp_path / "q.db")
+    await store.load()
+    futures = [store.submit([(st.ROOM_PUT, (f"r{i}", float(i)))]) for i in range(3)]
+    await asyncio.gather(*futures)
+    assert store.commits == 1
+    late = store.submit([(st.ROOM_PUT, ("last", 9.0))])
+    await store.close()  # hands the pending batch over before stopping
+    await late
+    again = SqliteQueueStore(tmp_path / "q.db")
+    snapshot = await again.load()
+    await again.close()
+    assert sorted(snapshot.rooms) == [("last", 9.0), ("r0", 0.0), ("r1", 1.0), ("r2", 2.0)]

@@ -3,6 +3,8 @@
 It starts two child processes: a bare gRPC echo server (generic handlers, no meshq code: the
 machine's ceiling) and `meshq serve queue` on a fresh temporary data dir (SQLite, fsync on
 every commit). Clients use the raw generated stubs, so the figures depend only on the protos.
+The latency phase's subscriber is a third child process (``python -m meshq.bench.queue
+subscriber ADDRESS QUEUE N``), so the sender's event loop cannot delay its timestamps.
 Run `python -m meshq.bench.queue` to start just the echo server.
 """
 
@@ -84,6 +86,33 @@ def _echo_main() -> None:
         await server.wait_for_termination()
 
     asyncio.run(main())
+
+
+async def _subscriber(address: str, queue: str, n: int) -> None:
+    """The latency phase's consumer (a child process): stamp every delivery, ack it.
+
+    Prints ``ready`` once the stream is open, then one JSON list of the n delays (seconds).
+    """
+    auth = os.environ.get("MESHQ_BENCH_AUTHORIZATION", "")
+    md: Md = (("authorization", auth),) if auth else ()
+    samples: list[float] = []
+    async with grpc.aio.insecure_channel(address) as channel:
+        call = queues_pb2_grpc.QueueServiceStub(channel).Subscribe(metadata=md)
+        await call.write(pb.SubscribeRequest(open=pb.SubscribeOpen(
+            room=ROOM, queue=queue, max_in_flight=100, lease_seconds=60)))
+        await call.read()  # the empty frame that confirms the open
+        print("ready", flush=True)
+        while len(samples) < n:
+            frame = await call.read()
+            if frame is grpc.aio.EOF:
+                break
+            now = time.perf_counter()
+            if frame.deliveries:
+                samples.extend(now - json.loads(d.json)["t"] for d in frame.deliveries)
+                await call.write(pb.SubscribeRequest(
+                    ack_tokens=[d.lease_token for d in frame.deliveries]))
+        call.cancel()
+    print(json.dumps(samples), flush=True)
 
 
 # -- measurements -------------------------------------------------------------------------------
@@ -207,20 +236,40 @@ class Bench:
         await consumer
         return rate
 
-    async def latency(self, seconds: float, rate: int = 1000) -> tuple[float, float, int]:
-        """Send one message every 1/rate s; time from Send call to delivery on a stream."""
+    async def latency(self, address: str, seconds: float, rate: int = 1000
+                      ) -> tuple[float, float, int]:
+        """Open-loop sends at ``rate``/s; enqueue call start -> delivery in another process.
+
+        The subscriber is a child process (its own event loop and GIL, so the sender's
+        scheduling cannot delay a delivery's timestamp, nor the reverse); both stamp with
+        ``time.perf_counter`` (CLOCK_MONOTONIC, one clock for every process). Send i starts
+        at ``start + i / rate`` whether or not earlier sends have replied.
+        """
         await self.open("latency")
-        samples: list[float] = []
-        stop = asyncio.Event()
+        n = int(seconds * rate)
+        token = dict(self.md).get("authorization", "")
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "meshq.bench.queue", "subscriber", address, "latency",
+            str(n), stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "MESHQ_BENCH_AUTHORIZATION": token})
+        assert child.stdout is not None
+        try:
+            async with asyncio.timeout(30):
+                if (await child.stdout.readline()).strip() != b"ready":
+                    raise click.ClickException("the latency subscriber did not start")
+            await self._paced_sends(n, rate)
+            async with asyncio.timeout(30):
+                samples = json.loads(await child.stdout.readline())
+        finally:
+            if child.returncode is None:
+                child.kill()
+            await child.wait()
+        q = statistics.quantiles(samples, n=100)
+        return q[49] * 1000, q[98] * 1000, len(samples)
 
-        def record(frame: Any) -> None:
-            now = time.perf_counter()
-            samples.extend(now - json.loads(d.json)["t"] for d in frame.deliveries)
-
-        consumer = asyncio.create_task(self.subscribe("latency", 100, record, stop))
-        await asyncio.sleep(0.2)  # the stream is open
+    async def _paced_sends(self, n: int, rate: int) -> None:
         loop = asyncio.get_running_loop()
-        start, n = loop.time(), int(seconds * rate)
+        start = loop.time() + 0.05
         sends = []
         for i in range(n):
             delay = start + i / rate - loop.time()
@@ -229,13 +278,6 @@ class Bench:
             body = json.dumps({"t": time.perf_counter()})
             sends.append(asyncio.ensure_future(self.send("latency", [body])))
         await asyncio.gather(*sends)
-        async with asyncio.timeout(10):
-            while len(samples) < n:
-                await asyncio.sleep(0.01)
-        stop.set()
-        await consumer
-        q = statistics.quantiles(samples, n=100)
-        return q[49] * 1000, q[98] * 1000, len(samples)
 
     async def long_poll(self, seconds: float) -> float:
         """CONSUMERS callers: Receive (wait, lease, one message) then a unary Ack."""
@@ -300,20 +342,20 @@ async def run_all(seconds: float, log: Callable[[str], None]) -> dict[str, float
             md: Md = ((("authorization", "Bearer " + token_file.read_text().strip()),)
                       if token_file.exists() else ())
             async with grpc.aio.insecure_channel(address) as channel:
-                await _queue_figures(Bench(channel, md), seconds, results, log)
+                await _queue_figures(Bench(channel, md), address, seconds, results, log)
         finally:
             await _stop(server)
     return results
 
 
-async def _queue_figures(b: Bench, seconds: float, results: dict[str, float],
+async def _queue_figures(b: Bench, address: str, seconds: float, results: dict[str, float],
                          log: Callable[[str], None]) -> None:
     log("unbatched send …")
     results["send_unbatched_msgs_per_s"] = await b.unbatched_send(seconds)
     log("batched send + Subscribe + ack …")
     results["e2e_batched_msgs_per_s"] = await b.end_to_end(seconds)
     log("latency at 1,000 msg/s …")
-    p50, p99, n = await b.latency(seconds)
+    p50, p99, n = await b.latency(address, seconds)
     results.update(latency_p50_ms=p50, latency_p99_ms=p99, latency_samples=n)
     log("Receive (long-poll) …")
     results["receive_longpoll_msgs_per_s"] = await b.long_poll(seconds)
@@ -377,4 +419,7 @@ def queue_bench(seconds: float, output: str) -> None:
 
 
 if __name__ == "__main__":
-    _echo_main()
+    if sys.argv[1:2] == ["subscriber"]:
+        asyncio.run(_subscriber(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+    else:
+        _echo_main()

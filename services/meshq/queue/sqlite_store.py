@@ -1,11 +1,12 @@
 """The SQLite ``QueueStore``: WAL, ``synchronous=FULL``, one writer thread, group commit.
 
-``submit`` only appends to a queue. The writer thread takes every batch waiting, applies them
-all in ONE transaction (consecutive mutations of the same kind go through one
-``executemany``), commits (an fsync), then resolves all their futures with one
-``call_soon_threadsafe``. Under load many Sends share each fsync; idle, a batch commits at once.
-If a group fails, its batches are retried one transaction each so that one bad batch cannot
-fail the others.
+``submit`` only appends; once per event-loop iteration the batches submitted in it go to the
+writer thread in one hand-over. The writer takes every batch waiting, applies them all in ONE
+transaction (message inserts and deletes as multi-row statements, other runs of one kind
+through one ``executemany``), commits (an fsync), then resolves all their futures with one
+``call_soon_threadsafe``. Under load many Sends share each fsync; idle, a batch commits at
+once: nothing waits for a batch to fill. If a group fails, its batches are retried one
+transaction each so that one bad batch cannot fail the others.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ class SqliteQueueStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._inbox: queue.SimpleQueue[_Batch | Callable[[], None] | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[list[_Batch] | Callable[[], None] | None] = (
+            queue.SimpleQueue())
+        self._pending: list[_Batch] = []  # submitted in this loop iteration, not yet handed over
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
@@ -97,6 +100,7 @@ class SqliteQueueStore:
         if thread is None:
             return
         self._thread = None
+        self._hand_over()
         self._inbox.put(_STOP)
         await asyncio.to_thread(thread.join)
 
@@ -105,8 +109,22 @@ class SqliteQueueStore:
         if loop is None or self._thread is None:
             raise Unavailable("the queue store is closed")
         future: asyncio.Future[None] = loop.create_future()
-        self._inbox.put((ops, future))
+        pending = self._pending
+        if not pending:
+            loop.call_soon(self._hand_over)
+        pending.append((ops, future))
         return future
+
+    def _hand_over(self) -> None:
+        """Pass every batch submitted during this loop iteration to the writer at once.
+
+        One queue put (one wake-up of the writer, one GIL hand-over) per loop iteration
+        instead of one per call; it runs right after the callbacks already ready, so an idle
+        writer still starts at once.
+        """
+        if self._pending:
+            batches, self._pending = self._pending, []
+            self._inbox.put(batches)
 
     # -- writer thread ----------------------------------------------------------------------
 
@@ -147,7 +165,7 @@ class SqliteQueueStore:
                     batches = []
                     item()
                 else:
-                    batches.append(item)
+                    batches.extend(item)
                 try:
                     item = inbox.get_nowait()
                 except queue.Empty:
