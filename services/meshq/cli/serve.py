@@ -55,7 +55,8 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def make_config(services: tuple[str, ...], *, data_dir: Path | None, listen: str | None,
-                queue_server: str = "", **opts: Any) -> tuple[StackConfig, str]:
+                queue_server: str = "", queue_token: str = "",
+                **opts: Any) -> tuple[StackConfig, str]:
     """Turn command-line options into a StackConfig and the metrics address."""
     from meshq.queue.model import QueueLimits
 
@@ -72,7 +73,7 @@ def make_config(services: tuple[str, ...], *, data_dir: Path | None, listen: str
     config = StackConfig(
         data_dir=(data_dir or default_data_dir()).expanduser(),
         listen=listen or _env_server() or DEFAULT_SERVER,
-        services=services, queue_server=queue_server,
+        services=services, queue_server=queue_server, queue_token=queue_token,
         tls_cert=opts["tls_cert"], tls_key=opts["tls_key"], insecure=opts["insecure"],
         settings=settings,
     )
@@ -117,15 +118,26 @@ def up(data_dir: Path | None, listen: str | None, **opts: Any) -> None:
                 type=click.Choice(["queue", "storage", "scheduler", "workers"]))
 @click.option("--queue-server", default="",
               help="host:port of the queue service, when this process does not host it.")
+@click.option("--queue-token", envvar="MESHQ_QUEUE_TOKEN", default="",
+              help="Token for --queue-server [env MESHQ_QUEUE_TOKEN; default: MESHQ_TOKEN, "
+                   "else the admin token of the default data dir]")
 @server_options
-def serve(services: tuple[str, ...], queue_server: str, data_dir: Path | None,
-          listen: str | None, **opts: Any) -> None:
-    """Run some meshq services alone, e.g. `meshq serve scheduler --queue-server HOST:PORT`."""
+def serve(services: tuple[str, ...], queue_server: str, queue_token: str,
+          data_dir: Path | None, listen: str | None, **opts: Any) -> None:
+    """Run some meshq services alone, e.g. `meshq serve scheduler --queue-server HOST:PORT`.
+
+    This process verifies tokens with the API key of its own data dir; share the key file
+    (`api_key`) between the processes so one set of tokens works everywhere.
+    """
     if "queue" not in services and not queue_server:
         fail("--queue-server is required when this process does not host the queue service",
              EXIT_USAGE)
+    if queue_server and not queue_token:
+        from meshq.api.connection import discover_token
+
+        queue_token = discover_token() or ""
     config, metrics = make_config(services, data_dir=data_dir, listen=listen,
-                                  queue_server=queue_server, **opts)
+                                  queue_server=queue_server, queue_token=queue_token, **opts)
     _run(config, metrics)
 
 

@@ -50,6 +50,8 @@ class StackConfig:
     """Which components this process hosts (names of COMPONENT_MODULES)."""
     queue_server: str = ""
     """Where the queue service is, when this process does not host it (e.g. `serve scheduler`)."""
+    queue_token: str = ""
+    """A token the queue server at queue_server accepts (its admin token, or a scoped one)."""
     tls_cert: Path | None = None
     """PEM certificate chain; with tls_key, the server speaks TLS only."""
     tls_key: Path | None = None
@@ -68,6 +70,8 @@ class Stack:
 
     server: grpc.aio.Server
     port: int
+    address: str
+    """host:port a local client dials to reach this server."""
     context: StackContext
     components: list[Component]
     health: Any
@@ -78,10 +82,6 @@ class Stack:
     """The port of /metrics, 0 when this process serves none."""
     registry: Any = None
     """The Prometheus registry of this process's metrics."""
-
-    @property
-    def address(self) -> str:
-        return self.context.server_address
 
     async def stop(self, grace: float = DEFAULT_GRACE) -> None:
         """NOT_SERVING first (so balancers drain), then stop serving, then stop components."""
@@ -136,15 +136,14 @@ async def start_stack(
     )
     port = _bind(server, config)
     host = config.listen.rsplit(":", 1)[0]
+    address = f"{_client_host(host)}:{port}"
     ctx = StackContext(
         data_dir=config.data_dir,
-        server_address=f"{_client_host(host)}:{port}",
-        token=token,
+        server_address=config.queue_server or address,
+        token=config.queue_token if config.queue_server else token,
         tls_ca=config.tls_cert,
         settings=dict(config.settings),
     )
-    if config.queue_server:
-        ctx.server_address = config.queue_server
     components: list[Component] = []
     health_servicer = health.aio.HealthServicer()
     try:
@@ -161,8 +160,8 @@ async def start_stack(
     _add_standard_services(server, health_servicer, components)
     await server.start()
     await _mark_serving(health_servicer, components)
-    logger.info("serving %s on %s", ", ".join(config.services), ctx.server_address)
-    return Stack(server=server, port=port, context=ctx, components=components,
+    logger.info("serving %s on %s", ", ".join(config.services), address)
+    return Stack(server=server, port=port, address=address, context=ctx, components=components,
                  health=health_servicer)
 
 
