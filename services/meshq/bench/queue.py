@@ -11,15 +11,17 @@ Run `python -m meshq.bench.queue` to start just the echo server.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import grpc
@@ -32,7 +34,29 @@ BODY = json.dumps({"job": "x" * 180})  # ~200-byte messages
 CALLERS = 64
 BATCH = 100
 CONSUMERS = 4
+PRODUCERS = 4  # batched senders in the end-to-end phase
 Md = tuple[tuple[str, str], ...]
+T = TypeVar("T")
+
+
+UVLOOP_ENV = "MESHQ_UVLOOP"  # "1": the bench's processes (and a server that honours it) use uvloop
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, or ``uvloop.run`` when MESHQ_UVLOOP=1 and uvloop is installed."""
+    if os.environ.get(UVLOOP_ENV) == "1":
+        try:
+            uvloop = importlib.import_module("uvloop")
+        except ImportError:
+            pass
+        else:
+            result: T = uvloop.run(coro)
+            return result
+    return asyncio.run(coro)
+
+
+def _uvloop_available() -> bool:
+    return importlib.util.find_spec("uvloop") is not None
 
 
 # -- child processes ----------------------------------------------------------------------------
@@ -85,7 +109,7 @@ def _echo_main() -> None:
         print(f"echo listening on 127.0.0.1:{port}", flush=True)
         await server.wait_for_termination()
 
-    asyncio.run(main())
+    _run(main())
 
 
 async def _subscriber(address: str, queue: str, n: int) -> None:
@@ -230,7 +254,7 @@ class Bench:
             return BATCH
 
         started = time.perf_counter()
-        await _for(seconds, 4, producer)
+        await _for(seconds, PRODUCERS, producer)
         rate = acked / (time.perf_counter() - started)
         stop.set()
         await consumer
@@ -250,7 +274,7 @@ class Bench:
         token = dict(self.md).get("authorization", "")
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "meshq.bench.queue", "subscriber", address, "latency",
-            str(n), stdout=asyncio.subprocess.PIPE,
+            str(n), stdout=asyncio.subprocess.PIPE, limit=1 << 24,
             env={**os.environ, "MESHQ_BENCH_AUTHORIZATION": token})
         assert child.stdout is not None
         try:
@@ -392,6 +416,9 @@ def _table(results: dict[str, float]) -> str:
         value = results[key]
         shown = f"{value:,.2f}" if unit == "ms" else f"{value:,.0f}"
         lines.append(f"{label:<44} {shown:>12} {unit:<8}{ratio:<10} {target}")
+    loop = "uvloop" if results.get("uvloop") else "asyncio"
+    lines.append(f"(bench clients and echo server on {loop}; latency subscriber in its own "
+                 "process)")
     return "\n".join(lines)
 
 
@@ -400,7 +427,11 @@ def _table(results: dict[str, float]) -> str:
               help="How long each measurement runs.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Print a table or one JSON object.")
-def queue_bench(seconds: float, output: str) -> None:
+@click.option("--uvloop/--no-uvloop", "use_uvloop", default=_uvloop_available(),
+              show_default="on when uvloop is installed",
+              help="Run the bench's clients and echo server on uvloop (and ask the queue "
+                   "server to, through MESHQ_UVLOOP=1).")
+def queue_bench(seconds: float, output: str, use_uvloop: bool) -> None:
     """Queue throughput and latency against a real server, with the raw gRPC ceiling.
 
     Starts a bare gRPC echo server and `meshq serve queue` (temp data dir, SQLite with fsync)
@@ -411,7 +442,9 @@ def queue_bench(seconds: float, output: str) -> None:
         if output == "table":
             click.echo(line, err=True)
 
-    results = asyncio.run(run_all(seconds, log))
+    os.environ[UVLOOP_ENV] = "1" if use_uvloop else "0"  # inherited by the child processes
+    results = _run(run_all(seconds, log))
+    results["uvloop"] = float(use_uvloop)
     if output == "json":
         click.echo(json.dumps(results, indent=2))
     else:
@@ -420,6 +453,6 @@ def queue_bench(seconds: float, output: str) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["subscriber"]:
-        asyncio.run(_subscriber(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+        _run(_subscriber(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     else:
         _echo_main()

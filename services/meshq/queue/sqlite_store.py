@@ -227,44 +227,64 @@ class SqliteQueueStore:
         )
 
 
+_Statement = tuple[str, list[Any], bool]  # (sql, parameters, executemany?)
+
+
 def _apply(conn: sqlite3.Connection, ops: list[s.Op]) -> None:
     """Run ``ops`` in one transaction with as few SQLite statements as possible.
 
     Each statement releases the GIL while SQLite works and must win it back from the event
     loop after: ``executemany`` over 100 rows is 100 such hand-overs, each up to the switch
     interval while the loop is busy. So message inserts and deletes go as multi-row
-    statements; runs of any other kind share an ``executemany``; order is kept except that
-    inserts and deletes between two other ops are grouped (they commute: a delete always
-    names a row committed by an earlier transaction, an insert a new one).
+    statements, and a group that is one statement (one send, or one frame of acks: the
+    common case at low rates) runs alone in autocommit mode, which is the same durable
+    transaction without the two hand-overs of BEGIN and COMMIT.
     """
+    plan = _plan(ops)
+    if len(plan) == 1 and not plan[0][2]:
+        conn.execute(plan[0][0], plan[0][1])
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        i, n = 0, len(ops)
-        while i < n:
-            kind = ops[i][0]
-            if kind == s.MSG_PUT or kind == s.MSG_DEL:
-                puts: list[Any] = []
-                dels: list[Any] = []
-                while i < n and (kind := ops[i][0]) in (s.MSG_PUT, s.MSG_DEL):
-                    if kind == s.MSG_PUT:
-                        puts.extend(ops[i][1])
-                    else:
-                        dels.append(ops[i][1][0])
-                    i += 1
-                _many_rows(conn, _insert_sql, puts, 9)
-                _many_rows(conn, _delete_sql, dels, 1)
-                continue
-            j = i + 1
-            while j < n and ops[j][0] == kind:
-                j += 1
-            params = [op[1] for op in ops[i:j]]
-            for sql in _SQL[kind]:
+        for sql, params, many in plan:
+            if many:
                 conn.executemany(sql, params)
-            i = j
+            else:
+                conn.execute(sql, params)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _plan(ops: list[s.Op]) -> list[_Statement]:
+    """The statements for ``ops``, in order, except that the message inserts and deletes
+    between two other ops are grouped (they commute: a delete always names a row committed
+    by an earlier transaction, an insert a new one). Other runs of one kind share an
+    ``executemany``."""
+    plan: list[_Statement] = []
+    i, n = 0, len(ops)
+    while i < n:
+        kind = ops[i][0]
+        if kind == s.MSG_PUT or kind == s.MSG_DEL:
+            puts: list[Any] = []
+            dels: list[Any] = []
+            while i < n and (kind := ops[i][0]) in (s.MSG_PUT, s.MSG_DEL):
+                if kind == s.MSG_PUT:
+                    puts.extend(ops[i][1])
+                else:
+                    dels.append(ops[i][1][0])
+                i += 1
+            _many_rows(plan, _insert_sql, puts, 9)
+            _many_rows(plan, _delete_sql, dels, 1)
+            continue
+        j = i + 1
+        while j < n and ops[j][0] == kind:
+            j += 1
+        params = [op[1] for op in ops[i:j]]
+        plan.extend((sql, params, True) for sql in _SQL[kind])
+        i = j
+    return plan
 
 
 ROWS_PER_STATEMENT = 256  # x 9 parameters stays far below SQLITE_MAX_VARIABLE_NUMBER
@@ -281,13 +301,13 @@ def _delete_sql(rows: int) -> str:
     return "DELETE FROM messages WHERE seq IN (" + ",".join(["?"] * rows) + ")"
 
 
-def _many_rows(conn: sqlite3.Connection, sql: Callable[[int], str], flat: list[Any],
+def _many_rows(plan: list[_Statement], sql: Callable[[int], str], flat: list[Any],
                width: int) -> None:
-    """Run ``sql(k)`` over ``flat`` (``width`` parameters a row), 256 rows a statement."""
+    """Add ``sql(k)`` over ``flat`` (``width`` parameters a row), 256 rows a statement."""
     step = ROWS_PER_STATEMENT * width
     for start in range(0, len(flat), step):
         chunk = flat[start:start + step]
-        conn.execute(sql(len(chunk) // width), chunk)
+        plan.append((sql(len(chunk) // width), chunk, False))
 
 
 def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
