@@ -120,7 +120,7 @@ def up(data_dir: Path | None, listen: str | None, **opts: Any) -> None:
               help="host:port of the queue service, when this process does not host it.")
 @click.option("--queue-token", envvar="MESHQ_QUEUE_TOKEN", default="",
               help="Token for --queue-server [env MESHQ_QUEUE_TOKEN; default: MESHQ_TOKEN, "
-                   "else the admin token of the default data dir]")
+                   "else the admin token in --data-dir]")
 @server_options
 def serve(services: tuple[str, ...], queue_server: str, queue_token: str,
           data_dir: Path | None, listen: str | None, **opts: Any) -> None:
@@ -135,7 +135,7 @@ def serve(services: tuple[str, ...], queue_server: str, queue_token: str,
     if queue_server and not queue_token:
         from meshq.api.connection import discover_token
 
-        queue_token = discover_token() or ""
+        queue_token = discover_token((data_dir or default_data_dir()).expanduser()) or ""
     config, metrics = make_config(services, data_dir=data_dir, listen=listen,
                                   queue_server=queue_server, queue_token=queue_token, **opts)
     _run(config, metrics)
