@@ -63,8 +63,7 @@ async def test_sigkill_around_fires_keeps_one_message_per_instant(tmp_path: Path
         await qconn.stub(rooms_pb2_grpc.RoomServiceStub).CreateRoom(
             rooms_pb2.CreateRoomRequest(name="kill"), metadata=qconn.metadata, timeout=10)
 
-        # `serve` announces the queue server's address when it has --queue-server, so the
-        # scheduler gets a port chosen here.
+        # The scheduler keeps one port across its restarts, so clients can find it again.
         listen = f"127.0.0.1:{_free_port()}"
 
         def start_scheduler() -> Proc:
