@@ -53,8 +53,8 @@ async def test_send_fields_matches_send(h: Harness) -> None:
         ("3", {}, 0.0, "d1"),  # a duplicate in the same batch
         ("4", {}, 5.0, ""),
     ], create=True)
-    assert [r.duplicate for r in results] == [False, False, True, False]
-    assert results[2].message_id == results[1].message_id
+    assert [duplicate for _, duplicate in results] == [False, False, True, False]
+    assert results[2][0] == results[1][0]
     info = e.queue_info(R, "q")
     assert (info.depth, info.delayed) == (2, 1)  # depth counts ready messages
     got = await e.receive(R, "q", max_messages=10)
@@ -124,6 +124,10 @@ def test_settle_results_and_deliveries_build_in_place() -> None:
     assert (second.lease_token, second.attempt) == ("", 3)
     with pytest.raises(ValueError):
         convert.add_settle_results(frame.results, ["a"], [])
+    response = queues_pb2.SendResponse()
+    convert.add_send_results(response.results, [("m1", False), ("m1", True)])
+    assert [(r.message_id, r.duplicate) for r in response.results] == [("m1", False),
+                                                                        ("m1", True)]
 
 
 async def test_one_loop_iteration_of_submits_is_one_commit(tmp_path: Path) -> None:
@@ -139,3 +143,24 @@ async def test_one_loop_iteration_of_submits_is_one_commit(tmp_path: Path) -> No
     snapshot = await again.load()
     await again.close()
     assert sorted(snapshot.rooms) == [("last", 9.0), ("r0", 0.0), ("r1", 1.0), ("r2", 2.0)]
+
+
+@pytest.mark.parametrize("body", [" 1", "1\n", '\t{"a": [1, 2]} ', "NaN", '"\\u00e9"', "[]"])
+async def test_json_fast_path_accepts_what_json_loads_accepts(h: Harness, body: str) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send_fields(R, "ok", [(body, {}, 0.0, "")], create=True)
+    [d] = await e.receive(R, "ok")
+    assert d.body == body
+
+
+@pytest.mark.parametrize("body,match", [
+    ("", "Expecting value"), (" ", "Expecting value"), ('{"a": 1} x', "Extra data"),
+    ("[" * 100_000 + "]" * 100_000, "not valid JSON"), ("{'a': 1}", "line 1 column 2"),
+])
+async def test_json_fast_path_refuses_with_the_position(h: Harness, body: str,
+                                                        match: str) -> None:
+    e = h.engine
+    assert e is not None
+    with pytest.raises(InvalidArgument, match=match):
+        await e.send_fields(R, "bad", [(body, {}, 0.0, "")], create=True)

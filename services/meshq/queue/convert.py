@@ -106,14 +106,11 @@ def fields_from_proto(
     return [(m.json, m.headers, m.delay_seconds, m.dedup_id) for m in messages]
 
 
-def add_send_results(out: Any, results: Sequence[model.SendResult]) -> None:
-    """Append ``results`` to a repeated SendResult field, built in place."""
+def add_send_results(out: Any, results: Sequence[tuple[str, bool]]) -> None:
+    """Append (message_id, duplicate) pairs to a repeated SendResult field, built in place."""
     add = out.add
-    for r in results:
-        if r.duplicate:
-            add(message_id=r.message_id, duplicate=True)
-        else:
-            add(message_id=r.message_id)
+    for message_id, duplicate in results:
+        add(message_id=message_id, duplicate=duplicate)
 
 
 def add_deliveries(out: Any, deliveries: Sequence[model.Delivery]) -> None:

@@ -31,6 +31,7 @@ from meshq.queue.model import (
     QueueOptions,
     SendResult,
     SettleOutcome,
+    new_send_result,
 )
 from meshq.queue.observer import QueueObserver
 from meshq.queue.sending import Sender
@@ -185,11 +186,14 @@ class QueueEngine(AdminMixin):
         v.check_target(room, queue)
         prepared = v.prepare(messages, self.limits)
         q = await self._usable(room, queue, create)
-        return await self._sender.send(q, prepared)
+        return [new_send_result(mid, dup) for mid, dup in await self._sender.send(q, prepared)]
 
     async def send_fields(self, room: str, queue: str, messages: Sequence[v.Fields], *,
-                          create: bool = False) -> list[SendResult]:
-        """``send`` over (body, headers, delay_seconds, dedup_id) tuples: the servicer's path."""
+                          create: bool = False) -> list[tuple[str, bool]]:
+        """``send`` over (body, headers, delay_seconds, dedup_id) tuples: the servicer's path.
+
+        Returns (message_id, duplicate) per message, in order.
+        """
         v.check_target(room, queue)
         prepared = v.prepare_fields(messages, self.limits)
         q = await self._usable(room, queue, create)

@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING
 
 from meshq.core.errors import ResourceExhausted, Unavailable
 from meshq.queue import store as st
-from meshq.queue.model import SendResult, new_send_result
 from meshq.queue.state import DELAYED, DedupEntry, Msg, QueueState
 from meshq.queue.validate import Prepared
 
 if TYPE_CHECKING:
     from meshq.queue.engine import QueueEngine
+
+
+Sent = tuple[str, bool]
+"""(message_id, duplicate) of one message of a send."""
 
 
 class Sender:
@@ -49,9 +52,9 @@ class Sender:
             ops.append((st.DEDUP_PRUNE, (q.room, q.name, now)))
 
     def _split(self, q: QueueState, batch: list[Prepared], now: float
-               ) -> tuple[list[SendResult], list[tuple[str, Prepared]], list[asyncio.Future[None]]]:
+               ) -> tuple[list[Sent], list[tuple[str, Prepared]], list[asyncio.Future[None]]]:
         """Decide which messages are new and which repeat a remembered dedup_id."""
-        results: list[SendResult] = []
+        results: list[Sent] = []
         fresh: list[tuple[str, Prepared]] = []
         waits: list[asyncio.Future[None]] = []
         in_batch: dict[str, str] = {}
@@ -61,22 +64,23 @@ class Sender:
             if dedup_id:
                 entry = q.dedup.get(dedup_id)
                 if entry is not None and entry.expires_at > now:
-                    results.append(new_send_result(entry.message_id, True))
+                    results.append((entry.message_id, True))
                     if entry.commit is not None:
                         waits.append(entry.commit)
                     continue
                 first = in_batch.get(dedup_id)
                 if first is not None:
-                    results.append(new_send_result(first, True))
+                    results.append((first, True))
                     continue
             mid = f"{prefix}{next(counter):010x}"
             if dedup_id:
                 in_batch[dedup_id] = mid
             fresh.append((mid, p))
-            results.append(new_send_result(mid))
+            results.append((mid, False))
         return results, fresh, waits
 
-    async def send(self, q: QueueState, batch: list[Prepared]) -> list[SendResult]:
+    async def send(self, q: QueueState, batch: list[Prepared]) -> list[Sent]:
+        """Enqueue ``batch`` durably; (message_id, duplicate) per message, in order."""
         engine = self._engine
         now = engine._clock()
         ops: list[st.Op] = []

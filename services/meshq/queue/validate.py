@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import json.decoder
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from meshq.core.errors import InvalidArgument
 from meshq.core.validation import check_name, check_seconds, parse_json, shown
@@ -23,7 +24,9 @@ MAX_WAIT_SECONDS = 60.0
 MAX_DELIVERIES_LIMIT = 1000  # the largest max_deliveries a queue may set
 MAX_DEDUP_WINDOW = 7 * 24 * 3600.0
 MAX_IN_FLIGHT_LIMIT = 100_000
-_loads = json.loads
+# The C scanner behind json.loads, called directly: json.loads adds two regex matches and
+# some Python around it, 6x the scanner's own time on a 200-byte object.
+_scan: Callable[[str, int], tuple[object, int]] = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 Prepared = tuple[str, dict[str, str], str, float, str]
@@ -60,9 +63,9 @@ def check_options(options: QueueOptions) -> QueueOptions:
 def _check_body(index: int, body: str) -> int:
     """Validate one body; return its size in UTF-8 bytes.
 
-    The common case (plain ASCII text that ``json.loads`` accepts) costs one ``isascii``, one
-    ``json.loads`` and a substring test: no UTF-8 encoding, and the slow checks only run when
-    they can find something.
+    The common case (plain ASCII JSON without surrounding whitespace) costs one ``isascii``,
+    one call of the C JSON scanner and a substring test: no UTF-8 encoding, and the slow
+    checks only run when they can find something.
     """
     if type(body) is not str:
         if not isinstance(body, str):
@@ -77,10 +80,12 @@ def _check_body(index: int, body: str) -> int:
                 f"messages[{index}].json is not valid UTF-8 (lone surrogate at char {err.start})"
             ) from None
     try:
-        value = _loads(body)
-    except (ValueError, RecursionError):
-        parse_json(f"messages[{index}].json", body)  # raises with the position
-        raise  # pragma: no cover - parse_json always raises here
+        value, end = _scan(body, 0)
+        if end != len(body):
+            raise ValueError("trailing text")
+    except (ValueError, RecursionError, StopIteration):
+        # Leading or trailing whitespace, or not JSON: json.loads decides, and says where.
+        value = parse_json(f"messages[{index}].json", body)
     if "\\u" in body and _ESCAPED_SURROGATE.search(body):
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
