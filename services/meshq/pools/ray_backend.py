@@ -8,7 +8,7 @@ Pitfalls measured in NOTES.md and how this module meets them:
 - ``ray.init`` against an address nobody listens on hangs for minutes: a TCP probe with a
   short timeout comes first, so StartPool answers UNAVAILABLE at once.
 - ``ray.init`` blocks for seconds: it runs in a thread, at the first StartPool, never at
-  ``meshq up``.
+  ``meshq up``; that thread never exits (Ray's daemons die with the thread that made them).
 - ``ray.kill`` skips ``__ray_shutdown__``: a graceful stop calls the actor's ``stop`` first
   and kills it (without restart) afterwards.
 """
@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -105,7 +106,6 @@ class RayBackend(PoolBackend):
             self._ready = True
 
     async def _init(self) -> None:
-        import ray
 
         if self.address == "local":  # a local Ray otherwise turns token auth on (NOTES.md)
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -117,7 +117,7 @@ class RayBackend(PoolBackend):
             kwargs["runtime_env"] = self.runtime_env
         logger.info("connecting to Ray (%s)", self.address)
         try:
-            await asyncio.wait_for(asyncio.to_thread(ray.init, **kwargs), INIT_TIMEOUT)
+            await asyncio.wait_for(_init_in_keeper_thread(kwargs), INIT_TIMEOUT)
         except TimeoutError:
             raise Unavailable(f"Ray at {self.address} did not answer within "
                               f"{INIT_TIMEOUT:g}s") from None
@@ -178,6 +178,39 @@ class RayBackend(PoolBackend):
         """The actor's process id (tests kill it)."""
         status = await self.replica_status(handle, timeout=timeout)
         return status.pid
+
+
+async def _init_in_keeper_thread(kwargs: dict[str, Any]) -> None:
+    """``ray.init`` off the event loop, in a thread that then lives as long as the process.
+
+    A local Ray's daemons (GCS, raylet) are started with PR_SET_PDEATHSIG, which fires when
+    the *thread* that started them exits: from a pool thread (``asyncio.to_thread``) they die
+    when the executor shuts down, taking every actor with them.
+    """
+    import ray
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(err: BaseException | None) -> None:
+        if done.done():
+            return
+        if err is None:
+            done.set_result(None)
+        else:
+            done.set_exception(err)
+
+    def keeper() -> None:
+        try:
+            ray.init(**kwargs)
+        except BaseException as err:
+            loop.call_soon_threadsafe(settle, err)
+            return
+        loop.call_soon_threadsafe(settle, None)
+        threading.Event().wait()
+
+    threading.Thread(target=keeper, name="meshq-ray-keeper", daemon=True).start()
+    await done
 
 
 async def _awaitable(ref: Any) -> Any:

@@ -41,6 +41,8 @@ from meshq.pools.observer import PoolObserver
 
 logger = logging.getLogger(__name__)
 
+RETIRE_MARGIN = 5.0  # seconds beyond a stop's grace it waits for replicas already retiring
+
 LoadSource = Callable[[str, str], Awaitable[QueueLoad]]
 """(room, queue) -> the queue's ready and in-flight counts."""
 
@@ -327,8 +329,8 @@ class PoolSupervisor:
             self._retiring.pop(replica.index, None)
             self._retired_done += replica.done
             self._retired_failed += replica.failed
-        if self._retire_tasks:
-            await asyncio.gather(*self._retire_tasks, return_exceptions=True)
+        if self._retire_tasks:  # replicas already retiring get this stop's grace, no more
+            await asyncio.wait(set(self._retire_tasks), timeout=grace + RETIRE_MARGIN)
 
     # -- reporting -------------------------------------------------------------------------
 
