@@ -1,4 +1,4 @@
-"""The `ray up` YAMLs pass Ray's own offline config validation; the Ray probe fails fast."""
+"""The `ray up` YAMLs pass Ray's own offline config validation; an unreachable Ray fails fast."""
 
 from __future__ import annotations
 
@@ -65,3 +65,25 @@ def test_an_unreachable_ray_address_fails_within_seconds() -> None:
     assert time.monotonic() - began < 5
     with pytest.raises(Unavailable, match="not host:port"):
         probe("nonsense")
+
+
+async def test_start_pool_on_an_unreachable_ray_fails_fast_and_leaves_no_pool() -> None:
+    from meshq.pools.model import Connect, PoolConfig, QueueLoad, ScalingConfig, WorkerConfig
+    from meshq.pools.ray_backend import RayBackend
+    from meshq.pools.service import PoolManager
+
+    async def no_load(room: str, queue: str) -> QueueLoad:
+        return QueueLoad(ready=0, in_flight=0)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    manager = PoolManager(backend=lambda: RayBackend(address=f"127.0.0.1:{port}"),
+                          connect=Connect(server_address="127.0.0.1:1"), load=no_load)
+    config = PoolConfig(name="p", scaling=ScalingConfig(replicas=2), worker=WorkerConfig(
+        room="r", queue="q", worker_class="pool_workers:SleepWorker"))
+    began = time.monotonic()
+    with pytest.raises(Unavailable, match="cannot reach the Ray cluster"):
+        await manager.start_pool(config)
+    assert time.monotonic() - began < 5
+    assert manager.list_pools() == []

@@ -99,9 +99,9 @@ class RayBackend(PoolBackend):
                 return
             import ray
 
+            if self.address not in ("local", "auto"):
+                await asyncio.to_thread(probe, self.address)
             if not ray.is_initialized():
-                if self.address not in ("local", "auto"):
-                    await asyncio.to_thread(probe, self.address)
                 await self._init()
             self._ready = True
 
