@@ -12,8 +12,8 @@ from meshq.core.errors import InvalidArgument
 from meshq.scheduler import cron
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def nexts(expr: str, zone: str, after: datetime, count: int) -> list[str]:
@@ -183,3 +183,22 @@ def test_millisecond_helpers_round_trip() -> None:
     assert cron.from_ms(ms) == when
     assert cron.iso_ms(ms) == "2024-11-03T05:30:00.007Z"
     assert cron.parse_instant("2024-11-03T05:30:00.007Z") == when
+
+
+@pytest.mark.parametrize(
+    ("expr", "zone", "expected"),
+    [("* * * * *", "Pacific/Kiritimati", 5), ("0 0 29 2 *", "UTC", 0), ("59 59 23 31 12 *", "UTC", 1),
+     ("59 59 23 31 12 *", "Etc/GMT+12", 1), ("0 0 1 1 *", "UTC", 0), ("0 0 1 1 *", "Etc/GMT+12", 1)],
+)
+def test_instants_end_before_year_10000_instead_of_overflowing(expr: str, zone: str, expected: int) -> None:
+    found = cron.next_instants(cron.parse_schedule(expr), cron.parse_timezone(zone),
+                               cron.from_ms(cron.MAX_INSTANT_MS), 5)
+    assert len(found) == expected
+    assert all(cron.to_ms(i) > cron.MAX_INSTANT_MS for i in found)
+
+
+@pytest.mark.parametrize("ms", [-(2**63), -1, cron.MAX_INSTANT_MS + 1, 2**63 - 1])
+def test_instant_range_check_names_field_and_range(ms: int) -> None:
+    with pytest.raises(InvalidArgument, match=r"from_unix_ms must be between 0 .* and 253370764800000"):
+        cron.check_instant_ms("from_unix_ms", ms)
+    assert cron.check_instant_ms("x", 0) == 0 and cron.check_instant_ms("x", cron.MAX_INSTANT_MS)

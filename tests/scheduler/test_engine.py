@@ -255,7 +255,7 @@ async def test_bad_input_names_the_field_and_stores_nothing(queues: QueueEngine,
     store = make_store()
     engine = await new_engine(store, GatedEnqueuer(queues), clock)
     good = await engine.add_task(spec(room, "q"))
-    values = dict(room=room, queue="q", schedule="* * * * *", payload_json="{}")
+    values: dict[str, object] = dict(room=room, queue="q", schedule="* * * * *", payload_json="{}")
     values.update(change)
     with pytest.raises((InvalidArgument, NotFound)) as err:
         await engine.add_task(TaskSpec(**values))  # type: ignore[arg-type]

@@ -108,3 +108,51 @@ async def test_cli_add_list_runs_delete(server, room: str) -> None:  # type: ign
     assert gone.exit_code == 0
     missing = await asyncio.to_thread(cli, "get", task["id"])
     assert missing.exit_code == 4
+
+
+@pytest.mark.parametrize("from_ms", [-(2**63), 2**63 - 1, -1, 253_402_300_800_000])
+async def test_preview_refuses_instants_out_of_range(client: SchedulerClient, from_ms: int) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await client.preview("* * * * *", from_unix_ms=from_ms, count=3)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = err.value.details() or ""
+    assert "from_unix_ms" in details and "9999-01-01T00:00:00.000Z" in details
+
+
+async def test_preview_at_the_end_of_time_stops_instead_of_failing(client: SchedulerClient) -> None:
+    last = 253_370_764_800_000  # 9999-01-01T00:00:00Z, the latest allowed
+    yearly = await client.preview("0 0 1 1 *", from_unix_ms=last, count=3)
+    assert list(yearly.instants_unix_ms) == []
+    minutes = await client.preview("* * * * *", timezone="Pacific/Kiritimati", from_unix_ms=last, count=2)
+    assert list(minutes.instants_unix_ms) == [last + 60_000, last + 120_000]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"catchup_window_seconds": float("inf")}, "catchup_window_seconds"),
+     ({"catchup_window_seconds": float("nan")}, "catchup_window_seconds"),
+     ({"catchup_window_seconds": -1.0}, "catchup_window_seconds"),
+     ({"catchup_window_seconds": 1e300}, "catchup_window_seconds"),
+     ({"jitter_seconds": 1e18}, "jitter_seconds"), ({"jitter_seconds": float("-inf")}, "jitter_seconds"),
+     ({"misfire_cap": 2**32 - 1}, "misfire_cap")],
+)
+async def test_durations_and_caps_out_of_range_name_field_and_range(  # type: ignore[no-untyped-def]
+        client: SchedulerClient, room: str, change: dict[str, object], field: str) -> None:
+    values: dict[str, object] = {"room": room, "queue": "q", "schedule": "* * * * *", "active": False}
+    values.update(change)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await client.add(**values)  # type: ignore[arg-type]
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = err.value.details() or ""
+    assert field in details and "between" in details, details
+    task = await client.add(room=room, queue="q", schedule="* * * * *", active=False)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await client.update(task.id, **change)  # type: ignore[arg-type]
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and field in (err.value.details() or "")
+    assert [t.id for t in await client.list(room=room)] == [task.id]
+
+
+def test_cli_preview_refuses_from_out_of_range() -> None:
+    result = CliRunner().invoke(scheduled_task, ["preview", "--schedule", "* * * * *",
+                                                 "--from", "0001-01-01T00:00:00+14:00"])
+    assert result.exit_code == 2 and "--from must be between" in result.output, result.output

@@ -199,7 +199,7 @@ def preview(schedule: str, timezone: str, start: str | None, count: int, server:
     from meshq.scheduler.engine import preview as compute
 
     try:
-        after = cron.parse_instant(start) if start else datetime.now(UTC)
+        after = cron.check_instant("--from", cron.parse_instant(start, "--from")) if start else datetime.now(UTC)
         if server:
             conn = Connection(server=server)
             response = run(conn, SchedulerClient(conn).preview(

@@ -39,6 +39,9 @@ FIELDS_6 = ("second",) + FIELDS_5
 _MAX_EXPR_CHARS = 256
 MAX_PREVIEW = 1000  # most instants one call returns
 MAX_YEARS_BETWEEN = 50  # leap-day schedules fire every 4 years; give up only after 50
+MIN_INSTANT_MS = 0  # 1970-01-01T00:00:00Z: the earliest instant an API call may give
+MAX_INSTANT_MS = 253_370_764_800_000  # 9999-01-01T00:00:00Z: the latest (datetime ends in 9999)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ALIASES = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -144,8 +147,8 @@ def iter_instants(schedule: Schedule, tz: ZoneInfo, after: datetime) -> Iterator
     while True:
         try:
             local: datetime = it.get_next()
-        except CroniterBadDateError:
-            return
+        except (CroniterBadDateError, OverflowError, ValueError):
+            return  # no instant within MAX_YEARS_BETWEEN, or past year 9999: the end
         if schedule.fixed_time and _is_repeat(local):
             continue
         utc = local.astimezone(UTC)
@@ -185,14 +188,32 @@ def instants_between(
     return out
 
 
+def check_instant_ms(field: str, ms: int) -> int:
+    """``ms`` if it is an instant the scheduler computes with; InvalidArgument naming
+    ``field`` and the allowed range otherwise (datetime overflows past year 9999)."""
+    if not MIN_INSTANT_MS <= ms <= MAX_INSTANT_MS:
+        raise InvalidArgument(
+            f"{field} must be between {MIN_INSTANT_MS} ({iso_ms(MIN_INSTANT_MS)}) and "
+            f"{MAX_INSTANT_MS} ({iso_ms(MAX_INSTANT_MS)}) ms since the Unix epoch, got {ms}")
+    return ms
+
+
+def check_instant(field: str, when: datetime) -> datetime:
+    """``when`` if it lies in the allowed range (see ``check_instant_ms``)."""
+    if when.tzinfo is None:
+        raise InvalidArgument(f"{field} must be timezone-aware")
+    check_instant_ms(field, to_ms(when))
+    return when
+
+
 def from_ms(ms: int) -> datetime:
-    """A UTC datetime from milliseconds since the Unix epoch."""
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    """A UTC datetime from milliseconds since the Unix epoch (``check_instant_ms`` range)."""
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def to_ms(when: datetime) -> int:
     """Milliseconds since the Unix epoch of a tz-aware datetime (exact, no float rounding)."""
-    delta = when.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = when - _EPOCH  # aware subtraction: no astimezone, so no overflow near year 1 / 9999
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 

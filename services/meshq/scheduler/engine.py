@@ -72,6 +72,7 @@ def preview(schedule: str, timezone: str, after: datetime, count: int) -> list[d
     """The next ``count`` instants of a schedule: the very function the loop fires with."""
     if not 1 <= count <= cron.MAX_PREVIEW:
         raise InvalidArgument(f"count must be between 1 and {cron.MAX_PREVIEW}, got {count}")
+    cron.check_instant("from", after)
     parsed = cron.parse_schedule(schedule)
     return cron.next_instants(parsed, cron.parse_timezone(timezone), after, count)
 

@@ -77,8 +77,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
 
     @rpc_errors
     async def Preview(self, request: pb.PreviewRequest, context: Context) -> pb.PreviewResponse:
-        after = (cron.from_ms(request.from_unix_ms) if request.from_unix_ms
-                 else datetime.now(UTC))
+        after = (cron.from_ms(cron.check_instant_ms("from_unix_ms", request.from_unix_ms))
+                 if request.from_unix_ms else datetime.now(UTC))
         instants = preview(request.schedule, request.timezone or "UTC", after,
                            request.count or DEFAULT_PREVIEW)
         return pb.PreviewResponse(instants_unix_ms=[cron.to_ms(i) for i in instants],

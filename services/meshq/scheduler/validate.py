@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from meshq.core.errors import InvalidArgument
-from meshq.core.validation import check_name, check_seconds, check_text, parse_json, shown
+from meshq.core.validation import check_name, check_text, parse_json, shown
 from meshq.scheduler import cron
 from meshq.scheduler.model import (
     MAX_CATCHUP_WINDOW,
@@ -36,11 +37,17 @@ def check_spec(spec: TaskSpec) -> TaskSpec:
         if not key:
             raise InvalidArgument("annotations: keys must not be empty")
         check_text(f"annotations[{shown(key)}]", key + value, max_bytes=4096)
-    check_seconds("catchup_window", spec.catchup_window_seconds, maximum=MAX_CATCHUP_WINDOW)
-    check_seconds("jitter", spec.jitter_seconds, maximum=MAX_JITTER)
-    if not 1 <= spec.misfire_cap <= MAX_MISFIRE_CAP:
-        raise InvalidArgument(f"misfire_cap must be between 1 and {MAX_MISFIRE_CAP}, got {spec.misfire_cap}")
+    _check_seconds("catchup_window_seconds", spec.catchup_window_seconds, MAX_CATCHUP_WINDOW)
+    _check_seconds("jitter_seconds", spec.jitter_seconds, MAX_JITTER)
+    if not isinstance(spec.misfire_cap, int) or not 1 <= spec.misfire_cap <= MAX_MISFIRE_CAP:
+        raise InvalidArgument(f"misfire_cap must be between 1 and {MAX_MISFIRE_CAP}, got {shown(spec.misfire_cap)}")
     return dataclasses.replace(spec, schedule=schedule.expr, timezone=timezone)
+
+
+def _check_seconds(field: str, value: float, maximum: float) -> None:
+    """A finite duration in [0, maximum]; the error names the field and the range."""
+    if not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= maximum:
+        raise InvalidArgument(f"{field} must be between 0 and {maximum:g} seconds, got {shown(value)}")
 
 
 def apply_update(spec: TaskSpec, update: TaskUpdate) -> TaskSpec:
