@@ -215,27 +215,31 @@ class Bench:
 
     async def subscribe(self, queue: str, window: int, on_frame: Callable[[Any], None],
                         stop: asyncio.Event) -> None:
-        """Consume with one stream, acking each frame's deliveries on the same stream."""
+        """Consume with one stream, acking each frame's deliveries on the same stream.
+
+        One reader task per stream, cancelled when ``stop`` is set: no future per frame.
+        """
         call = self.stub.Subscribe(metadata=self.md)
         await call.write(pb.SubscribeRequest(open=pb.SubscribeOpen(
             room=ROOM, queue=queue, max_in_flight=window, lease_seconds=60)))
-        reader = asyncio.ensure_future(call.read())
-        stopper = asyncio.ensure_future(stop.wait())
-        while True:
-            await asyncio.wait((reader, stopper), return_when=asyncio.FIRST_COMPLETED)
-            if stopper.done():
-                break
-            frame = reader.result()
-            if frame is grpc.aio.EOF:
-                break
-            if frame.deliveries:
-                on_frame(frame)
-                await call.write(pb.SubscribeRequest(
-                    ack_tokens=[d.lease_token for d in frame.deliveries]))
-            reader = asyncio.ensure_future(call.read())
+
+        async def consume() -> None:
+            while True:
+                frame = await call.read()
+                if frame is grpc.aio.EOF:
+                    return
+                if frame.deliveries:
+                    on_frame(frame)
+                    await call.write(pb.SubscribeRequest(
+                        ack_tokens=[d.lease_token for d in frame.deliveries]))
+
+        reader = asyncio.create_task(consume())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait((reader, stopper), return_when=asyncio.FIRST_COMPLETED)
         reader.cancel()
         stopper.cancel()
         call.cancel()
+        await asyncio.gather(reader, stopper, return_exceptions=True)
 
     async def end_to_end(self, seconds: float) -> float:
         """Batched senders and one Subscribe stream with acks: acked msg/s."""
