@@ -6,7 +6,9 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 from fake_openai.server import RESPONSES_PATH, FakeOpenAI, Reply, response_text
+from prometheus_client.parser import text_string_to_metric_families
 
 from agents.conftest import eventually
 from agents.test_llm_worker import POEM, poem_writer
@@ -124,17 +127,42 @@ async def test_reference_worker_with_push_queue(mq: Any, fake: FakeOpenAI, tmp_p
     assert (await reference_room.storage.read("poem.txt")).decode() == POEM
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def jobs_done(port: int, queue: str) -> bool:
+    def scrape() -> bool:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        for family in text_string_to_metric_families(text.decode()):
+            for sample in family.samples:
+                if (sample.name == "meshq_worker_jobs_total" and sample.value == 1
+                        and sample.labels.get("queue") == queue
+                        and sample.labels.get("outcome") == "ok"):
+                    return True
+        return False
+
+    return await asyncio.to_thread(scrape)
+
+
 async def test_process_join_runs_the_no_code_agent(mq: Any, fake: FakeOpenAI, tmp_path: Path,
                                                    room: RoomClient, unique: str) -> None:
     env = environment(mq, fake, tmp_path)
+    metrics_port = free_port()
     agent = await spawn([*MESHQ, "process", "join", f"--room={room.room_name}",
                          "--agent-name=queue-agent", f"--channel=queue:{unique}",
-                         "--require-storage", "--rule", "save what you are asked to save"],
+                         "--require-storage", "--rule", "save what you are asked to save",
+                         f"--metrics-listen=127.0.0.1:{metrics_port}"],
                         env, tmp_path / "join.log")
     try:
         await room.queues.send(unique, {"instructions": "save a poem about ai to poems/ai.txt"})
         await eventually(lambda: has_file(room, "poems/ai.txt"), timeout=60,
                          what="the agent's file")
+        # And the worker process reports the finished job on its own /metrics
+        await eventually(lambda: jobs_done(metrics_port, unique), timeout=30,
+                         what="the job in the worker's metrics")
     finally:
         agent.send_signal(signal.SIGINT)
         code = await finished(agent, tmp_path / "join.log", timeout=30)

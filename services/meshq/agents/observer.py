@@ -24,3 +24,17 @@ class WorkerObserver:
 
     def llm_tokens(self, model: str, input_tokens: int, output_tokens: int) -> None:
         """One model call used these tokens."""
+
+
+_default: WorkerObserver | None = None
+
+
+def set_default_observer(observer: WorkerObserver | None) -> None:
+    """The observer of every Worker built without one in this process (``process join`` /
+    ``service run --metrics-listen`` set it; user code that builds Workers needs no change)."""
+    global _default
+    _default = observer
+
+
+def default_observer() -> WorkerObserver:
+    return _default if _default is not None else WorkerObserver()

@@ -35,6 +35,7 @@ from meshq.agents.observer import (
     OUTCOME_HANDED_BACK,
     OUTCOME_OK,
     WorkerObserver,
+    default_observer,
 )
 from meshq.agents.requirements import Requirement, resolve_requirements
 from meshq.agents.retry import ReconnectPolicy, RetryPolicy
@@ -114,7 +115,7 @@ class Worker:
         self.reconnect = reconnect or ReconnectPolicy()
         self.lease_seconds = lease_seconds
         self.stop_grace = stop_grace
-        self.observer = observer or WorkerObserver()
+        self.observer = observer or default_observer()
         self.stats = WorkerStats()
         self._room = room
         self._required: list[Toolkit] = []

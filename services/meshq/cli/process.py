@@ -14,6 +14,7 @@ import click
 
 from meshq.api.connection import Connection
 from meshq.cli.common import EXIT_USAGE, connection_options, fail, run
+from meshq.core.errors import MeshqError
 
 CHANNEL_PREFIX = "queue:"
 
@@ -51,12 +52,16 @@ def process() -> None:
 @click.option("--model", help="Model name [default: $OPENAI_MODEL or gpt-4.1-mini].")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
               help="Jobs run at once by this agent.")
+@click.option("--metrics-listen", envvar="MESHQ_WORKER_METRICS_LISTEN", default="",
+              help="Serve this process's worker metrics (backoff, job outcomes, LLM tokens) "
+                   "on host:port/metrics [env MESHQ_WORKER_METRICS_LISTEN; default: off].")
 @click.option("--replicas", type=click.IntRange(min=1),
               help="Run the agent as a Ray pool of this many actors instead of in this process.")
 @connection_options
 def join(conn: Connection, room: str, agent_name: str, channel: str, rules: tuple[str, ...],
          rules_file: str | None, require_storage: bool, require_web_search: bool,
-         model: str | None, concurrency: int, replicas: int | None) -> None:
+         model: str | None, concurrency: int, metrics_listen: str,
+         replicas: int | None) -> None:
     """Run an LLM queue agent on a room queue until Ctrl-C.
 
     Each message is given to the model (OpenAI Responses API; OPENAI_API_KEY / OPENAI_BASE_URL
@@ -75,6 +80,7 @@ def join(conn: Connection, room: str, agent_name: str, channel: str, rules: tupl
         return
     from meshq.agents.queue_agent import build_queue_agent
 
+    serve_worker_metrics(metrics_listen)
     worker = build_queue_agent(agent_name=agent_name, queue=queue, rules=all_rules,
                                require_storage=require_storage,
                                require_web_search=require_web_search, model=model,
@@ -121,7 +127,11 @@ def service() -> None:
               "[env MESHQ_SERVER; default 127.0.0.1:50051]")
 @click.option("--token", envvar="MESHQ_TOKEN", help="Bearer token [env MESHQ_TOKEN; default: "
               "the local admin token]")
-def run_service(file: str, room: str, server: str | None, token: str | None) -> None:
+@click.option("--metrics-listen", envvar="MESHQ_WORKER_METRICS_LISTEN", default="",
+              help="Serve this process's worker metrics (backoff, job outcomes, LLM tokens) "
+                   "on host:port/metrics [env MESHQ_WORKER_METRICS_LISTEN; default: off].")
+def run_service(file: str, room: str, server: str | None, token: str | None,
+                metrics_listen: str) -> None:
     """Run FILE (a script ending in `asyncio.run(host.run())`) with its workers in ROOM.
 
     The file runs in this process as `__main__`; its `ServiceHost` finds the room in
@@ -132,6 +142,7 @@ def run_service(file: str, room: str, server: str | None, token: str | None) -> 
         os.environ["MESHQ_SERVER"] = server
     if token:
         os.environ["MESHQ_TOKEN"] = token
+    serve_worker_metrics(metrics_listen)
     path = Path(file).resolve()
     sys.path.insert(0, str(path.parent))
     sys.argv = [str(path)]
@@ -142,3 +153,18 @@ def run_service(file: str, room: str, server: str | None, token: str | None) -> 
 
 
 run_service.name = "run"
+
+
+def serve_worker_metrics(listen: str) -> None:
+    """With --metrics-listen, every Worker this process builds reports to /metrics there."""
+    if not listen:
+        return
+    from meshq.agents.observer import set_default_observer
+    from meshq.metrics.wiring import serve_worker_metrics as start
+
+    try:
+        observer, _server, port = start(listen)
+    except MeshqError as err:
+        fail(err.message, EXIT_USAGE)
+    set_default_observer(observer)
+    click.echo(f"worker metrics on http://{listen.rsplit(':', 1)[0]}:{port}/metrics", err=True)

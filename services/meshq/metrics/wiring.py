@@ -42,3 +42,12 @@ def serve_metrics(
     if engine is not None:
         registry.register(QueueStatsCollector(engine, loop=loop))
     return start_metrics_server(listen, registry)
+
+
+def serve_worker_metrics(listen: str) -> tuple[PrometheusWorkerObserver, WSGIServer, int]:
+    """For a process that only runs workers: a worker observer and its ``/metrics`` endpoint."""
+    from meshq.metrics.definitions import new_registry
+
+    registry = new_registry()
+    server, port = start_metrics_server(listen, registry)
+    return PrometheusWorkerObserver(registry), server, port
