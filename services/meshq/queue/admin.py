@@ -35,6 +35,7 @@ class AdminMixin:
     _commit: Callable[[list[st.Op]], Awaitable[None]]
     _existing: Callable[[str, str], QueueState]
     _check_running: Callable[[], None]
+    _check_healthy: Callable[[], None]
 
     # -- rooms ------------------------------------------------------------------------------
 
@@ -53,6 +54,7 @@ class AdminMixin:
 
     def _room(self, name: str) -> RoomState:
         check_name("room", name)
+        self._check_healthy()
         room = self._rooms.get(name)
         if room is None:
             raise NotFound(f"room {name!r} does not exist")
@@ -62,6 +64,7 @@ class AdminMixin:
         return _room_info(self._room(name))
 
     def list_rooms(self) -> list[RoomInfo]:
+        self._check_healthy()
         return [_room_info(r) for _, r in sorted(self._rooms.items())]
 
     async def delete_room(self, name: str, *, force: bool = False) -> None:

@@ -40,6 +40,7 @@ from meshq.queue.subscription import Subscription, check_window
 
 logger = logging.getLogger(__name__)
 
+BROKEN = "queue store failed; restart the server"
 _STATES = {READY: MessageState.READY, DELAYED: MessageState.DELAYED, LEASED: MessageState.IN_FLIGHT}
 
 
@@ -59,8 +60,8 @@ class QueueEngine(AdminMixin):
         self._observer = observer or QueueObserver()
         self._clock = clock
         self._rooms: dict[str, RoomState] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
+        self._broken = False
         self._leaser = Leaser(
             clock=clock, observer=self._observer, commit=self._commit,
             spawn_commit=self._spawn_commit, dlq_for=self._dlq_for,
@@ -90,8 +91,6 @@ class QueueEngine(AdminMixin):
                     sub.detach()
                 q.wake()
         self._leaser.timers.stop()
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self._store.close()
 
     def _restore(self, snap: st.Snapshot) -> None:
@@ -126,25 +125,70 @@ class QueueEngine(AdminMixin):
 
     # -- commits ----------------------------------------------------------------------------
 
-    async def _commit(self, ops: list[st.Op]) -> None:
+    @property
+    def healthy(self) -> bool:
+        """False once a commit failed: the engine refuses every call until restarted."""
+        return not self._broken
+
+    def _submit(self, ops: list[st.Op]) -> asyncio.Future[None]:
+        """Hand ``ops`` to the store now, in the order memory applied them."""
+        self._check_running()
         try:
-            await self._store.submit(ops)
+            return self._store.submit(ops)
         except Exception as err:
-            logger.exception("queue store commit failed")
+            self._mark_broken(err)
+            raise Unavailable(f"the queue store failed to commit: {err}") from err
+
+    async def _commit(self, ops: list[st.Op]) -> None:
+        """Submit and wait; a cancelled caller does not cancel the commit."""
+        future = self._submit(ops)
+        future.add_done_callback(self._commit_failed)
+        try:
+            await asyncio.shield(future)
+        except Exception as err:
+            self._mark_broken(err)
             raise Unavailable(f"the queue store failed to commit: {err}") from err
 
     def _spawn_commit(self, ops: list[st.Op]) -> None:
-        """Commit in the background (timer-driven changes: nobody waits for them)."""
-        task = asyncio.get_running_loop().create_task(self._commit(ops))
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        """Commit in the background (timer-driven changes: nobody waits for them).
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("background queue commit failed: %s", task.exception())
+        Submitted at once, not from a new task, so the store sees every write in the order
+        memory applied it (a later drain or delete cannot overtake an expiry's write).
+        """
+        try:
+            future = self._submit(ops)
+        except Unavailable:
+            logger.error("background queue commit refused: the store failed")
+            return
+        future.add_done_callback(self._commit_failed)
+
+    def _commit_failed(self, future: asyncio.Future[None]) -> None:
+        """Done-callback of every commit: a failed one breaks the engine for good."""
+        if future.cancelled():
+            self._mark_broken(asyncio.CancelledError())
+        elif (err := future.exception()) is not None:
+            self._mark_broken(err)
+
+    def _mark_broken(self, err: BaseException) -> None:
+        """Memory may now differ from disk: refuse everything until a restart reloads disk."""
+        if self._broken:
+            return
+        logger.error("queue store commit failed (%s); the queue engine refuses every call "
+                     "until the server restarts", err)
+        self._broken = True
+        for room in self._rooms.values():
+            for q in room.queues.values():
+                for sub in list(q.subs):
+                    sub.detach()
+                q.wake()
+
+    def _check_healthy(self) -> None:
+        if self._broken:
+            raise Unavailable(BROKEN)
 
     def _check_running(self) -> None:
+        if self._broken:
+            raise Unavailable(BROKEN)
         if not self._running:
             raise Unavailable("the queue engine is not running")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 from typing import TYPE_CHECKING
@@ -108,31 +109,48 @@ class Sender:
         if not ops:
             await _wait_all(waits)
             return results
-        future = engine._store.submit(ops)
+        future = engine._submit(ops)
         entries = self._remember(q, dedup_ops, future)
         q.pending += n
-        epoch = q.epoch
-        try:
-            await future
-        except Exception as err:
-            for key in entries:
-                q.dedup.pop(key, None)
-            raise Unavailable(f"the queue store failed to commit the send: {err}") from err
-        finally:
-            q.pending -= n
+        done = functools.partial(self._committed, q, msgs, entries, now, q.epoch)
+        if future.done():
+            done(future)
+        else:
+            # Placement happens in this callback, not after the await: a Send cancelled while
+            # its commit is in flight (a client deadline) is still placed once committed.
+            future.add_done_callback(done)
+            try:
+                await asyncio.shield(future)
+            except Exception as err:
+                raise Unavailable(f"the queue store failed to commit the send: {err}") from err
+        if future.exception() is not None:
+            raise Unavailable(f"the queue store failed to commit the send: {future.exception()}")
+        await _wait_all(waits)
+        return results
+
+    def _committed(self, q: QueueState, msgs: list[Msg], entries: list[str], now: float,
+                   epoch: int, future: asyncio.Future[None]) -> None:
+        """The commit of one send ended: place its messages, or forget its dedup records."""
+        n = len(msgs)
+        q.pending -= n
+        failed = future.cancelled() or future.exception() is not None
         for key in entries:
             entry = q.dedup.get(key)
             if entry is not None and entry.commit is future:
-                entry.commit = None
+                if failed:
+                    del q.dedup[key]
+                else:
+                    entry.commit = None
+        if failed:
+            self._engine._commit_failed(future)
+            return
         if n and q.epoch == epoch and not q.deleted:
             for msg in msgs:
                 q.msgs[msg.id] = msg
                 self.place(q, msg, now)
             q.wake()
         if n:
-            engine._observer.sent(room, name, n)
-        await _wait_all(waits)
-        return results
+            self._engine._observer.sent(q.room, q.name, n)
 
     def _remember(self, q: QueueState, dedup_ops: list[st.Op],
                   future: asyncio.Future[None]) -> list[str]:
