@@ -132,3 +132,59 @@ async def test_a_failed_background_commit_is_fatal_too() -> None:
     with pytest.raises(Unavailable, match="restart the server"):
         await e.receive(R, Q)
     await e.stop()
+
+
+async def test_a_queue_whose_creation_failed_is_not_kept() -> None:
+    store = FailingStore()
+    e = QueueEngine(store)
+    await e.start()
+    store.fail = 1
+    with pytest.raises(Unavailable):
+        await e.send(R, "new", [NewMessage(body="1")], create=True)
+    assert e._find(R, "new") is None and R not in e._rooms
+    await e.stop()
+    e = QueueEngine(store)
+    await e.start()
+    assert e.healthy and e.list_rooms() == []
+    await e.stop()
+
+
+async def test_restore_repairs_messages_and_queues_without_their_parent_rows(
+        tmp_path: Path) -> None:
+    store = SqliteQueueStore(tmp_path / "q.db")
+    await store.load()
+    await store.submit([
+        (st.QUEUE_PUT, ("lost-room", "q1", 3, 60.0, 0, 1.0)),
+        (st.MSG_PUT, ("m1", R, "lost-queue", 7, "1", "{}", 1.0, 0, 0.0)),
+        (st.DEDUP_PUT, (R, "lost-queue", "d", "m1", 4e9)),
+    ])
+    await store.close()
+    e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"))
+    await e.start()
+    assert e.queue_info("lost-room", "q1").options.max_deliveries == 3
+    [d] = await e.receive(R, "lost-queue", auto_ack=True)
+    assert d.message_id == "m1"
+    [dup] = await e.send(R, "lost-queue", [NewMessage(body="1", dedup_id="d")])
+    assert dup.duplicate
+    await e.stop()
+    repaired = await SqliteQueueStore(tmp_path / "q.db").load()
+    assert sorted(r for r, _ in repaired.rooms) == ["lost-room", R]
+    assert sorted((q.room, q.name) for q in repaired.queues) == [("lost-room", "q1"),
+                                                                  (R, "lost-queue")]
+
+
+async def test_a_background_write_never_lands_after_a_later_delete(tmp_path: Path) -> None:
+    clock = FakeClock()
+    e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"), clock=clock)
+    await e.start()
+    await e.open_queue(R, Q, QueueOptions(max_deliveries=1))
+    await e.send(R, Q, [NewMessage(body="1")])
+    await e.receive(R, Q, lease_seconds=1)
+    clock.advance(2)
+    e.process_due()  # the lease expires: the message moves to jobs.dlq, written in the background
+    await e.delete_room(R, force=True)
+    await e.stop()
+    e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"), clock=clock)
+    await e.start()
+    assert e.list_rooms() == []
+    await e.stop()

@@ -90,11 +90,20 @@ class AdminMixin:
         if room is not None and len(room.queues) >= self.limits.max_queues_per_room:
             raise ResourceExhausted(f"room {room_name!r} holds {len(room.queues)} queues, the "
                                     f"limit; delete one first")
+        new_room = room is None
         if room is None:
             room = self._rooms[room_name] = RoomState(room_name, self._clock())
             ops.append((st.ROOM_PUT, (room_name, room.created_at)))
         q = self._add_queue(room, queue, options, ops)
-        await self._commit(ops)
+        try:
+            await self._commit(ops)
+        except BaseException:
+            # Not stored: later writes must not name a queue (or room) that has no row.
+            if room.queues.get(queue) is q:
+                del room.queues[queue]
+            if new_room and not room.queues and self._rooms.get(room_name) is room:
+                del self._rooms[room_name]
+            raise
         return q
 
     def _add_queue(self, room: RoomState, name: str, options: QueueOptions,

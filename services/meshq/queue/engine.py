@@ -14,12 +14,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import overload
 
 from meshq.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from meshq.core.validation import check_name, check_seconds
 from meshq.queue import store as st
 from meshq.queue import validate as v
-from meshq.queue.admin import AdminMixin
+from meshq.queue.admin import AdminMixin, _queue_put
 from meshq.queue.leaser import Leaser
 from meshq.queue.model import (
     Delivery,
@@ -73,7 +74,9 @@ class QueueEngine(AdminMixin):
     async def start(self) -> None:
         """Load the store and rebuild the in-memory state; leases start empty."""
         snapshot = await self._store.load()
-        self._restore(snapshot)
+        repairs = self._restore(snapshot)
+        if repairs:
+            await self._store.submit(repairs)
         self._leaser.timers.start(asyncio.get_running_loop())
         self._leaser.timers.arm()
         self._running = True
@@ -93,19 +96,21 @@ class QueueEngine(AdminMixin):
         self._leaser.timers.stop()
         await self._store.close()
 
-    def _restore(self, snap: st.Snapshot) -> None:
+    def _restore(self, snap: st.Snapshot) -> list[st.Op]:
+        """Rebuild memory from ``snap``; returns repair rows for orphans (see ``_orphan``)."""
         now = self._clock()
+        repairs: list[st.Op] = []
         for name, created_at in snap.rooms:
             self._rooms[name] = RoomState(name, created_at)
         for sq in snap.queues:
-            room = self._rooms.setdefault(sq.room, RoomState(sq.room, sq.created_at))
+            room = self._rooms.get(sq.room) or self._orphan(sq.room, None, repairs)
             opts = QueueOptions(max_deliveries=sq.max_deliveries,
                                 dedup_window_seconds=sq.dedup_window)
             q = room.queues[sq.name] = QueueState(sq.room, sq.name, opts, sq.created_at)
             q.closed = sq.closed
         seq = 0
         for sm in snap.messages:
-            q = self._rooms[sm.room].queues[sm.queue]
+            q = self._find(sm.room, sm.queue) or self._orphan(sm.room, sm.queue, repairs)
             headers = json.loads(sm.headers_json) if sm.headers_json != "{}" else {}
             msg = Msg(sm.id, sm.body, headers, sm.headers_json, sm.enqueued_at, sm.attempts,
                       sm.seq, sm.ready_at, q)
@@ -117,6 +122,30 @@ class QueueEngine(AdminMixin):
             if rec.expires_at > now and (q_ := self._find(rec.room, rec.queue)) is not None:
                 q_.dedup[rec.dedup_id] = DedupEntry(rec.message_id, rec.expires_at, None)
                 q_.dedup_order.append((rec.expires_at, rec.dedup_id))
+        return repairs
+
+    @overload
+    def _orphan(self, room: str, queue: None, repairs: list[st.Op]) -> RoomState: ...
+    @overload
+    def _orphan(self, room: str, queue: str, repairs: list[st.Op]) -> QueueState: ...
+
+    def _orphan(self, room: str, queue: str | None, repairs: list[st.Op]
+                ) -> RoomState | QueueState:
+        """A stored row names a room or queue with no row of its own (a store written by an
+        older meshq that kept a queue whose creation failed): recreate it with defaults."""
+        r = self._rooms.get(room)
+        if r is None:
+            logger.warning("queue store: rows of room %r without its room row; recreating it",
+                           room)
+            r = self._rooms[room] = RoomState(room, self._clock())
+            repairs.append((st.ROOM_PUT, (room, r.created_at)))
+        if queue is None:
+            return r
+        logger.warning("queue store: messages of queue %r in room %r without its queue row; "
+                       "recreating it with default options", queue, room)
+        q = r.queues[queue] = QueueState(room, queue, QueueOptions(), self._clock())
+        repairs.append(_queue_put(q))
+        return q
 
     def process_due(self) -> None:
         """Apply deadlines that have passed by ``clock()`` now (tests with a fake clock)."""
