@@ -11,6 +11,7 @@ import pytest
 from conftest import FakeClock
 
 from meshq.core.errors import Unavailable
+from meshq.queue import sqlite_store
 from meshq.queue import store as st
 from meshq.queue.engine import QueueEngine
 from meshq.queue.memory_store import MemoryQueueStore
@@ -188,3 +189,45 @@ async def test_a_background_write_never_lands_after_a_later_delete(tmp_path: Pat
     await e.start()
     assert e.list_rooms() == []
     await e.stop()
+
+
+async def test_a_non_sqlite_error_fails_the_batch_and_the_writer_lives_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = sqlite_store._apply
+    fail = [1]
+
+    def flaky(conn: sqlite3.Connection, ops: list[st.Op]) -> None:
+        if fail[0]:
+            fail[0] -= 1
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        real(conn, ops)
+
+    monkeypatch.setattr(sqlite_store, "_apply", flaky)
+    store = SqliteQueueStore(tmp_path / "q.db")
+    await store.load()
+    async with asyncio.timeout(5):
+        with pytest.raises(Unavailable):
+            await store.submit([(st.ROOM_PUT, ("a", 1.0))])
+        await store.submit([(st.ROOM_PUT, ("b", 2.0))])
+    await store.close()
+    assert (await SqliteQueueStore(tmp_path / "q.db").load()).rooms == [("b", 2.0)]
+
+
+async def test_a_dead_writer_fails_every_waiter_and_refuses_new_batches(tmp_path: Path) -> None:
+    store = SqliteQueueStore(tmp_path / "q.db")
+    await store.load()
+    gate = await _held_writer(store)
+
+    def crash() -> None:
+        raise RuntimeError("writer bug")
+
+    store._inbox.put(crash)
+    waiting = store.submit([(st.ROOM_PUT, ("a", 1.0))])
+    await asyncio.sleep(0)  # hands the batch over behind the crash
+    gate.set()
+    async with asyncio.timeout(5):
+        with pytest.raises(Unavailable):
+            await waiting
+    with pytest.raises(Unavailable):
+        store.submit([(st.ROOM_PUT, ("b", 2.0))])
+    await store.close()

@@ -81,6 +81,7 @@ class SqliteQueueStore:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
+        self._dead = False  # the writer thread ended without being asked to
         self.commits = 0  # transactions committed (group commits), for benchmarks
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -108,6 +109,8 @@ class SqliteQueueStore:
         loop = self._loop
         if loop is None or self._thread is None:
             raise Unavailable("the queue store is closed")
+        if self._dead:
+            raise Unavailable("the queue store's writer thread died; restart the server")
         future: asyncio.Future[None] = loop.create_future()
         pending = self._pending
         if not pending:
@@ -125,6 +128,8 @@ class SqliteQueueStore:
         if self._pending:
             batches, self._pending = self._pending, []
             self._inbox.put(batches)
+            if self._dead:  # the writer may have drained the inbox before this put
+                self._fail_inbox(_settle)
 
     # -- writer thread ----------------------------------------------------------------------
 
@@ -144,6 +149,20 @@ class SqliteQueueStore:
         return conn
 
     def _run(self) -> None:
+        stopped = False
+        try:
+            stopped = self._serve()
+        except BaseException:
+            logger.exception("the queue store writer thread failed")
+        finally:
+            if not stopped:
+                self._dead = True
+                self._fail_inbox(self._settle_threadsafe)
+            if self._conn is not None:
+                self._conn.close()
+
+    def _serve(self) -> bool:
+        """The writer loop; True once asked to stop."""
         conn = None
         inbox = self._inbox
         try:
@@ -172,9 +191,23 @@ class SqliteQueueStore:
                     break
             self._flush(conn, batches, open_error)
             if stop:
-                break
-        if conn is not None:
-            conn.close()
+                return True
+
+    def _fail_inbox(self, settle: Callable[[list[asyncio.Future[None]], Exception], None]
+                    ) -> None:
+        """Fail every batch still waiting in the inbox (the writer is gone)."""
+        error = Unavailable("the queue store's writer thread died; restart the server")
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, list):
+                settle([f for _, f in item], error)
+
+    def _settle_threadsafe(self, futures: list[asyncio.Future[None]], error: Exception) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(_settle, futures, error)
 
     def _flush(self, conn: sqlite3.Connection | None, batches: list[_Batch],
                open_error: Exception | None) -> None:
@@ -187,7 +220,7 @@ class SqliteQueueStore:
             _apply(conn, [op for ops, _ in batches for op in ops])
             self.commits += 1
             self._resolve(batches, None)
-        except sqlite3.Error:
+        except Exception:  # sqlite3.Error, or a value SQLite cannot bind (OverflowError...)
             if len(batches) == 1:
                 logger.exception("queue store commit failed")
                 self._resolve(batches, Unavailable("the queue store failed to commit"))
