@@ -185,3 +185,27 @@ async def test_open_twice_is_refused(raw: queues_pb2_grpc.QueueServiceStub, serv
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await asyncio.wait_for(call.read(), 10)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("bad", [
+    queues_pb2.SubscribeRequest(nacks=[queues_pb2.NackItem(lease_token="x", delay_seconds=-1)]),
+    queues_pb2.SubscribeRequest(extends=[queues_pb2.ExtendItem(lease_token="x", seconds=0)]),
+    queues_pb2.SubscribeRequest(max_in_flight=10**9),
+])
+async def test_a_frame_with_a_bad_item_is_refused_whole(
+        raw: queues_pb2_grpc.QueueServiceStub, server: Any, room: RoomClient,
+        bad: queues_pb2.SubscribeRequest) -> None:
+    message_id = await room.queues.send("jobs", {"n": 1})
+    call = raw.Subscribe(metadata=server.connection().metadata)
+    await call.write(_open(room.room_name, "jobs", 1))
+    await call.read()
+    [delivery] = (await asyncio.wait_for(call.read(), 10)).deliveries
+    frame = queues_pb2.SubscribeRequest()
+    frame.CopyFrom(bad)
+    frame.ack_tokens.append(delivery.lease_token)
+    await call.write(frame)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await asyncio.wait_for(call.read(), 10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # The ack in that frame was not applied: the stream's end handed the message back.
+    await _wait_state(room, message_id, "ready")

@@ -330,9 +330,7 @@ class QueueEngine(AdminMixin):
         """Hand deliveries back (after an optional delay); each counts as a failed attempt."""
         q = self._existing(room, queue)
         self._check_settle_batch(len(items))
-        for i, item in enumerate(items):
-            check_seconds(f"nacks[{i}].delay_seconds", item.delay_seconds,
-                          maximum=v.MAX_DELAY_SECONDS)
+        v.check_nacks(items)
         items = [NackItem(lease_token=i.lease_token, delay_seconds=i.delay_seconds,
                           error=v.check_error_text(i.error)) if i.error else i for i in items]
         return await self._leaser.nack(q, items)
@@ -342,10 +340,7 @@ class QueueEngine(AdminMixin):
         """Set each lease to expire ``seconds`` from now."""
         q = self._existing(room, queue)
         self._check_settle_batch(len(items))
-        for i, item in enumerate(items):
-            check_seconds(f"extends[{i}].seconds", item.seconds, maximum=v.MAX_LEASE_SECONDS)
-            if item.seconds <= 0:
-                raise InvalidArgument(f"extends[{i}].seconds must be more than 0")
+        v.check_extends(items)
         return self._leaser.extend(q, items)
 
     def _check_settle_batch(self, n: int) -> None:

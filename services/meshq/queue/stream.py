@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from meshq.core.errors import InvalidArgument
 from meshq.queue import convert, model
+from meshq.queue import validate as v
+from meshq.queue.subscription import check_window
 from meshq.v1 import queues_pb2
 
 if TYPE_CHECKING:
@@ -148,17 +150,31 @@ class SubscribeSession:
             self._outbox.put_nowait(_Out(error=err))
 
     async def _settle(self) -> None:
+        carry: Any = None  # a frame that did not fit in the last merge
         try:
             while True:
-                frame = await self._inbox.get()
+                frame = carry if carry is not None else await self._inbox.get()
+                carry = None
                 if frame is _EOF:
                     self._outbox.put_nowait(_Out(end=True))
                     return
                 pending = _Settle()
-                eof = self._merge(frame, pending)
-                while not eof and len(pending) < self._max_batch and not self._inbox.empty():
-                    eof = self._merge(self._inbox.get_nowait(), pending)
+                eof, refused = False, None
+                while True:
+                    try:
+                        eof = self._merge(frame, pending)
+                    except InvalidArgument as err:  # the whole frame is refused
+                        refused = err
+                        break
+                    if eof or self._inbox.empty():
+                        break
+                    frame = self._inbox.get_nowait()
+                    if not self._fits(frame, pending):
+                        carry = frame
+                        break
                 await self._apply(pending)
+                if refused is not None:
+                    raise refused
                 if eof:
                     self._outbox.put_nowait(_Out(end=True))
                     return
@@ -167,11 +183,32 @@ class SubscribeSession:
         except Exception as err:
             self._outbox.put_nowait(_Out(error=err))
 
-    def _merge(self, frame: Any, pending: _Settle) -> bool:
-        """Add a frame's settle items to ``pending``; apply its window now. True at EOF."""
+    def _fits(self, frame: Any, pending: _Settle) -> bool:
+        """Whether ``frame`` can join ``pending`` within the engine's per-call limit."""
         if frame is _EOF:
             return True
+        limit = self._max_batch
+        return (len(pending.acks) + len(frame.ack_tokens) <= limit
+                and len(pending.nacks) + len(frame.nacks) <= limit
+                and len(pending.extends) + len(frame.extends) <= limit)
+
+    def _merge(self, frame: Any, pending: _Settle) -> bool:
+        """Check a whole frame, then add its settle items to ``pending`` and apply its window.
+
+        True at EOF. A frame with any bad item raises InvalidArgument before anything of it
+        is applied: its acks are never applied without their results being sent.
+        """
+        if frame is _EOF:
+            return True
+        limit = self._max_batch
+        for name, n in (("ack_tokens", len(frame.ack_tokens)), ("nacks", len(frame.nacks)),
+                        ("extends", len(frame.extends))):
+            if n > limit:
+                raise InvalidArgument(f"{n} {name} in one frame; the limit is {limit}")
+        v.check_nacks(frame.nacks)
+        v.check_extends(frame.extends)
         if frame.HasField("max_in_flight"):
+            check_window(frame.max_in_flight, minimum=0)
             self._sub.set_max_in_flight(frame.max_in_flight)
         pending.add(frame)
         return False

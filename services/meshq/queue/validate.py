@@ -7,6 +7,7 @@ import json.decoder
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from meshq.core.errors import InvalidArgument
 from meshq.core.validation import check_name, check_seconds, parse_json, shown
@@ -171,6 +172,30 @@ def prepare_fields(messages: Sequence[Fields], limits: QueueLimits) -> list[Prep
             delay = 0.0
         append((body, headers, headers_json, delay, _check_dedup(i, dedup_id) if dedup_id else ""))
     return out
+
+
+class _NackLike(Protocol):
+    @property
+    def delay_seconds(self) -> float: ...
+
+
+class _ExtendLike(Protocol):
+    @property
+    def seconds(self) -> float: ...
+
+
+def check_nacks(items: Sequence[_NackLike]) -> None:
+    """Each nack's delay (a NackItem or its proto): what ``QueueEngine.nack`` refuses."""
+    for i, item in enumerate(items):
+        check_seconds(f"nacks[{i}].delay_seconds", item.delay_seconds, maximum=MAX_DELAY_SECONDS)
+
+
+def check_extends(items: Sequence[_ExtendLike]) -> None:
+    """Each extension's length (an ExtendItem or its proto): more than 0, at most 12 h."""
+    for i, item in enumerate(items):
+        check_seconds(f"extends[{i}].seconds", item.seconds, maximum=MAX_LEASE_SECONDS)
+        if item.seconds <= 0:
+            raise InvalidArgument(f"extends[{i}].seconds must be more than 0")
 
 
 def check_error_text(error: str) -> str:
