@@ -13,6 +13,7 @@ from meshq.core.errors import InvalidArgument
 from meshq.core.validation import check_name, check_seconds, parse_json, shown
 from meshq.queue.model import (
     DEFAULT_LEASE_SECONDS,
+    DLQ_SUFFIX,
     MAX_DELAY_SECONDS,
     MAX_LEASE_SECONDS,
     NewMessage,
@@ -20,6 +21,7 @@ from meshq.queue.model import (
     QueueOptions,
 )
 
+MAX_NAME_CHARS = 128  # core.validation.NAME_PATTERN's limit
 MAX_DEDUP_ID_BYTES = 512
 MAX_WAIT_SECONDS = 60.0
 MAX_DELIVERIES_LIMIT = 1000  # the largest max_deliveries a queue may set
@@ -35,8 +37,13 @@ Prepared = tuple[str, dict[str, str], str, float, str]
 
 
 def check_target(room: str, queue: str) -> None:
+    """A room and queue name; ``<valid name>.dlq`` is valid even past the 128-char limit,
+    so the dead-letter queue of a queue with a longest name can be peeked, drained, listed."""
     check_name("room", room)
-    check_name("queue", queue)
+    if type(queue) is str and len(queue) > MAX_NAME_CHARS and queue.endswith(DLQ_SUFFIX):
+        check_name("queue", queue[:-len(DLQ_SUFFIX)])
+    else:
+        check_name("queue", queue)
 
 
 def check_count(field: str, n: int, limits: QueueLimits) -> int:
