@@ -57,8 +57,6 @@ async def test_a_task_of_another_room_is_denied_by_id(live: LiveServer,
     assert got.task.id == task.id
 
 
-@pytest.mark.xfail(reason="RoomServicer.ListRooms does not filter by visible rooms yet "
-                          "(reported to the queue engineer)", strict=False)
 async def test_list_rooms_shows_only_the_tokens_rooms(live: LiveServer,
                                                       channel: grpc.aio.Channel,
                                                       room: str) -> None:

@@ -16,6 +16,7 @@ from meshq.core.errors import MeshqError
 from meshq.queue import convert
 from meshq.queue.model import QueueOptions
 from meshq.queue.stream import SubscribeSession
+from meshq.security.context import may_see
 from meshq.server.status import rpc_errors
 from meshq.v1 import queues_pb2, queues_pb2_grpc, rooms_pb2, rooms_pb2_grpc
 
@@ -47,7 +48,8 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
     @rpc_errors
     async def ListRooms(self, request: rooms_pb2.ListRoomsRequest,
                         context: Context) -> rooms_pb2.ListRoomsResponse:
-        rooms = sorted(self._engine.list_rooms(), key=lambda r: r.name)
+        rooms = sorted((r for r in self._engine.list_rooms() if may_see(r.name)),
+                       key=lambda r: r.name)
         return rooms_pb2.ListRoomsResponse(rooms=[convert.room_to_proto(r) for r in rooms])
 
     @rpc_errors
