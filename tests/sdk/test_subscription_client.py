@@ -105,3 +105,45 @@ async def test_a_broken_stream_raises_from_the_iterator(call: ScriptedCall) -> N
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await anext(sub)
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.parametrize("yields", range(6))
+async def test_cancelling_the_open_always_cancels(monkeypatch: pytest.MonkeyPatch,
+                                                  yields: int) -> None:
+    """However late the cancel lands in the open (even as the confirmation arrives), the
+    opening task ends cancelled at once and the stream is cancelled: a Worker's stop() waits on
+    that task (asyncio.wait_for on 3.11 returned the result and dropped such a cancel)."""
+    scripted = ScriptedCall()
+    monkeypatch.setattr(Connection, "stub", lambda self, cls: ScriptedStub(scripted))
+    conn = Connection(server="127.0.0.1:1", timeout=5)
+    sub = Subscription(conn, "r", "q", max_in_flight=1, lease=30, create=True)
+    task = asyncio.create_task(sub.open())
+    for _ in range(yields):
+        await asyncio.sleep(0)
+    if not task.cancel():  # the open finished first: nothing to cancel
+        assert (await task) is sub
+        await sub.close()
+        return
+    async with asyncio.timeout(5):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert not sub._tasks and (sub._call is None or scripted.cancelled)
+
+
+@pytest.mark.parametrize("yields", range(8))
+async def test_cancelling_close_is_not_swallowed(call: ScriptedCall, yields: int) -> None:
+    conn = Connection(server="127.0.0.1:1", timeout=5)
+    sub = await Subscription(conn, "r", "q", max_in_flight=1, lease=30, create=True).open()
+    closing = asyncio.create_task(sub.close())
+    for _ in range(yields):
+        await asyncio.sleep(0)
+    if not closing.cancel():
+        await closing
+        return
+    async with asyncio.timeout(5):
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+    if sub._closing:  # the cancel landed inside close(): its tasks were still ended
+        assert all(t.done() for t in sub._tasks)
+    else:  # cancelled before close() began
+        await sub.close()

@@ -13,7 +13,6 @@ open, so a bad queue name or a missing queue fails ``async with`` at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from typing import Any
@@ -68,7 +67,11 @@ class Subscription:
         stub = self._conn.stub(queues_pb2_grpc.QueueServiceStub)
         self._call = stub.Subscribe(metadata=self._conn.metadata)
         try:
-            await asyncio.wait_for(self._handshake(), self._conn.timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result and
+            # drops a cancellation that lands as the handshake completes, and the cancelled
+            # task (a Worker's consumer being stopped) then runs on with an open stream.
+            async with asyncio.timeout(self._conn.timeout):
+                await self._handshake()
         except TimeoutError:
             self._call.cancel()
             raise _deadline_error("opening the subscription", self._conn.timeout) from None
@@ -129,20 +132,22 @@ class Subscription:
         self._outgoing.put_nowait(_CLOSE)
         writer, reader = self._tasks
         try:
-            await asyncio.wait_for(asyncio.shield(reader), self._conn.timeout)
-        except (TimeoutError, Exception):
-            pass
+            # asyncio.wait neither raises the reader's error nor swallows our own cancel.
+            await asyncio.wait([reader], timeout=self._conn.timeout)
         finally:
             if not reader.done():
                 self._call.cancel()
             for task in self._tasks:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
             self._fail_waiters(SubscriptionClosed("the subscription closed"))
             if self._watchdog is not None:
                 self._watchdog.cancel()
             self._drop_deliveries()
+        # Let the tasks finish; a cancel of this task still propagates from here.
+        await asyncio.wait(self._tasks, timeout=self._conn.timeout)
+        for task in self._tasks:
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: a broken stream was reported by the reader
 
     def _drop_deliveries(self) -> None:
         while not self._deliveries.empty():
