@@ -202,3 +202,18 @@ def test_instant_range_check_names_field_and_range(ms: int) -> None:
     with pytest.raises(InvalidArgument, match=r"from_unix_ms must be between 0 .* and 253370764800000"):
         cron.check_instant_ms("from_unix_ms", ms)
     assert cron.check_instant_ms("x", 0) == 0 and cron.check_instant_ms("x", cron.MAX_INSTANT_MS)
+
+
+@pytest.mark.parametrize("expr", ["*/30 * * * *", "30 1 * * *", "0 * * * *", "*/20 1 * * *"])
+@pytest.mark.parametrize("zone", ["America/New_York", "Australia/Lord_Howe"])
+def test_cached_next_ms_after_chains_like_next_instants(expr: str, zone: str) -> None:
+    schedule, tz = cron.parse_schedule(expr), cron.parse_timezone(zone)
+    start = utc(2024, 11, 2) if zone == "America/New_York" else utc(2024, 4, 6)
+    expected = [cron.to_ms(i) for i in cron.next_instants(schedule, tz, start, 60)]
+    chained, after = [], cron.to_ms(start)
+    for _ in range(60):
+        nxt = cron.next_ms_after(schedule, tz, after)
+        assert nxt is not None
+        chained.append(nxt)
+        after = nxt
+    assert chained == expected and chained == sorted(set(chained))

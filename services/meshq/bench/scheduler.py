@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -87,6 +88,7 @@ async def _run(tasks: int, queues: int, data_dir: Path) -> dict[str, Any]:
         "lag_p99_ms": round(_percentile(lags, 0.99) * 1000, 1),
         "lag_max_ms": round(max(lags) * 1000, 1), "lag_mean_ms": round(statistics.fmean(lags) * 1000, 1),
         "target_p99_ms": TARGET_P99 * 1000, "met": _percentile(lags, 0.99) <= TARGET_P99,
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -106,4 +108,4 @@ def scheduler_bench(tasks: int, queues: int, output: str) -> None:
     click.echo(f"enqueued {result['enqueued']}, messages in queues {result['messages_in_queues']}")
     click.echo(f"fire lag p50 {result['lag_p50_ms']} ms, p99 {result['lag_p99_ms']} ms, "
                f"max {result['lag_max_ms']} ms (target p99 <= {result['target_p99_ms']:.0f} ms: "
-               f"{'met' if result['met'] else 'NOT met'})")
+               f"{'met' if result['met'] else 'NOT met'}); load average {result['load_average_1m']}")

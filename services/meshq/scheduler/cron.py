@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -131,31 +132,58 @@ def _is_repeat(local: datetime) -> bool:
     return local.replace(fold=0).utcoffset() != local.utcoffset()
 
 
-def iter_instants(schedule: Schedule, tz: ZoneInfo, after: datetime) -> Iterator[datetime]:
-    """Instants strictly after ``after``, in ``tz``, strictly increasing; endless."""
+@functools.lru_cache(maxsize=1024)
+def _stepper(expr: str, seconds: bool, tz: ZoneInfo) -> croniter:
+    """One croniter per (expression, zone), reused: building one parses the expression, which
+    costs several times a step. ``set_current`` resets all of its state before each step."""
+    start = datetime(2000, 1, 1, tzinfo=tz)
+    return croniter(expr, start, ret_type=datetime, second_at_beginning=seconds,
+                    max_years_between_matches=MAX_YEARS_BETWEEN)
+
+
+_STEP_LOCK = threading.Lock()  # a shared croniter holds its position while it steps
+
+
+def _next_local(schedule: Schedule, tz: ZoneInfo, after: datetime) -> datetime | None:
+    """The first instant strictly after ``after`` (local time in ``tz``), or None.
+
+    Every caller steps through this function, one instant at a time from a given UTC instant,
+    which is also how the loop resumes from a task's stored cursor.
+    """
     if after.tzinfo is None:
         raise ValueError("after must be timezone-aware")
-    start = after.astimezone(tz)
-    it = croniter(
-        schedule.expr,
-        start,
-        ret_type=datetime,
-        second_at_beginning=schedule.seconds,
-        max_years_between_matches=MAX_YEARS_BETWEEN,
-    )
-    last = after.astimezone(UTC)
-    while True:
-        try:
-            local: datetime = it.get_next()
-        except (CroniterBadDateError, OverflowError, ValueError):
-            return  # no instant within MAX_YEARS_BETWEEN, or past year 9999: the end
-        if schedule.fixed_time and _is_repeat(local):
-            continue
-        utc = local.astimezone(UTC)
-        if utc <= last:
-            continue
-        last = utc
+    after_utc = after.astimezone(UTC)  # compare in UTC: same-zone comparison ignores fold
+    with _STEP_LOCK:
+        it = _stepper(schedule.expr, schedule.seconds, tz)
+        it.set_current(after.astimezone(tz), force=True)
+        while True:
+            try:
+                local: datetime = it.get_next()
+            except (CroniterBadDateError, OverflowError, ValueError):
+                return None  # no instant within MAX_YEARS_BETWEEN, or past year 9999: the end
+            if schedule.fixed_time and _is_repeat(local):
+                continue
+            if local.astimezone(UTC) > after_utc:
+                return local
+
+
+def iter_instants(schedule: Schedule, tz: ZoneInfo, after: datetime) -> Iterator[datetime]:
+    """Instants strictly after ``after``, in ``tz``, strictly increasing; endless."""
+    local = _next_local(schedule, tz, after)
+    while local is not None:
         yield local
+        local = _next_local(schedule, tz, local)
+
+
+@functools.lru_cache(maxsize=65_536)
+def next_ms_after(schedule: Schedule, tz: ZoneInfo, after_ms: int) -> int | None:
+    """The next instant strictly after ``after_ms``, in ms; None if there is none.
+
+    Cached: tasks sharing a schedule and zone that fired at the same instant (every
+    ``0 * * * *`` task at the top of the hour) need the next instant computed once.
+    """
+    local = _next_local(schedule, tz, from_ms(after_ms))
+    return to_ms(local) if local is not None else None
 
 
 def next_instants(schedule: Schedule, tz: ZoneInfo, after: datetime, count: int) -> list[datetime]:
@@ -217,8 +245,10 @@ def to_ms(when: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_ms(ms: int) -> str:
-    """``2024-11-03T05:30:00.000Z``: the instant's text in dedup ids and headers."""
+    """``2024-11-03T05:30:00.000Z``: the instant's text in dedup ids and headers (cached:
+    every task due at one instant uses the same text)."""
     return from_ms(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 

@@ -1,15 +1,14 @@
-"""One task as the engine holds it: the stored task, its parsed schedule and its cron iterator.
+"""One task as the engine holds it: the stored task, its parsed schedule, its next instant.
 
-The iterator is kept between fires so that the common case (one instant due, on time) needs
-no cron computation before the send: the due instant is already known, and the next one is
-computed after the fire has committed.
+The next instant is computed right after each fire (``cron.next_ms_after``, cached, so tasks
+sharing a schedule and zone cost one computation), and the message of that instant is built
+then too: when it comes due, the common case (one instant, on time) needs no cron work and no
+message building before the ledger write and the send.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from datetime import datetime
 
 from meshq.scheduler import cron
 from meshq.scheduler.enqueuer import Outgoing
@@ -20,13 +19,13 @@ from meshq.scheduler.model import RunOutcome, Task, TaskRun
 class TaskState:
     """A task, its next due instant, and its latest ledger rows."""
 
+    __slots__ = ("task", "last_run", "last_enqueued", "next_ms", "schedule", "zone", "_prepared")
+
     def __init__(self, task: Task, last_run: TaskRun | None, last_enqueued: TaskRun | None) -> None:
         self.task = task
         self.last_run = last_run
         self.last_enqueued = last_enqueued
         self.next_ms: int | None = None
-        self.iterator_stale = False
-        self._iter: Iterator[datetime] | None = None
         self._prepared: tuple[int, Task, Outgoing] | None = None
         self.schedule = cron.parse_schedule(task.spec.schedule)
         self.zone = cron.parse_timezone(task.spec.timezone)
@@ -36,42 +35,38 @@ class TaskState:
         """A ``once`` task that is inactive has no due instants (it fired, or it is paused)."""
         return self.task.spec.once and not self.task.spec.active
 
-    def restart_iterator(self) -> None:
-        """Recompute the schedule, zone and next instant from the task's cursor."""
+    def restart(self) -> None:
+        """Re-read the schedule and zone (the spec changed), then recompute the next instant."""
         self.schedule = cron.parse_schedule(self.task.spec.schedule)
         self.zone = cron.parse_timezone(self.task.spec.timezone)
-        self.iterator_stale = False
-        if self.done:
-            self._iter, self.next_ms = None, None
-            return
-        self._iter = cron.iter_instants(self.schedule, self.zone, cron.from_ms(self.task.cursor_ms))
-        self._pull()
+        self.advance()
 
-    def _pull(self) -> None:
-        assert self._iter is not None
-        nxt = next(self._iter, None)
-        self.next_ms = cron.to_ms(nxt) if nxt is not None else None
+    def advance(self) -> None:
+        """Compute the next instant after the cursor, and build its message ahead."""
         self._prepared = None
+        if self.done:
+            self.next_ms = None
+            return
+        self.next_ms = cron.next_ms_after(self.schedule, self.zone, self.task.cursor_ms)
         if self.next_ms is not None and self.task.spec.active:
             self._prepared = (self.next_ms, self.task, message_for(self.task, self.next_ms))
 
     def prepared(self, ms: int) -> Outgoing | None:
         """The message built ahead for instant ``ms``, if the task has not changed since."""
-        if self._prepared is not None and self._prepared[0] == ms and self._prepared[1].spec is self.task.spec:
-            return self._prepared[2]
+        prepared = self._prepared
+        if prepared is not None and prepared[0] == ms and prepared[1].spec is self.task.spec:
+            return prepared[2]
         return None
 
-    def advance(self) -> None:
-        """After a fire: move the next instant past the cursor."""
-        if self.iterator_stale or self.done or self._iter is None:
-            self.restart_iterator()
-        elif self.next_ms is not None and self.next_ms <= self.task.cursor_ms:
-            self._pull()
+    def move_cursor(self, cursor_ms: int) -> None:
+        """The ledger has rows up to ``cursor_ms`` now (after ``record`` committed)."""
+        self.task = Task(id=self.task.id, spec=self.task.spec, created_at_ms=self.task.created_at_ms,
+                         cursor_ms=cursor_ms)
 
     def deactivate(self) -> None:
         spec = dataclasses.replace(self.task.spec, active=False)
         self.task = dataclasses.replace(self.task, spec=spec)
-        self.restart_iterator()
+        self.advance()
 
     def note(self, run: TaskRun) -> None:
         """Remember a final ledger row for the task view and skip_if_pending."""
@@ -84,5 +79,4 @@ class TaskState:
 
     def is_instant(self, ms: int) -> bool:
         """True when ``ms`` is one of the schedule's instants."""
-        nxt = cron.next_instant(self.schedule, self.zone, cron.from_ms(ms - 1))
-        return nxt is not None and cron.to_ms(nxt) == ms
+        return cron.next_ms_after(self.schedule, self.zone, ms - 1) == ms

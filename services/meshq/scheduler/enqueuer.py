@@ -74,15 +74,23 @@ class EngineEnqueuer:
     async def send_many(self, room: str, queue: str, messages: Sequence[Outgoing]) -> list[str]:
         from meshq.queue.model import NewMessage
 
-        batch = [NewMessage(body=m.body, headers=dict(m.headers), dedup_id=m.dedup_id,
+        batch = [NewMessage(body=m.body, headers=m.headers, dedup_id=m.dedup_id,
                             delay_seconds=m.delay_seconds) for m in messages]
-        try:
-            results = await self.engine.send(room, queue, batch)
-        except NotFound:
-            if not await self.room_exists(room):
-                raise NotFound(f"room {room!r} does not exist") from None
-            results = await self.engine.send(room, queue, batch, create=True)
+        # Ask first rather than retry on NotFound: a retry would validate the batch twice.
+        # No await between the checks and the send's own lookup, so a room deleted meanwhile
+        # is never re-created.
+        create = not self._queue_exists(room, queue)
+        if create and not await self.room_exists(room):
+            raise NotFound(f"room {room!r} does not exist")
+        results = await self.engine.send(room, queue, batch, create=create)
         return [r.message_id for r in results]
+
+    def _queue_exists(self, room: str, queue: str) -> bool:
+        try:
+            self.engine.queue_info(room, queue)
+        except NotFound:
+            return False
+        return True
 
     async def is_pending(self, room: str, queue: str, message_id: str) -> bool:
         from meshq.queue.model import MessageState

@@ -13,7 +13,6 @@ The order is what makes a fire exactly-once across crashes:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import logging
 from collections import defaultdict
@@ -86,7 +85,8 @@ class Settled:
 
 async def send_all(enqueuer: Enqueuer, pending: Sequence[Pending],
                    now_ms: Callable[[], int]) -> Settled:
-    """Send SENDING rows grouped by (room, queue) in chunks, concurrently; classify results."""
+    """Send SENDING rows grouped by (room, queue), up to ``SEND_CHUNK`` messages per call, all
+    calls concurrently; classify the results. A row's commit time is when its call returned."""
     groups: dict[tuple[str, str], list[Pending]] = defaultdict(list)
     for item in pending:
         groups[(item.task.spec.room, item.run.queue)].append(item)
@@ -94,34 +94,42 @@ async def send_all(enqueuer: Enqueuer, pending: Sequence[Pending],
               for (room, queue), items in groups.items()
               for i in range(0, len(items), SEND_CHUNK)]
     settled = Settled(runs=[], retry=[], committed_at_ms={})
-    results = await asyncio.gather(*(_send_chunk(enqueuer, room, queue, items)
+    results = await asyncio.gather(*(_send_chunk(enqueuer, room, queue, items, now_ms)
                                      for room, queue, items in chunks))
-    for (_room, _queue, items), result in zip(chunks, results, strict=True):
-        done_ms = now_ms()
+    runs, committed = settled.runs, settled.committed_at_ms
+    for (_room, _queue, items), (result, done_ms) in zip(chunks, results, strict=True):
         if isinstance(result, Unavailable):
             settled.retry.extend(items)
             continue
-        for index, item in enumerate(items):
-            if isinstance(result, MeshqError):
-                final = dataclasses.replace(item.run, outcome=RunOutcome.FAILED,
-                                            error=result.message, fired_at_ms=done_ms)
-            else:
-                final = dataclasses.replace(item.run, outcome=RunOutcome.ENQUEUED,
-                                            message_id=result[index], fired_at_ms=done_ms)
-                settled.committed_at_ms[(final.task_id, final.scheduled_ms)] = done_ms
-            settled.runs.append(final)
+        if isinstance(result, MeshqError):
+            runs.extend(_final(item.run, RunOutcome.FAILED, done_ms, error=result.message)
+                        for item in items)
+            continue
+        for item, message_id in zip(items, result, strict=True):
+            run = item.run
+            runs.append(_final(run, RunOutcome.ENQUEUED, done_ms, message_id=message_id))
+            committed[(run.task_id, run.scheduled_ms)] = done_ms
     return settled
 
 
-async def _send_chunk(enqueuer: Enqueuer, room: str, queue: str,
-                      items: Sequence[Pending]) -> list[str] | MeshqError:
+def _final(run: TaskRun, outcome: RunOutcome, done_ms: int, *, message_id: str = "",
+           error: str = "") -> TaskRun:
+    """The settled row (built directly: ``dataclasses.replace`` costs ~5x per row)."""
+    return TaskRun(task_id=run.task_id, scheduled_ms=run.scheduled_ms, fired_at_ms=done_ms,
+                   outcome=outcome, queue=run.queue, message_id=message_id, error=error,
+                   manual=run.manual)
+
+
+async def _send_chunk(enqueuer: Enqueuer, room: str, queue: str, items: Sequence[Pending],
+                      now_ms: Callable[[], int]) -> tuple[list[str] | MeshqError, int]:
     messages = [item.message or message_for(item.task, item.run.scheduled_ms) for item in items]
     try:
-        return await enqueuer.send_many(room, queue, messages)
+        ids = await enqueuer.send_many(room, queue, messages)
+        return ids, now_ms()
     except MeshqError as err:
         if not isinstance(err, Unavailable):
             logger.warning("scheduled send to %s/%s failed: %s", room, queue, err.message)
-        return err
+        return err, now_ms()
     except Exception as err:  # an enqueuer bug must not kill the loop; the rows are retried
         logger.exception("scheduled send to %s/%s raised", room, queue)
-        return Unavailable(f"send raised {type(err).__name__}")
+        return Unavailable(f"send raised {type(err).__name__}"), now_ms()

@@ -1,0 +1,96 @@
+"""One pass over due tasks as one pipeline of batches: what is due, and the rows it writes.
+
+``decide`` turns a task's due instants into decisions (send, or a recorded skip); ``Burst``
+collects the ledger rows, cursor moves and messages of every due task, so that the engine
+writes them in one ``record`` transaction, sends them grouped by (room, queue) in batches of
+up to ``SEND_CHUNK`` messages, and settles them in one ``settle`` transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from meshq.scheduler import cron
+from meshq.scheduler.engine_state import TaskState
+from meshq.scheduler.enqueuer import Enqueuer
+from meshq.scheduler.fire import Pending
+from meshq.scheduler.model import RunOutcome, TaskRun
+from meshq.scheduler.plan import Decision, plan_instants
+
+logger = logging.getLogger(__name__)
+
+MAX_INSTANTS_PER_PASS = 100_000  # missed instants of one task enumerated in one pass
+PENDING_CHECKS = 64  # skip_if_pending queries in flight at once
+
+
+def decide(state: TaskState, now_ms: int, grace_ms: int) -> list[Decision]:
+    """The due instants of one task and what becomes of each.
+
+    Fast path: the one instant already known is due and on time (no cron work). Otherwise
+    the instants after the cursor are enumerated and the misfire policy applies.
+    """
+    nxt = state.next_ms
+    if nxt is None or nxt > now_ms:
+        return []
+    if now_ms - nxt <= grace_ms:
+        return [(nxt, None if state.task.spec.active else RunOutcome.SKIPPED_INACTIVE)]
+    found = cron.instants_between(state.schedule, state.zone, cron.from_ms(state.task.cursor_ms),
+                                  cron.from_ms(now_ms), MAX_INSTANTS_PER_PASS)
+    return plan_instants(state.task.spec, [cron.to_ms(i) for i in found], now_ms, grace_ms)
+
+
+async def check_pending(enqueuer: Enqueuer, planned: list[tuple[TaskState, list[Decision]]]) -> None:
+    """skip_if_pending: a send becomes SKIPPED_PENDING while the last message is queued.
+    Only such tasks ask the queue, ``PENDING_CHECKS`` at a time; ``planned`` is updated."""
+    asks = [(i, state) for i, (state, decisions) in enumerate(planned)
+            if state.task.spec.skip_if_pending and state.last_enqueued is not None
+            and any(o is None for _, o in decisions)]
+    for start in range(0, len(asks), PENDING_CHECKS):
+        part = asks[start:start + PENDING_CHECKS]
+        answers = await asyncio.gather(*(_is_pending(enqueuer, state) for _, state in part))
+        for (i, state), pending in zip(part, answers, strict=True):
+            if pending:
+                planned[i] = (state, [(ms, RunOutcome.SKIPPED_PENDING if o is None else o)
+                                      for ms, o in planned[i][1]])
+
+
+async def _is_pending(enqueuer: Enqueuer, state: TaskState) -> bool:
+    last = state.last_enqueued
+    assert last is not None
+    try:
+        return await enqueuer.is_pending(state.task.spec.room, last.queue, last.message_id)
+    except Exception as err:  # cannot tell: send, and let the send report the problem
+        logger.warning("skip_if_pending check of task %s failed: %s", state.task.id, err)
+        return False
+
+
+class Burst:
+    """Ledger rows, cursor moves and sends of one pass."""
+
+    __slots__ = ("now_ms", "rows", "skips", "pending", "cursors", "states")
+
+    def __init__(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+        self.rows: list[TaskRun] = []
+        """Every row the pass writes: SENDING for a send, final for a skip."""
+        self.skips: list[TaskRun] = []
+        self.pending: list[Pending] = []
+        self.cursors: dict[str, int] = {}
+        self.states: list[TaskState] = []
+
+    def add(self, state: TaskState, decisions: list[Decision]) -> None:
+        task, now_ms = state.task, self.now_ms
+        task_id, queue = task.id, task.spec.queue
+        for ms, outcome in decisions:
+            if outcome is None:
+                run = TaskRun(task_id=task_id, scheduled_ms=ms, fired_at_ms=now_ms,
+                              outcome=RunOutcome.SENDING, queue=queue)
+                self.pending.append(Pending(task, run, state.prepared(ms)))
+            else:
+                run = TaskRun(task_id=task_id, scheduled_ms=ms, fired_at_ms=now_ms,
+                              outcome=outcome, queue=queue)
+                self.skips.append(run)
+            self.rows.append(run)
+        self.cursors[task_id] = decisions[-1][0]
+        self.states.append(state)

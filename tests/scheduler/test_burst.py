@@ -1,0 +1,108 @@
+"""A due burst is one pipeline: one ledger transaction, sends batched per (room, queue) at
+most 1000 messages a call, one settle transaction; mutations still exclude fires."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from meshq.queue.engine import QueueEngine
+from meshq.scheduler.enqueuer import Outgoing
+from meshq.scheduler.model import RunOutcome, Task
+from meshq.scheduler.validate import check_spec
+
+from .conftest import FakeClock, GatedEnqueuer, new_engine
+from .test_engine import T0, depth, minute, spec
+
+
+def counted(calls: list[int], method: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(rows: Sequence[object], *args: object) -> Any:
+        calls.append(len(rows))
+        return method(rows, *args)
+    return wrapper
+
+
+class RecordingEnqueuer(GatedEnqueuer):
+    def __init__(self, engine: QueueEngine) -> None:
+        super().__init__(engine)
+        self.calls: list[tuple[str, int]] = []
+
+    async def send_many(self, room: str, queue: str, messages: Sequence[Outgoing]) -> list[str]:
+        self.calls.append((queue, len(messages)))
+        return await super().send_many(room, queue, messages)
+
+
+async def test_burst_is_one_record_batched_sends_one_settle(queues: QueueEngine, room: str,  # type: ignore[no-untyped-def]
+                                                            make_store) -> None:
+    store = make_store()
+    created = int(T0 * 1000)
+    tasks = [Task(id=uuid.uuid4().hex, spec=check_spec(spec(room, f"q{i % 2}", payload_json=str(i))),
+                  created_at_ms=created, cursor_ms=created) for i in range(2500)]
+    store.add_tasks(tasks)
+    records: list[int] = []
+    settles: list[int] = []
+    store.record = counted(records, store.record)
+    store.settle = counted(settles, store.settle)
+    enqueuer = RecordingEnqueuer(queues)
+    clock = FakeClock(T0)
+    engine = await new_engine(store, enqueuer, clock)
+    clock.t = minute(1) / 1000 + 0.2
+    assert await engine.run_due(engine.now_ms()) == 2500
+    assert records == [2500] and settles == [2500]
+    assert sorted(enqueuer.calls) == [("q0", 250), ("q0", 1000), ("q1", 250), ("q1", 1000)]
+    assert depth(queues, room, "q0") == depth(queues, room, "q1") == 1250
+    bodies = Counter(d.body for q in ("q0", "q1") for d in queues.peek(room, q, 1000))
+    assert len(bodies) == 2000 and set(bodies.values()) == {1}
+    for task in tasks[:3] + tasks[-3:]:
+        [run] = store.runs(task.id, 10)
+        assert run.outcome is RunOutcome.ENQUEUED and run.scheduled_ms == minute(1)
+        assert engine.get_task(task.id).next_fire_ms == minute(2)
+
+
+async def test_task_held_by_a_mutation_fires_after_it(queues: QueueEngine, room: str,  # type: ignore[no-untyped-def]
+                                                      make_store) -> None:
+    clock = FakeClock(T0)
+    gated = GatedEnqueuer(queues)
+    engine = await new_engine(make_store(), gated, clock)
+    held = await engine.add_task(spec(room, "held"))
+    await engine.add_task(spec(room, "free"))
+    # Given a trigger of one task whose send is in progress (it holds the task's lock)
+    gated.release.clear()
+    clock.t = minute(1) / 1000 + 0.1
+    trigger = asyncio.create_task(engine.trigger_task(held.task.id))
+    await gated.entered.wait()
+    # When both tasks come due, Then the free one fires in the burst, the held one after
+    fire = asyncio.create_task(engine.run_due(engine.now_ms()))
+    await asyncio.sleep(0)
+    assert not fire.done()
+    gated.release.set()
+    await asyncio.gather(trigger, fire)
+    assert depth(queues, room, "held") == 2 and depth(queues, room, "free") == 1
+    runs = await engine.runs(held.task.id)
+    assert sorted((r.manual, r.outcome) for r in runs) == [(False, RunOutcome.ENQUEUED),
+                                                           (True, RunOutcome.ENQUEUED)]
+    assert engine.get_task(held.task.id).next_fire_ms == minute(2)
+
+
+async def test_delete_during_a_burst_waits_and_stops_only_that_task(queues: QueueEngine, room: str,  # type: ignore[no-untyped-def]
+                                                                    make_store) -> None:
+    clock = FakeClock(T0)
+    gated = GatedEnqueuer(queues)
+    engine = await new_engine(make_store(), gated, clock)
+    views = [await engine.add_task(spec(room, f"q{i}")) for i in range(3)]
+    gated.release.clear()
+    clock.t = minute(1) / 1000 + 0.1
+    fire = asyncio.create_task(engine.run_due(engine.now_ms()))
+    await gated.entered.wait()
+    delete = asyncio.create_task(engine.delete_task(views[1].task.id))
+    await asyncio.sleep(0)
+    assert not delete.done()
+    gated.release.set()
+    await asyncio.gather(fire, delete)
+    for k in (2, 3):
+        clock.t = minute(k) / 1000 + 0.1
+        await engine.run_due(engine.now_ms())
+    assert [depth(queues, room, f"q{i}") for i in range(3)] == [3, 1, 3]
