@@ -361,3 +361,48 @@ async def test_message_state_follows_a_message(h: Harness) -> None:
     assert e.message_state(R, Q, s.message_id) == (MessageState.IN_FLIGHT, 1)
     await e.ack(R, Q, [d.lease_token])
     assert e.message_state(R, Q, s.message_id) == (MessageState.GONE, 0)
+
+
+async def test_a_message_can_carry_its_own_dedup_window(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.open_queue(R, Q, QueueOptions(dedup_window_seconds=60))
+    day = 24 * 3600.0
+    [long] = await e.send(R, Q, msgs(1, dedup_id="long", dedup_window_seconds=30 * day))
+    [short] = await e.send(R, Q, msgs(2, dedup_id="short", dedup_window_seconds=5))
+    await e.send(R, Q, msgs(3, dedup_id="queue"))  # the queue's 60 s
+    h.clock.advance(10)
+    e = await h.restart()  # the lifetime is stored with the dedup record
+    again = await e.send(R, Q, [NewMessage(body="1", dedup_id="long"),
+                                NewMessage(body="2", dedup_id="short"),
+                                NewMessage(body="3", dedup_id="queue")])
+    assert again[0].message_id == long.message_id
+    assert [r.duplicate for r in again] == [True, False, True]
+    assert again[1].message_id != short.message_id
+    h.clock.advance(20 * day)
+    e = await h.restart()
+    [still] = await e.send(R, Q, msgs(1, dedup_id="long"))
+    assert (still.message_id, still.duplicate) == (long.message_id, True)
+    h.clock.advance(11 * day)
+    [fresh] = await e.send(R, Q, msgs(1, dedup_id="long"))
+    assert not fresh.duplicate
+
+
+async def test_a_message_dedup_window_applies_on_a_queue_without_dedup(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.open_queue(R, Q, QueueOptions(dedup_window_seconds=0))
+    [first] = await e.send(R, Q, msgs(1, dedup_id="k", dedup_window_seconds=100))
+    [again] = await e.send(R, Q, msgs(1, dedup_id="k"))
+    assert (again.message_id, again.duplicate) == (first.message_id, True)
+    [plain] = await e.send(R, Q, msgs(1, dedup_id="other"))
+    [plain2] = await e.send(R, Q, msgs(1, dedup_id="other"))
+    assert not plain2.duplicate and plain2.message_id != plain.message_id
+
+
+@pytest.mark.parametrize("window", [-1.0, 30 * 24 * 3600.0 + 1, float("nan"), float("inf")])
+async def test_a_bad_message_dedup_window_is_refused(h: Harness, window: float) -> None:
+    e = h.engine
+    assert e is not None
+    with pytest.raises(InvalidArgument, match="dedup_window_seconds"):
+        await e.send(R, Q, msgs(1, dedup_id="k", dedup_window_seconds=window), create=True)

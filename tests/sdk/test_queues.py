@@ -111,6 +111,15 @@ async def test_dedup_id_returns_the_first_id(room: RoomClient) -> None:
     assert [m.body for m in await room.queues.peek("jobs", 10)] == [1]
 
 
+async def test_a_message_dedup_window_reaches_the_server(room: RoomClient) -> None:
+    first = await room.queues.send(name="jobs", message=1, dedup_id="o", dedup_window=30 * 86400)
+    assert await room.queues.send(name="jobs", message=1, dedup_id="o") == first
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await room.queues.send(name="jobs", message=1, dedup_id="p", dedup_window=31 * 86400)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "dedup_window_seconds" in (err.value.details() or "")
+
+
 async def test_dead_letter_then_redrive(room: RoomClient) -> None:
     await room.queues.open("jobs", max_deliveries=1)
     message_id = await room.queues.send(name="jobs", message="poison")

@@ -97,13 +97,15 @@ def new_messages_from_proto(
 
 def fields_from_proto(
     messages: Sequence[queues_pb2.OutgoingMessage],
-) -> list[tuple[str, Any, float, str]]:
-    """(body, headers, delay_seconds, dedup_id) per message for ``QueueEngine.send_fields``.
+) -> list[tuple[str, Any, float, str, float]]:
+    """(body, headers, delay_seconds, dedup_id, dedup_window_seconds) per message for
+    ``QueueEngine.send_fields``.
 
     The headers stay the proto map (the engine copies it only when it is not empty): building
     a dict and a ``NewMessage`` per message cost more than validating it.
     """
-    return [(m.json, m.headers, m.delay_seconds, m.dedup_id) for m in messages]
+    return [(m.json, m.headers, m.delay_seconds, m.dedup_id, m.dedup_window_seconds)
+            for m in messages]
 
 
 def add_send_results(out: Any, results: Sequence[tuple[str, bool]]) -> None:

@@ -121,7 +121,7 @@ class QueueEngine(AdminMixin):
         for rec in sorted(snap.dedup, key=lambda r: r.expires_at):
             if rec.expires_at > now and (q_ := self._find(rec.room, rec.queue)) is not None:
                 q_.dedup[rec.dedup_id] = DedupEntry(rec.message_id, rec.expires_at, None)
-                q_.dedup_order.append((rec.expires_at, rec.dedup_id))
+                q_.dedup_order.append((rec.expires_at, rec.dedup_id))  # sorted: a heap
         return repairs
 
     @overload

@@ -59,6 +59,9 @@ class NewMessage:
     headers: dict[str, str] = field(default_factory=dict)
     delay_seconds: float = 0.0
     dedup_id: str = ""
+    dedup_window_seconds: float = 0.0
+    """How long this message's dedup_id is remembered (0: the queue's window); at most 30
+    days. Set, it applies even on a queue whose window is 0 (dedup off)."""
 
 
 @dataclass(frozen=True, kw_only=True)

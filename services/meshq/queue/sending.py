@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
 import itertools
 import os
 from typing import TYPE_CHECKING
@@ -44,7 +45,7 @@ class Sender:
         order, dedup = q.dedup_order, q.dedup
         pruned = False
         while order and order[0][0] <= now:
-            expires, key = order.popleft()
+            expires, key = heapq.heappop(order)
             entry = dedup.get(key)
             if entry is not None and entry.expires_at <= now and entry.commit is None:
                 del dedup[key]
@@ -98,13 +99,14 @@ class Sender:
         window = q.options.dedup_window_seconds
         msgs: list[Msg] = []
         dedup_ops: list[st.Op] = []
-        for i, (mid, (body, headers, headers_json, delay, dedup_id)) in enumerate(fresh):
+        for i, (mid, (body, headers, headers_json, delay, dedup_id, own)) in enumerate(fresh):
             ready_at = now + delay if delay else 0.0
             ops.append((st.MSG_PUT, (mid, room, name, seq + i, body, headers_json, now, 0,
                                      ready_at)))
             msgs.append(Msg(mid, body, headers, headers_json, now, 0, seq + i, ready_at, q))
-            if dedup_id and window > 0:
-                dedup_ops.append((st.DEDUP_PUT, (room, name, dedup_id, mid, now + window)))
+            if dedup_id and (own or window) > 0:
+                dedup_ops.append((st.DEDUP_PUT, (room, name, dedup_id, mid,
+                                                 now + (own or window))))
         ops.extend(dedup_ops)
         if not ops:
             await _wait_all(waits)
@@ -157,7 +159,7 @@ class Sender:
         keys: list[str] = []
         for _, (_, _, dedup_id, mid, expires) in dedup_ops:
             q.dedup[dedup_id] = DedupEntry(mid, expires, future)
-            q.dedup_order.append((expires, dedup_id))
+            heapq.heappush(q.dedup_order, (expires, dedup_id))
             keys.append(dedup_id)
         return keys
 

@@ -172,7 +172,8 @@ class QueueState:
         self.ready = ReadyIndex()
         self.leases: dict[str, Msg] = {}  # lease token -> message
         self.dedup: dict[str, DedupEntry] = {}
-        self.dedup_order: deque[tuple[float, str]] = deque()
+        # (expires_at, dedup_id), a heap: messages may carry their own dedup window
+        self.dedup_order: list[tuple[float, str]] = []
         self.n_ready = 0
         self.n_delayed = 0
         self.pending = 0  # messages of sends not yet committed (count toward max_depth)

@@ -26,14 +26,16 @@ MAX_DEDUP_ID_BYTES = 512
 MAX_WAIT_SECONDS = 60.0
 MAX_DELIVERIES_LIMIT = 1000  # the largest max_deliveries a queue may set
 MAX_DEDUP_WINDOW = 7 * 24 * 3600.0
+MAX_MESSAGE_DEDUP_WINDOW = 30 * 24 * 3600.0  # a message's own dedup_window_seconds
 MAX_IN_FLIGHT_LIMIT = 100_000
 # The C scanner behind json.loads, called directly: json.loads adds two regex matches and
 # some Python around it, 6x the scanner's own time on a 200-byte object.
 _scan: Callable[[str, int], tuple[object, int]] = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
-Prepared = tuple[str, dict[str, str], str, float, str]
-"""(body, headers, headers_json, delay_seconds, dedup_id) of one validated message."""
+Prepared = tuple[str, dict[str, str], str, float, str, float]
+"""(body, headers, headers_json, delay_seconds, dedup_id, dedup_window) of one validated
+message; dedup_window 0 means the queue's."""
 
 
 def check_target(room: str, queue: str) -> None:
@@ -136,14 +138,16 @@ def _check_dedup(index: int, dedup_id: str) -> str:
     return dedup_id
 
 
-Fields = tuple[str, Mapping[str, str], float, str]
-"""(body, headers, delay_seconds, dedup_id) of one message as a caller sent it."""
+Fields = (tuple[str, Mapping[str, str], float, str]
+          | tuple[str, Mapping[str, str], float, str, float])
+"""(body, headers, delay_seconds, dedup_id[, dedup_window_seconds]) of one message as a caller
+sent it."""
 
 
 def prepare(messages: Sequence[NewMessage], limits: QueueLimits) -> list[Prepared]:
     """Validate a Send batch; return each message ready to enqueue."""
-    return prepare_fields([(m.body, m.headers, m.delay_seconds, m.dedup_id) for m in messages],
-                          limits)
+    return prepare_fields([(m.body, m.headers, m.delay_seconds, m.dedup_id,
+                            m.dedup_window_seconds) for m in messages], limits)
 
 
 def prepare_fields(messages: Sequence[Fields], limits: QueueLimits) -> list[Prepared]:
@@ -160,7 +164,9 @@ def prepare_fields(messages: Sequence[Fields], limits: QueueLimits) -> list[Prep
     out: list[Prepared] = []
     append = out.append
     limit = limits.max_message_bytes
-    for i, (body, headers, delay, dedup_id) in enumerate(messages):
+    for i, fields in enumerate(messages):
+        body, headers, delay, dedup_id = fields[0], fields[1], fields[2], fields[3]
+        window = fields[4] if len(fields) > 4 else 0.0  # type: ignore[misc]
         size = _check_body(i, body)
         if headers:
             headers = dict(headers)
@@ -177,7 +183,12 @@ def prepare_fields(messages: Sequence[Fields], limits: QueueLimits) -> list[Prep
             delay = float(delay)
         else:
             delay = 0.0
-        append((body, headers, headers_json, delay, _check_dedup(i, dedup_id) if dedup_id else ""))
+        if window:
+            check_seconds(f"messages[{i}].dedup_window_seconds", window,
+                          maximum=MAX_MESSAGE_DEDUP_WINDOW)
+            window = float(window)
+        append((body, headers, headers_json, delay,
+                _check_dedup(i, dedup_id) if dedup_id else "", window))
     return out
 
 

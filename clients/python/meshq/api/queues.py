@@ -32,12 +32,18 @@ def encode(message: Any) -> str:
 
 
 def outgoing(message: Any, *, headers: dict[str, str] | None = None, delay: float = 0.0,
-             dedup_id: str | None = None) -> queues_pb2.OutgoingMessage:
-    """One message for the wire, with the current trace context in its headers."""
+             dedup_id: str | None = None, dedup_window: float = 0.0,
+             ) -> queues_pb2.OutgoingMessage:
+    """One message for the wire, with the current trace context in its headers.
+
+    ``dedup_window``: seconds this message's dedup_id is remembered (0: the queue's window;
+    at most 30 days).
+    """
     all_headers = dict(headers or {})
     inject(all_headers)
     return queues_pb2.OutgoingMessage(json=encode(message), headers=all_headers,
-                                      delay_seconds=delay, dedup_id=dedup_id or "")
+                                      delay_seconds=delay, dedup_id=dedup_id or "",
+                                      dedup_window_seconds=dedup_window)
 
 
 class QueuesClient:
@@ -56,10 +62,11 @@ class QueuesClient:
 
     async def send(self, name: str, message: Any, *, create: bool = True,
                    headers: dict[str, str] | None = None, delay: float = 0.0,
-                   dedup_id: str | None = None) -> str:
+                   dedup_id: str | None = None, dedup_window: float = 0.0) -> str:
         """Enqueue one JSON value; returns its id once it is on disk."""
         request = queues_pb2.SendRequest(room=self.room, queue=name, create=create, messages=[
-            outgoing(message, headers=headers, delay=delay, dedup_id=dedup_id)])
+            outgoing(message, headers=headers, delay=delay, dedup_id=dedup_id,
+                     dedup_window=dedup_window)])
         response = await self._stub.Send(request, **self._call())
         return response.results[0].message_id  # type: ignore[no-any-return]
 

@@ -30,7 +30,7 @@ MESSAGE_STATE_IN_FLIGHT: MessageState
 MESSAGE_STATE_GONE: MessageState
 
 class OutgoingMessage(_message.Message):
-    __slots__ = ("json", "headers", "delay_seconds", "dedup_id")
+    __slots__ = ("json", "headers", "delay_seconds", "dedup_id", "dedup_window_seconds")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -42,11 +42,13 @@ class OutgoingMessage(_message.Message):
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     DELAY_SECONDS_FIELD_NUMBER: _ClassVar[int]
     DEDUP_ID_FIELD_NUMBER: _ClassVar[int]
+    DEDUP_WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
     json: str
     headers: _containers.ScalarMap[str, str]
     delay_seconds: float
     dedup_id: str
-    def __init__(self, json: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., delay_seconds: _Optional[float] = ..., dedup_id: _Optional[str] = ...) -> None: ...
+    dedup_window_seconds: float
+    def __init__(self, json: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., delay_seconds: _Optional[float] = ..., dedup_id: _Optional[str] = ..., dedup_window_seconds: _Optional[float] = ...) -> None: ...
 
 class Delivery(_message.Message):
     __slots__ = ("message_id", "json", "headers", "enqueued_at_unix_ms", "attempt", "lease_token", "lease_expires_at_unix_ms", "queue")
