@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -36,6 +36,19 @@ class PrometheusQueueObserver(QueueObserver):
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._m = metrics_for(QueueMetrics, registry)
+        # The labelled children of the per-delivery metrics, per (room, queue): ``labels()``
+        # costs a lock and a dict lookup per call, on the hottest paths of the engine.
+        self._children: dict[tuple[str, str], _Children] = {}
+
+    def _for(self, room: str, queue: str) -> _Children:
+        children = self._children.get((room, queue))
+        if children is None:
+            m = self._m
+            children = self._children[(room, queue)] = _Children(
+                m.delivered.labels(room, queue), m.time_in_queue.labels(room, queue).observe,
+                m.redelivered.labels(room, queue), m.acked.labels(room, queue),
+                m.held.labels(room, queue).observe)
+        return children
 
     def sent(self, room: str, queue: str, count: int) -> None:
         if count > 0:
@@ -44,24 +57,26 @@ class PrometheusQueueObserver(QueueObserver):
     def delivered(self, room: str, queue: str, deliveries: Sequence[Delivery], now: float) -> None:
         if not deliveries:
             return
-        self._m.delivered.labels(room, queue).inc(len(deliveries))
-        waited = self._m.time_in_queue.labels(room, queue)
+        children = self._for(room, queue)
+        children.delivered.inc(len(deliveries))
+        waited = children.time_in_queue
         redelivered = 0
         for delivery in deliveries:
             if delivery.attempt <= 1:
-                waited.observe(max(0.0, now - delivery.enqueued_at))
+                waited(max(0.0, now - delivery.enqueued_at))
             else:
                 redelivered += 1
         if redelivered:
-            self._m.redelivered.labels(room, queue).inc(redelivered)
+            children.redelivered.inc(redelivered)
 
     def acked(self, room: str, queue: str, held_seconds: Sequence[float]) -> None:
         if not held_seconds:
             return
-        self._m.acked.labels(room, queue).inc(len(held_seconds))
-        held = self._m.held.labels(room, queue)
+        children = self._for(room, queue)
+        children.acked.inc(len(held_seconds))
+        held = children.held
         for seconds in held_seconds:
-            held.observe(max(0.0, seconds))
+            held(max(0.0, seconds))
 
     def nacked(self, room: str, queue: str, count: int) -> None:
         if count > 0:
@@ -84,6 +99,14 @@ class PrometheusQueueObserver(QueueObserver):
 
     def stream_closed(self, room: str, queue: str) -> None:
         self._m.open_streams.labels(room, queue).dec()
+
+
+class _Children(NamedTuple):
+    delivered: Counter
+    time_in_queue: Callable[[float], None]
+    redelivered: Counter
+    acked: Counter
+    held: Callable[[float], None]
 
 
 class QueueStatsCollector(Collector):
@@ -149,6 +172,8 @@ class QueueStatsCollector(Collector):
 
     def _read(self) -> list[tuple[str, QueueInfo]]:
         stats: list[tuple[str, QueueInfo]] = []
+        if not getattr(self._engine, "healthy", True):  # a failed commit: it refuses all calls
+            return stats
         for room in self._engine.list_rooms():
             try:
                 queues = self._engine.list_queues(room.name)
