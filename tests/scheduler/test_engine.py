@@ -11,6 +11,7 @@ import pytest
 
 from meshq.core.errors import InvalidArgument, NotFound
 from meshq.queue.engine import QueueEngine
+from meshq.queue.memory_store import MemoryQueueStore
 from meshq.scheduler import cron
 from meshq.scheduler.model import MisfirePolicy, RunOutcome, TaskSpec, TaskUpdate
 
@@ -120,6 +121,37 @@ async def test_crash_around_the_send_is_repaired_exactly_once(queues: QueueEngin
     clock.t = minute(2) / 1000 + 0.1
     await again.run_due(again.now_ms())
     assert depth(queues, room, "q") == 2
+
+
+async def test_a_repair_after_an_outage_longer_than_the_queue_dedup_window_enqueues_once(
+        make_store) -> None:  # type: ignore[no-untyped-def]
+    # Given a queue engine on the test's clock (its own dedup window: the default 300 s)
+    clock = FakeClock(T0)
+    queues = QueueEngine(MemoryQueueStore(), clock=clock)
+    await queues.start()
+    try:
+        room = "r-" + uuid.uuid4().hex[:10]
+        await queues.create_room(room)
+        # And a fire whose message was enqueued but whose ledger row was never settled
+        store = make_store()
+        gated = GatedEnqueuer(queues)
+        gated.crash_after = True
+        engine = await new_engine(store, gated, clock)
+        view = await engine.add_task(spec(room, "q"))
+        clock.t = minute(1) / 1000 + 0.1
+        with pytest.raises(Crash):
+            await engine.run_due(engine.now_ms())
+        # When the scheduler comes back six hours later (far past 300 s) and repairs the row
+        clock.t += 6 * 3600
+        again = await new_engine(store, GatedEnqueuer(queues), clock)
+        # Then the fire's own dedup lifetime still finds the first message: one message
+        [run] = [r for r in await again.runs(view.task.id) if r.scheduled_ms == minute(1)]
+        assert run.outcome is RunOutcome.ENQUEUED
+        [msg] = [m for m in queues.peek(room, "q", 100)
+                 if m.headers["x-meshq-scheduled-at"] == cron.iso_ms(minute(1))]
+        assert msg.message_id == run.message_id
+    finally:
+        await queues.stop()
 
 
 async def test_no_enqueue_after_delete_returns(queues: QueueEngine, room: str, make_store) -> None:  # type: ignore[no-untyped-def]

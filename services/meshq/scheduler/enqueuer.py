@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# How long the queue remembers a fire's dedup id. A crash between the ledger's SENDING row
+# and its settle is repaired by re-sending with the same id; that repair is exactly-once as
+# long as it comes within this window (an outage of the scheduler longer than a day could
+# enqueue such an in-between fire twice). Long enough for real outages, short enough that a
+# 1-second schedule keeps ~86,400 ids per day, not per week.
+FIRE_DEDUP_WINDOW = 24 * 3600.0
+
+
 @dataclass(frozen=True, kw_only=True)
 class Outgoing:
     """One message the scheduler sends."""
@@ -36,6 +44,7 @@ class Outgoing:
     headers: dict[str, str] = field(default_factory=dict)
     dedup_id: str = ""
     delay_seconds: float = 0.0
+    dedup_window_seconds: float = FIRE_DEDUP_WINDOW
 
 
 class Enqueuer(Protocol):
@@ -75,7 +84,8 @@ class EngineEnqueuer:
         from meshq.queue.model import NewMessage
 
         batch = [NewMessage(body=m.body, headers=m.headers, dedup_id=m.dedup_id,
-                            delay_seconds=m.delay_seconds) for m in messages]
+                            delay_seconds=m.delay_seconds,
+                            dedup_window_seconds=m.dedup_window_seconds) for m in messages]
         # Ask first rather than retry on NotFound: a retry would validate the batch twice.
         # No await between the checks and the send's own lookup, so a room deleted meanwhile
         # is never re-created.
@@ -146,7 +156,9 @@ class GrpcEnqueuer:
         from meshq.v1 import queues_pb2
 
         out = [queues_pb2.OutgoingMessage(json=m.body, headers=m.headers, dedup_id=m.dedup_id,
-                                          delay_seconds=m.delay_seconds) for m in messages]
+                                          delay_seconds=m.delay_seconds,
+                                          dedup_window_seconds=m.dedup_window_seconds)
+               for m in messages]
         request = queues_pb2.SendRequest(room=room, queue=queue, messages=out)
         try:
             response = await self._send(request)
