@@ -70,6 +70,7 @@ def build_component(ctx: StackContext) -> QueueComponent:
     ctx.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteQueueStore(ctx.data_dir / STORE_FILE)
     engine = QueueEngine(store, limits=limits, observer=observer)
+    engine.on_broken = lambda err: ctx.mark_not_serving(QueueComponent.service_names)
     ctx.engine = engine
     logger.info("queue store at %s", ctx.data_dir / STORE_FILE)
     return QueueComponent(engine)

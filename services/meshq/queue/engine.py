@@ -63,6 +63,8 @@ class QueueEngine(AdminMixin):
         self._rooms: dict[str, RoomState] = {}
         self._running = False
         self._broken = False
+        self.on_broken: Callable[[BaseException], None] | None = None
+        """Called once when a failed commit breaks the engine (health turns NOT_SERVING)."""
         self._leaser = Leaser(
             clock=clock, observer=self._observer, commit=self._commit,
             spawn_commit=self._spawn_commit, dlq_for=self._dlq_for,
@@ -205,6 +207,8 @@ class QueueEngine(AdminMixin):
         logger.error("queue store commit failed (%s); the queue engine refuses every call "
                      "until the server restarts", err)
         self._broken = True
+        if self.on_broken is not None:
+            self.on_broken(err)
         for room in self._rooms.values():
             for q in room.queues.values():
                 for sub in list(q.subs):

@@ -8,6 +8,7 @@ NOT_SERVING, the server drains in-flight calls within the grace, components stop
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import Callable, Sequence
@@ -146,6 +147,7 @@ async def start_stack(
     )
     components: list[Component] = []
     health_servicer = health.aio.HealthServicer()
+    ctx.mark_not_serving = _not_serving_reporter(health_servicer)
     try:
         for name in config.services:
             component = build_component(name, ctx)
@@ -194,6 +196,24 @@ def _add_standard_services(
          reflection.SERVICE_NAME),
         server,
     )
+
+
+def _not_serving_reporter(health_servicer: Any) -> Callable[[Sequence[str]], None]:
+    """A callback (safe from any code on the loop) that turns services NOT_SERVING."""
+    pending: set[asyncio.Task[None]] = set()
+
+    async def mark(names: Sequence[str]) -> None:
+        await health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        for name in names:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def report(names: Sequence[str]) -> None:
+        logger.error("NOT_SERVING: %s", ", ".join(names))
+        task = asyncio.get_running_loop().create_task(mark(names))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return report
 
 
 async def _mark_serving(health_servicer: Any, components: Sequence[Component]) -> None:

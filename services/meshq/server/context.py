@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,3 +32,6 @@ class StackContext:
     """CA for the stack's own calls when the server uses TLS."""
     settings: dict[str, Any] = field(default_factory=dict)
     """Component settings from the command line, by name (e.g. "ray_address")."""
+    mark_not_serving: Callable[[Sequence[str]], None] = lambda names: None
+    """A component that can no longer serve (e.g. its store failed) reports it here: the
+    health service then answers NOT_SERVING for those service names."""
