@@ -1,0 +1,38 @@
+"""Every command loads and has --help: a module that fails to import is caught here."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from meshq.cli.main import COMMANDS, cli
+
+
+def _walk(command: click.Command, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    paths = [path]
+    if isinstance(command, click.Group):
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None, f"{' '.join(path)} {name} does not load"
+            paths += _walk(sub, (*path, name))
+    return paths
+
+
+def all_command_paths() -> list[tuple[str, ...]]:
+    return _walk(cli, ())
+
+
+def test_every_listed_command_module_loads() -> None:
+    ctx = click.Context(cli)
+    names = {attr.replace("_", "-") for _, attr in COMMANDS}
+    for name in sorted(names):
+        assert isinstance(cli.get_command(ctx, name), click.Command), name
+
+
+@pytest.mark.parametrize("path", all_command_paths(), ids=lambda p: " ".join(p) or "meshq")
+def test_help(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
