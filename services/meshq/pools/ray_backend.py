@@ -201,11 +201,19 @@ async def _init_in_keeper_thread(kwargs: dict[str, Any]) -> None:
             done.set_exception(err)
 
     def keeper() -> None:
-        try:
-            ray.init(**kwargs)
-        except BaseException as err:
-            loop.call_soon_threadsafe(settle, err)
-            return
+        # A local Ray's first start sometimes times out waiting for its GCS port file on a
+        # busy 2-core machine; a second start succeeds. Joining a cluster is not retried.
+        attempts = 2 if kwargs.get("address") in (None, "local") else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                ray.init(**kwargs)
+                break
+            except BaseException as err:
+                if attempt == attempts:
+                    loop.call_soon_threadsafe(settle, err)
+                    return
+                logger.warning("starting a local Ray failed (%s); trying once more", err)
+                ray.shutdown()
         loop.call_soon_threadsafe(settle, None)
         threading.Event().wait()
 
