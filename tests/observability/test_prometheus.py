@@ -21,12 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from meshq.metrics.definitions import new_registry
-from meshq.metrics.server import stop_metrics_server
-from meshq.metrics.wiring import observer_settings, serve_metrics
 from meshq.queue.engine import QueueEngine
 from meshq.queue.model import NackItem, NewMessage, QueueOptions
-from meshq.queue.sqlite_store import SqliteQueueStore
 
 from .promserver import DEPLOY, Prometheus, poll, run_promtool, running_prometheus, scrape_config
 
@@ -102,15 +98,14 @@ def _component_round(settings: dict[str, Any], room: str, rounds: int) -> None:
 
 
 @pytest.fixture
-async def live(tmp_path: Path, unique: str) -> AsyncIterator[Live]:
-    registry = new_registry()
-    settings = observer_settings(registry)
-    engine = QueueEngine(
-        SqliteQueueStore(tmp_path / "queues.db"), observer=settings["queue_observer"]
-    )
-    await engine.start()
-    server, port = serve_metrics("127.0.0.1:0", registry, engine, asyncio.get_running_loop())
-    live = Live(target=f"127.0.0.1:{port}", engine=engine, settings=settings, room=unique)
+async def live(server: Any, unique: str) -> AsyncIterator[Live]:
+    """The suite's real server (what `meshq up` runs, metrics endpoint included) under load.
+
+    Queue traffic goes through its real engine; the scheduler, worker and pool observers of
+    that same server are driven directly, so every series exists within a few scrapes.
+    """
+    live = Live(target=server.metrics_address, engine=server.engine,
+                settings=server.stack.context.settings, room=unique)
     stop = asyncio.Event()
     load = asyncio.create_task(_load(live, stop), name="metrics-load")
     try:
@@ -118,8 +113,6 @@ async def live(tmp_path: Path, unique: str) -> AsyncIterator[Live]:
     finally:
         stop.set()
         await load
-        await asyncio.to_thread(stop_metrics_server, server)
-        await engine.stop()
 
 
 def dashboard_queries() -> list[str]:
