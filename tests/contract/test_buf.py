@@ -46,3 +46,19 @@ def test_buf_breaking_catches_a_removed_field(tmp_path: Path) -> None:
     # Then it fails and names the deleted field
     assert result.returncode != 0
     assert "create" in (result.stdout + result.stderr)
+
+
+def test_buf_lint_requires_a_comment_on_every_field(tmp_path: Path) -> None:
+    # Given a copy of the protos where one field lost its comment
+    copy = tmp_path / "protos"
+    shutil.copytree(PROTOS, copy)
+    rooms = copy / "meshq" / "v1" / "rooms.proto"
+    text = rooms.read_text()
+    assert "  // When true, an existing room" in text
+    rooms.write_text(text.replace(
+        "  // When true, an existing room with this name is returned instead of ALREADY_EXISTS.\n",
+        "", 1))
+    # Then buf lint (STANDARD + COMMENTS) refuses it
+    result = buf("lint", str(copy))
+    assert result.returncode != 0
+    assert "if_not_exists" in result.stdout + result.stderr
