@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 
 NODE_STAMP := clients/node/node_modules/.installed
 $(NODE_STAMP): clients/node/package.json clients/node/package-lock.json
-	cd clients/node && npm ci --no-audit --no-fund --loglevel=error
+	# npm ci refuses a lock file without the other platforms' optional buf binaries (npm 11)
+	cd clients/node && npm install --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
 install: $(STAMP) $(NODE_STAMP)  ## Create .venv, install meshq, its test tools and the Node client
