@@ -49,25 +49,12 @@ class ServerHandle:
         return Connection(server=self.address, **kwargs)
 
 
-def _available_services() -> tuple[str, ...]:
-    # TEMPORARY while components are being written: host those that exist.
-    import importlib.util
-
-    from meshq.server.app import COMPONENT_MODULES
-
-    return tuple(
-        name for name, module in COMPONENT_MODULES.items()
-        if importlib.util.find_spec(module) is not None
-    )
-
-
 @pytest.fixture(scope="session")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServerHandle]:
     data_dir = tmp_path_factory.mktemp("meshq-data")
     config = StackConfig(
         data_dir=data_dir,
         listen="127.0.0.1:0",
-        services=_available_services(),
         settings={"pool_backend": "asyncio"},
     )
     stack = await open_stack(config, metrics_listen="127.0.0.1:0")
