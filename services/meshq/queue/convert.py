@@ -85,16 +85,6 @@ def queue_info_to_proto(info: model.QueueInfo) -> queues_pb2.QueueInfo:
     )
 
 
-def new_messages_from_proto(
-    messages: Sequence[queues_pb2.OutgoingMessage],
-) -> list[model.NewMessage]:
-    return [
-        model.NewMessage(body=m.json, headers=dict(m.headers), delay_seconds=m.delay_seconds,
-                         dedup_id=m.dedup_id)
-        for m in messages
-    ]
-
-
 def fields_from_proto(
     messages: Sequence[queues_pb2.OutgoingMessage],
 ) -> list[tuple[str, Any, float, str, float]]:
@@ -139,11 +129,6 @@ def add_settle_results(out: Any, tokens: Sequence[str],
     ok, stale = queues_pb2.SETTLE_OUTCOME_OK, queues_pb2.SETTLE_OUTCOME_STALE
     for token, outcome in zip(tokens, outcomes, strict=True):
         add(lease_token=token, outcome=ok if outcome is model.SettleOutcome.OK else stale)
-
-
-def send_results_to_proto(results: Sequence[model.SendResult]) -> list[queues_pb2.SendResult]:
-    return [queues_pb2.SendResult(message_id=r.message_id, duplicate=r.duplicate)
-            for r in results]
 
 
 def nacks_from_proto(items: Sequence[queues_pb2.NackItem]) -> list[model.NackItem]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import json.decoder
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
@@ -27,7 +26,6 @@ MAX_WAIT_SECONDS = 60.0
 MAX_DELIVERIES_LIMIT = 1000  # the largest max_deliveries a queue may set
 MAX_DEDUP_WINDOW = 7 * 24 * 3600.0
 MAX_MESSAGE_DEDUP_WINDOW = 30 * 24 * 3600.0  # a message's own dedup_window_seconds
-MAX_IN_FLIGHT_LIMIT = 100_000
 # The C scanner behind json.loads, called directly: json.loads adds two regex matches and
 # some Python around it, 6x the scanner's own time on a 200-byte object.
 _scan: Callable[[str, int], tuple[object, int]] = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -222,7 +220,3 @@ def check_error_text(error: str) -> str:
         error = error.replace("\x00", "\\0")
     error = error.encode("utf-8", "replace").decode("utf-8", "replace")
     return error[:4096]
-
-
-def is_finite(value: float) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
