@@ -7,6 +7,8 @@ import os
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
+from meshq.agents.llm import DEFAULT_MAX_TURNS, LLMAdapter, report_tokens
+from meshq.agents.observer import WorkerObserver
 from openai import AsyncOpenAI
 
 DEFAULT_MODEL = "gpt-4.1-mini"  # when neither the message, the adapter nor $OPENAI_MODEL names one
@@ -40,6 +42,50 @@ def pick_model(explicit: str | None, context_model: Any, adapter_model: str) -> 
     if isinstance(context_model, str) and context_model:
         return context_model
     return adapter_model
+
+
+class OpenAIAdapterBase(LLMAdapter):
+    """The model, turn limit, token totals and lazily made client of both OpenAI adapters."""
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        client: AsyncOpenAI | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_turns: int = DEFAULT_MAX_TURNS,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+    ) -> None:
+        self.model = model or default_model()
+        self.max_turns = max_turns
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self._client = client
+        self._base_url = base_url
+        self._api_key = api_key
+        self._timeout = timeout
+        self._max_retries = max_retries
+
+    @property
+    def client(self) -> AsyncOpenAI:
+        """Made on first use, so constructing the adapter needs no key (the reference's shape)."""
+        if self._client is None:
+            self._client = make_client(base_url=self._base_url, api_key=self._api_key,
+                                       timeout=self._timeout, max_retries=self._max_retries)
+        return self._client
+
+    async def start(self) -> None:
+        """Make the client now: a missing API key fails the worker's start, not every job."""
+        _ = self.client
+
+    def count_tokens(self, observer: WorkerObserver | None, model: str, usage: Any,
+                     input_name: str, output_name: str) -> None:
+        """Add one call's usage to the totals and report it to the observer."""
+        used_in, used_out = report_tokens(observer, model, usage, input_name, output_name)
+        self.input_tokens += used_in
+        self.output_tokens += used_out
 
 
 async def run_all(calls: Sequence[Awaitable[T]]) -> list[T]:

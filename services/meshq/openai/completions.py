@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from meshq.agents.chat import ChatContext
 from meshq.agents.llm import (
-    DEFAULT_MAX_TURNS,
-    LLMAdapter,
     ToolResponseAdapter,
     TurnLimitExceeded,
     function_tools,
     hosted_tools,
     invoke_tool,
-    report_tokens,
     result_text,
 )
 from meshq.agents.observer import WorkerObserver
-from meshq.openai.common import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
-    default_model,
-    make_client,
-    pick_model,
-    run_all,
-)
+from meshq.openai.common import OpenAIAdapterBase, pick_model, run_all
 from meshq.tools import Tool, Toolkit
-from openai import AsyncOpenAI
 
 logger = logging.getLogger(__name__)
 
 
-class OpenAIChatCompletionsAdapter(LLMAdapter):
+class OpenAIChatCompletionsAdapter(OpenAIAdapterBase):
     """Runs a job through ``/v1/chat/completions`` (vLLM, Ollama, llama.cpp, OpenAI).
 
     Same loop as the Responses adapter: function tools from the toolkits, the calls of one
@@ -41,35 +31,10 @@ class OpenAIChatCompletionsAdapter(LLMAdapter):
     (``web_search``) have no Chat Completions form: they are skipped with a warning.
     """
 
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        model: str | None = None,
-        api_key: str | None = None,
-        client: AsyncOpenAI | None = None,
-        max_turns: int = DEFAULT_MAX_TURNS,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-    ) -> None:
-        self.model = model or default_model()
-        self.max_turns = max_turns
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self._client = client
-        self._client_args = {"base_url": base_url, "api_key": api_key, "timeout": timeout,
-                             "max_retries": max_retries}
-        self._warned_hosted: set[str] = set()
-
-    @property
-    def client(self) -> AsyncOpenAI:
-        if self._client is None:
-            self._client = make_client(**self._client_args)  # type: ignore[arg-type]
-        return self._client
-
-    async def start(self) -> None:
-        """Make the client now: a missing API key fails the worker's start, not every job."""
-        _ = self.client
+    @functools.cached_property
+    def _warned_hosted(self) -> set[str]:
+        """Hosted tool kinds already warned about (once per adapter)."""
+        return set()
 
     async def next(
         self,
@@ -92,10 +57,8 @@ class OpenAIChatCompletionsAdapter(LLMAdapter):
         message_id = str(context.metadata.get("message_id", ""))
         for _turn in range(self.max_turns):
             completion = await self._create(model, messages, tools)
-            used = report_tokens(observer, model, completion.usage, "prompt_tokens",
-                                 "completion_tokens")
-            self.input_tokens += used[0]
-            self.output_tokens += used[1]
+            self.count_tokens(observer, model, completion.usage, "prompt_tokens",
+                              "completion_tokens")
             reply = completion.choices[0].message
             if not reply.tool_calls:
                 text = reply.content or ""

@@ -8,27 +8,16 @@ from typing import Any
 
 from meshq.agents.chat import ChatContext
 from meshq.agents.llm import (
-    DEFAULT_MAX_TURNS,
-    LLMAdapter,
     ToolResponseAdapter,
     TurnLimitExceeded,
     function_tools,
     hosted_tools,
     invoke_tool,
-    report_tokens,
     result_text,
 )
 from meshq.agents.observer import WorkerObserver
-from meshq.openai.common import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
-    default_model,
-    make_client,
-    pick_model,
-    run_all,
-)
+from meshq.openai.common import OpenAIAdapterBase, pick_model, run_all
 from meshq.tools import Tool, Toolkit
-from openai import AsyncOpenAI
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +34,7 @@ class OpenAIResponsesToolResponseAdapter(ToolResponseAdapter):
         return [{"type": "function_call_output", "call_id": call_id, "output": output}]
 
 
-class OpenAIResponsesAdapter(LLMAdapter):
+class OpenAIResponsesAdapter(OpenAIAdapterBase):
     """Runs a job through the Responses API with the worker's toolkits as tools.
 
     Function tools come from the toolkits' ``Tool``s (their JSON schemas), hosted tools (e.g.
@@ -55,36 +44,6 @@ class OpenAIResponsesAdapter(LLMAdapter):
     else ``$OPENAI_MODEL``, else gpt-4.1-mini. Token usage is summed in ``input_tokens`` /
     ``output_tokens`` and reported to the worker's observer per call.
     """
-
-    def __init__(
-        self,
-        *,
-        model: str | None = None,
-        client: AsyncOpenAI | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        max_turns: int = DEFAULT_MAX_TURNS,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-    ) -> None:
-        self.model = model or default_model()
-        self.max_turns = max_turns
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self._client = client
-        self._client_args = {"base_url": base_url, "api_key": api_key, "timeout": timeout,
-                             "max_retries": max_retries}
-
-    @property
-    def client(self) -> AsyncOpenAI:
-        """Made on first use, so constructing the adapter needs no key (the reference's shape)."""
-        if self._client is None:
-            self._client = make_client(**self._client_args)  # type: ignore[arg-type]
-        return self._client
-
-    async def start(self) -> None:
-        """Make the client now: a missing API key fails the worker's start, not every job."""
-        _ = self.client
 
     async def next(
         self,
@@ -106,9 +65,7 @@ class OpenAIResponsesAdapter(LLMAdapter):
         message_id = str(context.metadata.get("message_id", ""))
         for _turn in range(self.max_turns):
             response = await self._create(model, context.instructions, items, specs)
-            used = report_tokens(observer, model, response.usage, "input_tokens", "output_tokens")
-            self.input_tokens += used[0]
-            self.output_tokens += used[1]
+            self.count_tokens(observer, model, response.usage, "input_tokens", "output_tokens")
             calls = [item for item in response.output if item.type == "function_call"]
             if not calls:
                 text = response.output_text
