@@ -198,12 +198,6 @@ def next_instants(schedule: Schedule, tz: ZoneInfo, after: datetime, count: int)
     return out
 
 
-def next_instant(schedule: Schedule, tz: ZoneInfo, after: datetime) -> datetime | None:
-    """The next instant strictly after ``after``, or None if there is none."""
-    found = next_instants(schedule, tz, after, 1)
-    return found[0] if found else None
-
-
 def instants_between(
     schedule: Schedule, tz: ZoneInfo, after: datetime, until: datetime, limit: int
 ) -> list[datetime]:

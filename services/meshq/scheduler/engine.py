@@ -392,6 +392,3 @@ class SchedulerEngine:
     def _counts_changed(self) -> None:
         active = sum(1 for s in self._state.values() if s.task.spec.active)
         self.observer.tasks_changed(active, len(self._state) - active)
-
-    def tasks(self) -> Iterator[Task]:
-        return (s.task for s in self._state.values())

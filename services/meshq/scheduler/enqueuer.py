@@ -60,13 +60,6 @@ class Enqueuer(Protocol):
         """True while the message is ready, delayed or in flight in that queue."""
 
 
-async def send(enqueuer: Enqueuer, room: str, queue: str, body: str, headers: dict[str, str],
-               dedup_id: str) -> str:
-    """Send one message; its id."""
-    ids = await enqueuer.send_many(room, queue, [Outgoing(body=body, headers=headers, dedup_id=dedup_id)])
-    return ids[0]
-
-
 class EngineEnqueuer:
     """Calls the queue engine of this process directly."""
 

@@ -73,15 +73,6 @@ class Settled:
     committed_at_ms: dict[tuple[str, int], int]
     """When each enqueued row's send returned, for the fire-lag figure."""
 
-    @staticmethod
-    def merge(parts: Sequence[Settled]) -> Settled:
-        out = Settled(runs=[], retry=[], committed_at_ms={})
-        for part in parts:
-            out.runs.extend(part.runs)
-            out.retry.extend(part.retry)
-            out.committed_at_ms.update(part.committed_at_ms)
-        return out
-
 
 async def send_all(enqueuer: Enqueuer, pending: Sequence[Pending],
                    now_ms: Callable[[], int]) -> Settled:
