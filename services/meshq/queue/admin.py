@@ -174,9 +174,7 @@ class AdminMixin:
     def _forget_queue(self, room: RoomState, q: QueueState, ops: list[st.Op]) -> None:
         self._clear(q)
         q.deleted = True
-        for sub in list(q.subs):
-            sub.detach()
-        q.wake()
+        q.end_streams()
         del room.queues[q.name]
         ops.append((st.QUEUE_DEL, (q.room, q.name)))
 

@@ -90,11 +90,7 @@ class QueueEngine(AdminMixin):
         if not self._running:
             return
         self._running = False
-        for room in self._rooms.values():
-            for q in room.queues.values():
-                for sub in list(q.subs):
-                    sub.detach()
-                q.wake()
+        self._end_streams()
         self._leaser.timers.stop()
         await self._store.close()
 
@@ -209,11 +205,13 @@ class QueueEngine(AdminMixin):
         self._broken = True
         if self.on_broken is not None:
             self.on_broken(err)
+        self._end_streams()
+
+    def _end_streams(self) -> None:
+        """End every stream of every queue (stopping, or broken)."""
         for room in self._rooms.values():
             for q in room.queues.values():
-                for sub in list(q.subs):
-                    sub.detach()
-                q.wake()
+                q.end_streams()
 
     def _check_healthy(self) -> None:
         if self._broken:

@@ -189,6 +189,13 @@ class QueueState:
                 event.set()
             self.waiters.clear()
 
+    def end_streams(self) -> None:
+        """Detach every subscription (no hand-back) and wake every waiter: the queue is going
+        away, or the engine is stopping."""
+        for sub in list(self.subs):
+            sub.detach()
+        self.wake()
+
     def make_ready(self, msg: Msg) -> None:
         msg.state = READY
         msg.ver += 1
