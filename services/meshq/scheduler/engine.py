@@ -257,7 +257,7 @@ class SchedulerEngine:
             state.move_cursor(cursors[state.task.id])
         self._note_runs(burst.skips, {})
         if burst.pending:
-            await self._settle(await send_all(self.enqueuer, burst.pending, self.now_ms))
+            await self._send_and_settle(burst.pending)
         await self._advance(burst.states)
         return len(burst.rows)
 
