@@ -10,7 +10,12 @@ from typing import Any
 
 import click
 
-from meshq.api.paths import DEFAULT_METRICS_LISTEN, DEFAULT_SERVER, default_data_dir
+from meshq.api.paths import (
+    DEFAULT_METRICS_LISTEN,
+    DEFAULT_SERVER,
+    default_data_dir,
+    default_server,
+)
 from meshq.cli.common import EXIT_USAGE, fail
 from meshq.core.errors import MeshqError
 from meshq.server.app import ALL_SERVICES, StackConfig
@@ -72,18 +77,12 @@ def make_config(services: tuple[str, ...], *, data_dir: Path | None, listen: str
     }
     config = StackConfig(
         data_dir=(data_dir or default_data_dir()).expanduser(),
-        listen=listen or _env_server() or DEFAULT_SERVER,
+        listen=listen or default_server(),
         services=services, queue_server=queue_server, queue_token=queue_token,
         tls_cert=opts["tls_cert"], tls_key=opts["tls_key"], insecure=opts["insecure"],
         settings=settings,
     )
     return config, opts["metrics_listen"]
-
-
-def _env_server() -> str:
-    import os
-
-    return os.environ.get("MESHQ_SERVER", "")
 
 
 def _event_loop_runner() -> Callable[..., Any]:
