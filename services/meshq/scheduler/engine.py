@@ -136,8 +136,10 @@ class SchedulerEngine:
         self._counts_changed()
 
     def _install(self, state: TaskState) -> None:
+        """Hold a new task (its schedule and zone parsed on construction) and queue its next
+        instant."""
         self._state[state.task.id] = state
-        state.restart()
+        state.advance()
         self._push(state)
 
     def _push(self, state: TaskState) -> None:
@@ -347,7 +349,8 @@ class SchedulerEngine:
             task = dataclasses.replace(state.task, spec=spec, cursor_ms=cursor)
             await asyncio.to_thread(self.store.put_task, task)
             state.task = task
-            self._install(state)
+            state.restart()
+            self._push(state)
         self._counts_changed()
         return self._view(state)
 
