@@ -19,7 +19,7 @@ from typing import Any
 
 import grpc
 
-from meshq.agents.observer import WorkerObserver
+from meshq.agents.observer import WorkerObserver, call_hook
 from meshq.agents.retry import ReconnectPolicy
 
 logger = logging.getLogger(__name__)
@@ -132,10 +132,7 @@ class Consumer:
 
     async def _back_off(self) -> None:
         delay = self.reconnect.delay(self.failures, self._rng)
-        try:
-            self._observer.receive_retry(self.queue, delay)
-        except Exception:
-            logger.exception("observer.receive_retry failed")
+        call_hook(self._observer.receive_retry, self.queue, delay)
         logger.info("reopening %s in %.2fs (failure %d)", self.queue, delay, self.failures)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._stop.wait(), timeout=delay)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from meshq.agents.chat import ChatContext
-from meshq.agents.observer import WorkerObserver
+from meshq.agents.observer import WorkerObserver, call_hook
 from meshq.tools import (
     HostedTool,
     InvalidToolArguments,
@@ -156,8 +156,5 @@ def report_tokens(observer: WorkerObserver | None, model: str, usage: Any,
     used_in = int(getattr(usage, input_name, 0) or 0)
     used_out = int(getattr(usage, output_name, 0) or 0)
     if observer is not None:
-        try:
-            observer.llm_tokens(model, used_in, used_out)
-        except Exception:
-            logger.exception("observer.llm_tokens failed")
+        call_hook(observer.llm_tokens, model, used_in, used_out)
     return used_in, used_out

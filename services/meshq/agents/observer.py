@@ -7,6 +7,11 @@ must not raise or block; if one raises, the worker logs it and goes on.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+
 OUTCOME_OK = "ok"
 OUTCOME_FAILED = "failed"
 OUTCOME_HANDED_BACK = "handed_back"
@@ -24,6 +29,14 @@ class WorkerObserver:
 
     def llm_tokens(self, model: str, input_tokens: int, output_tokens: int) -> None:
         """One model call used these tokens."""
+
+
+def call_hook(hook: Callable[..., None], *args: object) -> None:
+    """Call one observer hook; if it raises, log it and go on (the module docstring's rule)."""
+    try:
+        hook(*args)
+    except Exception:
+        logger.exception("observer.%s failed", getattr(hook, "__name__", hook))
 
 
 _default: WorkerObserver | None = None

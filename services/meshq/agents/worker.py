@@ -35,6 +35,7 @@ from meshq.agents.observer import (
     OUTCOME_HANDED_BACK,
     OUTCOME_OK,
     WorkerObserver,
+    call_hook,
     default_observer,
 )
 from meshq.agents.requirements import Requirement, resolve_requirements
@@ -360,7 +361,4 @@ class Worker:
     def _finished(self, outcome: str, seconds: float) -> None:
         if outcome == OUTCOME_HANDED_BACK:
             self.stats.handed_back += 1
-        try:
-            self.observer.job_finished(self.queue, outcome, seconds)
-        except Exception:
-            logger.exception("observer.job_finished failed")
+        call_hook(self.observer.job_finished, self.queue, outcome, seconds)
