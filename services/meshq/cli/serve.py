@@ -18,8 +18,11 @@ from meshq.api.paths import (
 )
 from meshq.cli.common import EXIT_USAGE, fail
 from meshq.core.errors import MeshqError
+from meshq.queue.model import QueueLimits
 from meshq.server.app import ALL_SERVICES, StackConfig
 from meshq.server.runner import run_until_signalled
+
+_LIMITS = QueueLimits()  # the engine's defaults are the command line's
 
 
 def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -43,13 +46,15 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Join this Ray cluster for worker pools (default: a local Ray)."),
         click.option("--pool-backend", type=click.Choice(["ray", "asyncio"]), default="ray",
                      show_default=True, help="Where pool workers run."),
-        click.option("--max-message-bytes", type=click.IntRange(1), default=1024 * 1024,
-                     show_default=True, help="Largest message (body + headers)."),
-        click.option("--max-batch", type=click.IntRange(1), default=1000, show_default=True,
-                     help="Most messages or settles in one call."),
-        click.option("--max-queues-per-room", type=click.IntRange(1), default=1000,
-                     show_default=True, help="Most queues in a room."),
-        click.option("--max-depth", type=click.IntRange(1), default=1_000_000,
+        click.option("--max-message-bytes", type=click.IntRange(1),
+                     default=_LIMITS.max_message_bytes, show_default=True,
+                     help="Largest message (body + headers)."),
+        click.option("--max-batch", type=click.IntRange(1), default=_LIMITS.max_batch,
+                     show_default=True, help="Most messages or settles in one call."),
+        click.option("--max-queues-per-room", type=click.IntRange(1),
+                     default=_LIMITS.max_queues_per_room, show_default=True,
+                     help="Most queues in a room."),
+        click.option("--max-depth", type=click.IntRange(1), default=_LIMITS.max_depth,
                      show_default=True, help="Most messages in a queue."),
         click.option("--max-streams-per-token", type=click.IntRange(1), default=256,
                      show_default=True, help="Most open streams (Subscribe, WriteFile, ReadFile) per token."),
@@ -63,8 +68,6 @@ def make_config(services: tuple[str, ...], *, data_dir: Path | None, listen: str
                 queue_server: str = "", queue_token: str = "",
                 **opts: Any) -> tuple[StackConfig, str]:
     """Turn command-line options into a StackConfig and the metrics address."""
-    from meshq.queue.model import QueueLimits
-
     limits = QueueLimits(
         max_message_bytes=opts["max_message_bytes"], max_batch=opts["max_batch"],
         max_queues_per_room=opts["max_queues_per_room"], max_depth=opts["max_depth"],
