@@ -10,7 +10,7 @@ import logging
 
 import grpc
 
-from meshq.scheduler.engine import SchedulerEngine
+from meshq.scheduler.engine import MISFIRE_GRACE, SchedulerEngine
 from meshq.scheduler.enqueuer import EngineEnqueuer, Enqueuer, GrpcEnqueuer
 from meshq.scheduler.observer import SchedulerObserver
 from meshq.scheduler.servicer import SchedulerServicer
@@ -68,7 +68,7 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
                           data_dir=ctx.data_dir)
         enqueuer = GrpcEnqueuer(conn)
         close.append(conn)
-    grace = float(ctx.settings.get("scheduler_misfire_grace", 5.0))
+    grace = float(ctx.settings.get("scheduler_misfire_grace", MISFIRE_GRACE))
     engine = SchedulerEngine(store, enqueuer, observer=observer, misfire_grace_seconds=grace)
     logger.info("scheduler store at %s (%s)", ctx.data_dir / STORE_FILE, type(enqueuer).__name__)
     return SchedulerComponent(engine, close)
