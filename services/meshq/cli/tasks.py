@@ -6,7 +6,6 @@ unless ``--server`` is given. Durations take ``90``, ``90s``, ``30m``, ``1h``, `
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -210,7 +209,4 @@ def preview(schedule: str, timezone: str, start: str | None, count: int, server:
     except MeshqError as err:
         fail(err.message, EXIT_USAGE)
     data = [{"local": local, "utc": cron.iso_ms(ms)} for ms, local in pairs]
-    if output == "json":
-        click.echo(json.dumps(data, indent=2))
-        return
     emit(output, data, columns=("local", "utc"), rows=[(d["local"], d["utc"]) for d in data])
