@@ -18,6 +18,11 @@ from meshq.core.errors import MeshqError
 
 CHANNEL_PREFIX = "queue:"
 
+metrics_listen_option = click.option(
+    "--metrics-listen", envvar="MESHQ_WORKER_METRICS_LISTEN", default="",
+    help="Serve this process's worker metrics (backoff, job outcomes, LLM tokens) "
+         "on host:port/metrics [env MESHQ_WORKER_METRICS_LISTEN; default: off].")
+
 
 def parse_channel(channel: str) -> str:
     """``queue:NAME`` -> NAME (the only channel kind meshq has)."""
@@ -52,9 +57,7 @@ def process() -> None:
 @click.option("--model", help="Model name [default: $OPENAI_MODEL or gpt-4.1-mini].")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
               help="Jobs run at once by this agent.")
-@click.option("--metrics-listen", envvar="MESHQ_WORKER_METRICS_LISTEN", default="",
-              help="Serve this process's worker metrics (backoff, job outcomes, LLM tokens) "
-                   "on host:port/metrics [env MESHQ_WORKER_METRICS_LISTEN; default: off].")
+@metrics_listen_option
 @click.option("--replicas", type=click.IntRange(min=1),
               help="Run the agent as a Ray pool of this many actors instead of in this process.")
 @connection_options
@@ -127,9 +130,7 @@ def service() -> None:
               "[env MESHQ_SERVER; default 127.0.0.1:50051]")
 @click.option("--token", envvar="MESHQ_TOKEN", help="Bearer token [env MESHQ_TOKEN; default: "
               "the local admin token]")
-@click.option("--metrics-listen", envvar="MESHQ_WORKER_METRICS_LISTEN", default="",
-              help="Serve this process's worker metrics (backoff, job outcomes, LLM tokens) "
-                   "on host:port/metrics [env MESHQ_WORKER_METRICS_LISTEN; default: off].")
+@metrics_listen_option
 def run_service(file: str, room: str, server: str | None, token: str | None,
                 metrics_listen: str) -> None:
     """Run FILE (a script ending in `asyncio.run(host.run())`) with its workers in ROOM.
