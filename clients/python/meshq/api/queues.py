@@ -16,7 +16,7 @@ from meshq.api.messages import (
     MessageStatus,
     QueueInfo,
     ReceivedMessage,
-    check_outcome,
+    StaleLease,
     message_from_proto,
 )
 from meshq.api.subscription import Subscription
@@ -199,28 +199,23 @@ class QueuesClient:
 
 
 class _UnarySettler:
-    """Settles leases from ``receive_leased`` with unary Ack / Nack / ExtendLease."""
+    """Settles leases from ``receive_leased`` with the client's unary ack / nack / extend."""
 
     def __init__(self, client: QueuesClient, queue: str) -> None:
         self._client = client
         self._queue = queue
 
     async def settle_ack(self, token: str) -> None:
-        c = self._client
-        response = await c._stub.Ack(queues_pb2.AckRequest(
-            room=c.room, queue=self._queue, lease_tokens=[token]), **c._call())
-        check_outcome(response.results[0], "ack")
+        _applied((await self._client.ack(self._queue, [token]))[0], token, "ack")
 
     async def settle_nack(self, token: str, delay: float, error: str) -> None:
-        c = self._client
-        item = queues_pb2.NackItem(lease_token=token, delay_seconds=delay, error=error)
-        response = await c._stub.Nack(queues_pb2.NackRequest(
-            room=c.room, queue=self._queue, nacks=[item]), **c._call())
-        check_outcome(response.results[0], "nack")
+        _applied(await self._client.nack(self._queue, token, delay=delay, error=error), token,
+                 "nack")
 
     async def settle_extend(self, token: str, seconds: float) -> None:
-        c = self._client
-        item = queues_pb2.ExtendItem(lease_token=token, seconds=seconds)
-        response = await c._stub.ExtendLease(queues_pb2.ExtendLeaseRequest(
-            room=c.room, queue=self._queue, extends=[item]), **c._call())
-        check_outcome(response.results[0], "extend")
+        _applied(await self._client.extend(self._queue, token, seconds), token, "extend")
+
+
+def _applied(applied: bool, token: str, action: str) -> None:
+    if not applied:
+        raise StaleLease(token, action)
