@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from meshq.pools.backend import PoolBackend, ReplicaHandle
-from meshq.pools.model import DEAD, STOPPED, ReplicaSpec, ReplicaStatus
+from meshq.pools.model import ReplicaSpec, ReplicaStatus
 from meshq.pools.replica import ReplicaRunner
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,6 @@ class _Local:
     def __init__(self, runner: ReplicaRunner, task: asyncio.Task[None]) -> None:
         self.runner = runner
         self.task = task
-        self.killed = False
 
 
 class AsyncioBackend(PoolBackend):
@@ -39,23 +38,10 @@ class AsyncioBackend(PoolBackend):
 
     async def stop_replica(self, handle: ReplicaHandle, grace: float) -> ReplicaStatus:
         local: _Local = handle.ref
-        if local.killed:
-            return ReplicaStatus(state=DEAD)
         if not local.task.done():
             await asyncio.wait({local.task}, timeout=grace)
         return await local.runner.stop(grace)
 
     async def replica_status(self, handle: ReplicaHandle, *, timeout: float) -> ReplicaStatus:
         local: _Local = handle.ref
-        if local.killed:
-            return ReplicaStatus(state=DEAD)
         return local.runner.status()
-
-    async def kill(self, handle: ReplicaHandle) -> None:
-        """Simulate a crash: hand nothing back, lose the counters (tests)."""
-        local: _Local = handle.ref
-        local.killed = True
-        local.task.cancel()
-        worker = getattr(local.runner, "_worker", None)
-        if worker is not None and local.runner.status().state != STOPPED:
-            await worker.stop(grace=0)

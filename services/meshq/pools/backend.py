@@ -48,13 +48,6 @@ class PoolBackend(abc.ABC):
         """The replica's status; state RESTARTING if it does not answer within ``timeout``,
         DEAD if it is gone for good."""
 
-    async def is_alive(self, handle: ReplicaHandle, *, timeout: float = 5.0) -> bool:
-        """True unless the replica is gone for good."""
-        from meshq.pools.model import DEAD
-
-        status = await self.replica_status(handle, timeout=timeout)
-        return status.state != DEAD
-
     async def close(self) -> None:
         """Release backend resources (replicas are stopped by their supervisors first)."""
         return None

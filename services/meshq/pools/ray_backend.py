@@ -174,11 +174,6 @@ class RayBackend(PoolBackend):
         ray.kill(handle.ref, no_restart=True)
         return status
 
-    async def pid(self, handle: ReplicaHandle, *, timeout: float = 30.0) -> int:
-        """The actor's process id (tests kill it)."""
-        status = await self.replica_status(handle, timeout=timeout)
-        return status.pid
-
 
 async def _init_in_keeper_thread(kwargs: dict[str, Any]) -> None:
     """``ray.init`` off the event loop, in a thread that then lives as long as the process.
