@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +105,8 @@ class SubscribeSession:
     async def __aenter__(self) -> SubscribeSession:
         for name, coro in (("reader", self._read()), ("settler", self._settle()),
                            ("pump", self._pump())):
-            task = asyncio.create_task(coro, name=f"subscribe-{name}:{self._room}/{self._queue}")
+            task = asyncio.create_task(self._reporting(coro),
+                                       name=f"subscribe-{name}:{self._room}/{self._queue}")
             self._tasks.append(task)
         return self
 
@@ -136,52 +137,49 @@ class SubscribeSession:
             if end:
                 return
 
-    async def _read(self) -> None:
+    async def _reporting(self, body: Coroutine[Any, Any, None]) -> None:
+        """Run one task's body; an error it raises ends the stream with that status."""
         try:
-            await self._inbox.put(self._first)
-            async for frame in self._requests:
-                if frame.HasField("open"):
-                    raise InvalidArgument("open is allowed only on the first Subscribe frame")
-                await self._inbox.put(frame)
-            await self._inbox.put(_EOF)
-        except asyncio.CancelledError:
-            raise
+            await body
         except Exception as err:
             self._outbox.put_nowait(_Out(error=err))
 
+    async def _read(self) -> None:
+        await self._inbox.put(self._first)
+        async for frame in self._requests:
+            if frame.HasField("open"):
+                raise InvalidArgument("open is allowed only on the first Subscribe frame")
+            await self._inbox.put(frame)
+        await self._inbox.put(_EOF)
+
     async def _settle(self) -> None:
         carry: Any = None  # a frame that did not fit in the last merge
-        try:
+        while True:
+            frame = carry if carry is not None else await self._inbox.get()
+            carry = None
+            if frame is _EOF:
+                self._outbox.put_nowait(_Out(end=True))
+                return
+            pending = _Settle()
+            eof, refused = False, None
             while True:
-                frame = carry if carry is not None else await self._inbox.get()
-                carry = None
-                if frame is _EOF:
-                    self._outbox.put_nowait(_Out(end=True))
-                    return
-                pending = _Settle()
-                eof, refused = False, None
-                while True:
-                    try:
-                        eof = self._merge(frame, pending)
-                    except InvalidArgument as err:  # the whole frame is refused
-                        refused = err
-                        break
-                    if eof or self._inbox.empty():
-                        break
-                    frame = self._inbox.get_nowait()
-                    if not self._fits(frame, pending):
-                        carry = frame
-                        break
-                await self._apply(pending)
-                if refused is not None:
-                    raise refused
-                if eof:
-                    self._outbox.put_nowait(_Out(end=True))
-                    return
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            self._outbox.put_nowait(_Out(error=err))
+                try:
+                    eof = self._merge(frame, pending)
+                except InvalidArgument as err:  # the whole frame is refused
+                    refused = err
+                    break
+                if eof or self._inbox.empty():
+                    break
+                frame = self._inbox.get_nowait()
+                if not self._fits(frame, pending):
+                    carry = frame
+                    break
+            await self._apply(pending)
+            if refused is not None:
+                raise refused
+            if eof:
+                self._outbox.put_nowait(_Out(end=True))
+                return
 
     def _fits(self, frame: Any, pending: _Settle) -> bool:
         """Whether ``frame`` can join ``pending`` within the engine's per-call limit."""
@@ -231,17 +229,12 @@ class SubscribeSession:
             self._outbox.put_nowait(_Out(results=results))
 
     async def _pump(self) -> None:
-        try:
-            while True:
-                batch = await self._sub.next_batch()
-                if not batch:  # the subscription was closed (queue closed, deleted, stopping)
-                    self._outbox.put_nowait(_Out(end=True))
-                    return
-                self._outbox.put_nowait(_Out(deliveries=batch))
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            self._outbox.put_nowait(_Out(error=err))
+        while True:
+            batch = await self._sub.next_batch()
+            if not batch:  # the subscription was closed (queue closed, deleted, stopping)
+                self._outbox.put_nowait(_Out(end=True))
+                return
+            self._outbox.put_nowait(_Out(deliveries=batch))
 
 
 def _split(deliveries: Sequence[model.Delivery],
