@@ -284,14 +284,18 @@ class PoolSupervisor:
                     replica.handle, self._timing.retire_grace))
             except Exception:
                 logger.exception("pool %s: stopping replica %d failed", self.name, replica.index)
-            self._retiring.pop(replica.index, None)
-            self._retired_done += replica.done
-            self._retired_failed += replica.failed
+            self._forget(replica)
 
         task = asyncio.get_running_loop().create_task(
             retire(), name=f"meshq-pool-retire-{self.name}-{replica.index}")
         self._retire_tasks.add(task)
         task.add_done_callback(self._retire_tasks.discard)
+
+    def _forget(self, replica: _Replica) -> None:
+        """A retiring replica has stopped: its counters move into the pool's retired totals."""
+        self._retiring.pop(replica.index, None)
+        self._retired_done += replica.done
+        self._retired_failed += replica.failed
 
     async def _wait_started(self) -> None:
         deadline = self._clock() + self._timing.start_timeout
@@ -326,9 +330,7 @@ class PoolSupervisor:
             elif isinstance(result, BaseException):
                 logger.warning("pool %s: stopping replica %d failed: %s", self.name,
                                replica.index, result)
-            self._retiring.pop(replica.index, None)
-            self._retired_done += replica.done
-            self._retired_failed += replica.failed
+            self._forget(replica)
         if self._retire_tasks:  # replicas already retiring get this stop's grace, no more
             await asyncio.wait(set(self._retire_tasks), timeout=grace + RETIRE_MARGIN)
 
