@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import click
 import grpc
 
+from meshq.api.paths import admin_token_path
 from meshq.v1 import queues_pb2 as pb
 from meshq.v1 import queues_pb2_grpc
 
@@ -366,7 +367,7 @@ async def run_all(seconds: float, log: Callable[[str], None]) -> dict[str, float
             meshq, "serve", "queue", "--data-dir", data_dir, "--listen", "127.0.0.1:0",
             "--metrics-listen", "")
         try:
-            token_file = Path(data_dir) / "admin.token"
+            token_file = admin_token_path(Path(data_dir))
             md: Md = ((("authorization", "Bearer " + token_file.read_text().strip()),)
                       if token_file.exists() else ())
             async with grpc.aio.insecure_channel(address) as channel:
