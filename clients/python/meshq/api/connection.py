@@ -76,6 +76,12 @@ class Connection:
     def metadata(self) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.token}"),) if self.token else ()
 
+    def call_options(self, timeout: float | None = None) -> dict[str, Any]:
+        """What every call carries: the token's metadata and a deadline (``timeout`` seconds,
+        else this connection's default)."""
+        return {"timeout": self.timeout if timeout is None else timeout,
+                "metadata": self.metadata}
+
     @property
     def channel(self) -> grpc.aio.Channel:
         if self._channel is None:

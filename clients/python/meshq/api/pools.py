@@ -88,8 +88,7 @@ class PoolsClient:
         return self._conn.stub(workers_pb2_grpc.WorkerServiceStub)
 
     def _call(self, timeout: float | None = None) -> dict[str, Any]:
-        return {"timeout": max(timeout or 0.0, self._conn.timeout),
-                "metadata": self._conn.metadata}
+        return self._conn.call_options(max(timeout or 0.0, self._conn.timeout))
 
     async def start(
         self, *, room: str, queue: str, worker_class: str = "",

@@ -58,7 +58,7 @@ class QueuesClient:
         return self._conn.stub(queues_pb2_grpc.QueueServiceStub)
 
     def _call(self, extra: float = 0.0) -> dict[str, Any]:
-        return {"timeout": self._conn.timeout + extra, "metadata": self._conn.metadata}
+        return self._conn.call_options(self._conn.timeout + extra)
 
     async def send(self, name: str, message: Any, *, create: bool = True,
                    headers: dict[str, str] | None = None, delay: float = 0.0,

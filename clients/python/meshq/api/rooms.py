@@ -48,7 +48,7 @@ class RoomsClient:
         return self._conn.stub(rooms_pb2_grpc.RoomServiceStub)
 
     def _call(self) -> dict[str, Any]:
-        return {"timeout": self._conn.timeout, "metadata": self._conn.metadata}
+        return self._conn.call_options()
 
     async def create(self, name: str, *, if_not_exists: bool = False) -> Room:
         """Create a room (ALREADY_EXISTS unless ``if_not_exists``)."""

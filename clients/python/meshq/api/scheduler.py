@@ -69,8 +69,7 @@ class SchedulerClient:
         return self._conn.stub(scheduler_pb2_grpc.SchedulerServiceStub)
 
     def _kw(self, timeout: float | None) -> dict[str, Any]:
-        return {"metadata": self._conn.metadata,
-                "timeout": self._conn.timeout if timeout is None else timeout}
+        return self._conn.call_options(timeout)
 
     async def add(self, *, room: str, queue: str, schedule: str, payload: Any = None,
                   payload_json: str | None = None, timezone: str = "UTC", name: str = "",

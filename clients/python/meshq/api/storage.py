@@ -67,7 +67,7 @@ class StorageClient:
         """Store ``data`` (str is UTF-8) at ``path`` atomically; parent folders are created."""
         frames = self._frames(path, data, overwrite)
         response = await self._stub.WriteFile(
-            frames, timeout=self._timeout(timeout), metadata=self._conn.metadata)
+            frames, **self._conn.call_options(self._timeout(timeout)))
         return FileInfo.from_proto(response.file)
 
     async def _frames(
@@ -92,7 +92,7 @@ class StorageClient:
         """The file's bytes from ``offset`` (at most ``length``; 0: to the end), in chunks."""
         call = self._stub.ReadFile(
             storage_pb2.ReadFileRequest(room=self.room, path=path, offset=offset, length=length),
-            timeout=self._timeout(timeout), metadata=self._conn.metadata)
+            **self._conn.call_options(self._timeout(timeout)))
         try:
             async for frame in call:
                 yield frame.data
@@ -110,13 +110,13 @@ class StorageClient:
         """Entries of a folder ("" is the room), sorted by path; a file lists as itself."""
         response = await self._stub.ListFiles(
             storage_pb2.ListFilesRequest(room=self.room, path=path, recursive=recursive),
-            timeout=self._conn.timeout, metadata=self._conn.metadata)
+            **self._conn.call_options())
         return [FileInfo.from_proto(f) for f in response.files]
 
     async def stat(self, path: str) -> FileInfo:
         response = await self._stub.StatFile(
             storage_pb2.StatFileRequest(room=self.room, path=path),
-            timeout=self._conn.timeout, metadata=self._conn.metadata)
+            **self._conn.call_options())
         return FileInfo.from_proto(response.file)
 
     async def exists(self, path: str) -> bool:
@@ -132,12 +132,12 @@ class StorageClient:
         """Remove a file, or a folder (non-empty only with ``recursive``)."""
         await self._stub.DeleteFile(
             storage_pb2.DeleteFileRequest(room=self.room, path=path, recursive=recursive),
-            timeout=self._conn.timeout, metadata=self._conn.metadata)
+            **self._conn.call_options())
 
     async def move(self, src: str, dst: str, overwrite: bool = False) -> FileInfo:
         """Rename within the room; ``dst``'s parent folders are created."""
         response = await self._stub.MoveFile(
             storage_pb2.MoveFileRequest(room=self.room, source=src, destination=dst,
                                         overwrite=overwrite),
-            timeout=self._conn.timeout, metadata=self._conn.metadata)
+            **self._conn.call_options())
         return FileInfo.from_proto(response.file)
