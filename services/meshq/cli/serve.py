@@ -19,6 +19,7 @@ from meshq.api.paths import (
 from meshq.cli.common import EXIT_USAGE, fail
 from meshq.core.errors import MeshqError
 from meshq.queue.model import QueueLimits
+from meshq.security.interceptor import DEFAULT_MAX_STREAMS_PER_TOKEN
 from meshq.server.app import ALL_SERVICES, StackConfig
 from meshq.server.runner import run_until_signalled
 
@@ -56,7 +57,8 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Most queues in a room."),
         click.option("--max-depth", type=click.IntRange(1), default=_LIMITS.max_depth,
                      show_default=True, help="Most messages in a queue."),
-        click.option("--max-streams-per-token", type=click.IntRange(1), default=256,
+        click.option("--max-streams-per-token", type=click.IntRange(1),
+                     default=DEFAULT_MAX_STREAMS_PER_TOKEN,
                      show_default=True, help="Most open streams (Subscribe, WriteFile, ReadFile) per token."),
     ]
     for option in reversed(options):

@@ -17,7 +17,7 @@ from meshq.metrics.definitions import new_registry
 from meshq.metrics.queue import QueueStatsCollector
 from meshq.metrics.server import start_metrics_server, stop_metrics_server
 from meshq.metrics.wiring import observer_settings
-from meshq.security.interceptor import AuthInterceptor
+from meshq.security.interceptor import DEFAULT_MAX_STREAMS_PER_TOKEN, AuthInterceptor
 from meshq.security.keys import ensure_local_credentials
 from meshq.server.app import Stack, StackConfig, start_stack
 
@@ -35,7 +35,7 @@ async def open_stack(config: StackConfig, *, metrics_listen: str = "") -> Stack:
     if config.auth:
         api_key, token = ensure_local_credentials(config.data_dir)
         interceptors.append(AuthInterceptor(
-            api_key, max_streams_per_token=config.settings.get("max_streams_per_token", 256)
+            api_key, max_streams_per_token=config.settings.get("max_streams_per_token", DEFAULT_MAX_STREAMS_PER_TOKEN)
         ))
     registry = new_registry()
     metrics = start_metrics_server(metrics_listen, registry) if metrics_listen else None
