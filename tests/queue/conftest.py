@@ -47,8 +47,9 @@ class Harness:
     This base is the embedded engine over the in-memory or the SQLite store (``kind``).
     """
 
-    def __init__(self, kind: str, tmp_path: Path) -> None:
+    def __init__(self, kind: str, tmp_path: Path, **engine_options: Any) -> None:
         self.kind = kind
+        self.engine_options = engine_options
         self.path = tmp_path / "queues.db"
         self.memory = MemoryQueueStore()
         self.clock = FakeClock()
@@ -60,7 +61,7 @@ class Harness:
 
     async def start(self, *, real_clock: bool = False, **kwargs: Any) -> QueueBackend:
         """A started backend; ``kwargs`` are constructor options (``limits=``...)."""
-        kwargs.setdefault("limits", self.limits)
+        kwargs = {"limits": self.limits, **self.engine_options, **kwargs}
         clock = time.time if real_clock else self.clock
         engine = QueueEngine(self.new_store(), clock=clock, **kwargs)
         await engine.start()
@@ -98,6 +99,8 @@ class Harness:
 BACKENDS: dict[str, Callable[[Path], Harness]] = {
     "memory": lambda tmp_path: Harness("memory", tmp_path),
     "sqlite": lambda tmp_path: Harness("sqlite", tmp_path),
+    # No body budget: every message is cold, its body read from the store at delivery.
+    "sqlite-cold": lambda tmp_path: Harness("sqlite", tmp_path, body_budget=0),
 }
 """Every backend the suite runs against: name -> harness factory (given the test's tmp dir)."""
 

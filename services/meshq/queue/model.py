@@ -38,7 +38,7 @@ class QueueLimits:
     """Most messages in one Send, or acks/nacks/extensions in one call (INVALID_ARGUMENT)."""
     max_queues_per_room: int = 1000
     """Most queues a room may hold, dead-letter queues included (RESOURCE_EXHAUSTED)."""
-    max_depth: int = 1_000_000
+    max_depth: int = 10_000_000
     """Most messages a queue may hold in any state (RESOURCE_EXHAUSTED, nothing written)."""
 
 

@@ -7,17 +7,21 @@ through one ``executemany``), commits (an fsync), then resolves all their future
 ``call_soon_threadsafe``. Under load many Sends share each fsync; idle, a batch commits at
 once: nothing waits for a batch to fill. If a group fails, its batches are retried one
 transaction each so that one bad batch cannot fail the others.
+
+Reads (bodies at delivery, a message by id) run on a second connection in a reader thread:
+in WAL mode they see every committed transaction and never wait for the writer's fsync.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,32 +43,31 @@ CREATE TABLE IF NOT EXISTS messages (
   body TEXT NOT NULL, headers TEXT NOT NULL, enqueued_at REAL NOT NULL,
   attempts INTEGER NOT NULL, ready_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (room, queue);
+CREATE INDEX IF NOT EXISTS messages_delayed ON messages (ready_at) WHERE ready_at > 0;
 CREATE TABLE IF NOT EXISTS dedup (
   room TEXT NOT NULL, queue TEXT NOT NULL, dedup_id TEXT NOT NULL, message_id TEXT NOT NULL,
   expires_at REAL NOT NULL, PRIMARY KEY (room, queue, dedup_id));
 """
 
-# Each kind's statements; all take the op's params.
-_SQL: dict[int, tuple[str, ...]] = {
-    s.ROOM_PUT: ("INSERT OR REPLACE INTO rooms VALUES (?, ?)",),
-    s.ROOM_DEL: ("DELETE FROM rooms WHERE name = ?",),
-    s.QUEUE_PUT: ("INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?, ?, ?)",),
-    s.QUEUE_DEL: (
-        "DELETE FROM messages WHERE room = ?1 AND queue = ?2",
-        "DELETE FROM dedup WHERE room = ?1 AND queue = ?2",
-        "DELETE FROM queues WHERE room = ?1 AND name = ?2",
-    ),
-    s.QUEUE_CLEAR: ("DELETE FROM messages WHERE room = ? AND queue = ?",),
-    s.MSG_PUT: ("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",),
-    s.MSG_DEL: ("DELETE FROM messages WHERE seq = ?",),
-    s.MSG_UPDATE: ("UPDATE messages SET attempts = ?, ready_at = ?, headers = ? WHERE seq = ?",),
-    s.MSG_MOVE: (
-        "UPDATE messages SET room = ?, queue = ?, attempts = ?, ready_at = ?, headers = ? "
-        "WHERE seq = ?",
-    ),
-    s.DEDUP_PUT: ("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)",),
-    s.DEDUP_PRUNE: ("DELETE FROM dedup WHERE room = ? AND queue = ? AND expires_at <= ?",),
-}
+_ROOM_PUT = "INSERT OR REPLACE INTO rooms VALUES (?, ?)"
+_ROOM_DEL = "DELETE FROM rooms WHERE name = ?"
+_QUEUE_PUT = "INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?, ?, ?)"
+_QUEUE_DEL = (
+    "DELETE FROM messages WHERE room = ?1 AND queue = ?2",
+    "DELETE FROM dedup WHERE room = ?1 AND queue = ?2",
+    "DELETE FROM queues WHERE room = ?1 AND name = ?2",
+)
+_QUEUE_CLEAR = "DELETE FROM messages WHERE room = ? AND queue = ?"
+_MSG_UPDATE = "UPDATE messages SET attempts = ?, ready_at = ?, headers = ? WHERE seq = ?"
+_MSG_MOVE = ("UPDATE messages SET room = ?, queue = ?, attempts = ?, ready_at = ?, headers = ? "
+             "WHERE seq = ?")
+_MSG_RESET = ("UPDATE messages SET room = ?, queue = ?, attempts = 0, ready_at = 0 "
+              "WHERE seq = ?")
+_DEDUP_PUT = "INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)"
+_DEDUP_PRUNE = "DELETE FROM dedup WHERE room = ? AND queue = ? AND expires_at <= ?"
+_COLUMNS = "id, room, queue, seq, body, headers, enqueued_at, attempts, ready_at"
+_INDEX_COLUMNS = "id, room, queue, seq, '', headers, enqueued_at, attempts, ready_at"
+READ_CHUNK = 500  # seqs per SELECT ... IN (...)
 
 _Batch = tuple[list[s.Op], asyncio.Future[None]]
 _STOP = None
@@ -83,18 +86,23 @@ class SqliteQueueStore:
         self._conn: sqlite3.Connection | None = None
         self._dead = False  # the writer thread ended without being asked to
         self.commits = 0  # transactions committed (group commits), for benchmarks
+        self._reader: concurrent.futures.ThreadPoolExecutor | None = None
+        self._reader_conn: sqlite3.Connection | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def load(self) -> s.Snapshot:
+    async def load(self, now: float) -> s.Snapshot:
         self._loop = asyncio.get_running_loop()
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="meshq-queue-writer",
                                             daemon=True)
             self._thread.start()
         future: asyncio.Future[s.Snapshot] = self._loop.create_future()
-        self._inbox.put(lambda: self._call(future, self._read_all))
-        return await future
+        self._inbox.put(lambda: self._call(future, lambda: self._read_index(now)))
+        snapshot = await future
+        self._reader = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="meshq-queue-reader")
+        return snapshot
 
     async def close(self) -> None:
         thread = self._thread
@@ -104,6 +112,35 @@ class SqliteQueueStore:
         self._hand_over()
         self._inbox.put(_STOP)
         await asyncio.to_thread(thread.join)
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.submit(self._close_reader)
+            await asyncio.to_thread(reader.shutdown)
+
+    async def read(self, seqs: Sequence[int]) -> list[s.StoredMessage]:
+        return await self._on_reader(lambda conn: _read_seqs(conn, seqs))
+
+    async def find(self, message_id: str) -> s.StoredMessage | None:
+        return await self._on_reader(lambda conn: _find(conn, message_id))
+
+    async def _on_reader(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        reader = self._reader
+        if reader is None or self._loop is None:
+            raise Unavailable("the queue store is closed")
+        return await asyncio.wrap_future(reader.submit(self._with_reader, fn))
+
+    def _with_reader(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn`` on the reader thread's own connection (opened on first use)."""
+        if self._reader_conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            self._reader_conn = conn
+        return fn(self._reader_conn)
+
+    def _close_reader(self) -> None:
+        if self._reader_conn is not None:
+            self._reader_conn.close()
+            self._reader_conn = None
 
     def submit(self, ops: list[s.Op]) -> asyncio.Future[None]:
         loop = self._loop
@@ -242,22 +279,54 @@ class SqliteQueueStore:
             result, error = None, err
         self._loop.call_soon_threadsafe(_settle_one, future, result, error)
 
-    def _read_all(self) -> s.Snapshot:
+    def _read_index(self, now: float) -> s.Snapshot:
         conn = self._conn
         assert conn is not None
-        return s.Snapshot(
+        snap = s.Snapshot(
             rooms=[(r[0], r[1]) for r in conn.execute("SELECT name, created_at FROM rooms")],
-            queues=[s.StoredQueue(room=r[0], name=r[1], max_deliveries=r[2], dedup_window=r[3],
-                                  closed=bool(r[4]), created_at=r[5])
+            queues=[s.StoredQueue(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
                     for r in conn.execute("SELECT * FROM queues")],
-            messages=[s.StoredMessage(id=r[0], room=r[1], queue=r[2], seq=r[3], body=r[4],
-                                      headers_json=r[5], enqueued_at=r[6], attempts=r[7],
-                                      ready_at=r[8])
-                      for r in conn.execute("SELECT * FROM messages ORDER BY seq")],
-            dedup=[s.StoredDedup(room=r[0], queue=r[1], dedup_id=r[2], message_id=r[3],
-                                 expires_at=r[4])
-                   for r in conn.execute("SELECT * FROM dedup")],
+            delayed=[s.StoredMessage(*r) for r in conn.execute(
+                f"SELECT {_INDEX_COLUMNS} FROM messages WHERE ready_at > ? ORDER BY seq",
+                (now,))],
+            dedup=[s.StoredDedup(*r) for r in conn.execute("SELECT * FROM dedup")],
+            max_seq=conn.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()[0],
         )
+        targets = conn.execute("SELECT DISTINCT room, queue FROM messages").fetchall()
+        for room, name in targets:
+            run = s.ReadyRun(room=room, queue=name)
+            rows = conn.execute("SELECT seq, enqueued_at FROM messages WHERE room = ? AND "
+                                "queue = ? AND ready_at <= ? ORDER BY seq", (room, name, now))
+            seqs, times = run.seqs, run.enqueued_at
+            for seq, enqueued_at in rows:
+                seqs.append(seq)
+                times.append(enqueued_at)
+            if seqs:
+                snap.ready.append(run)
+        snap.count = len(snap.delayed) + sum(len(r.seqs) for r in snap.ready)
+        return snap
+
+
+def _read_seqs(conn: sqlite3.Connection, seqs: Sequence[int]) -> list[s.StoredMessage]:
+    out: list[s.StoredMessage] = []
+    for start in range(0, len(seqs), READ_CHUNK):
+        chunk = list(seqs[start:start + READ_CHUNK])
+        marks = ",".join(["?"] * len(chunk))
+        out.extend(s.StoredMessage(*r) for r in conn.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE seq IN ({marks})", chunk))
+    return out
+
+
+def _find(conn: sqlite3.Connection, message_id: str) -> s.StoredMessage | None:
+    """By id: ids of this meshq embed their seq (``store.message_seq``); older ones scan."""
+    seq = s.message_seq(message_id)
+    if seq is not None:
+        row = conn.execute(f"SELECT {_INDEX_COLUMNS} FROM messages WHERE seq = ? AND id = ?",
+                           (seq, message_id)).fetchone()
+    else:
+        row = conn.execute(f"SELECT {_INDEX_COLUMNS} FROM messages WHERE id = ?",
+                           (message_id,)).fetchone()
+    return s.StoredMessage(*row) if row is not None else None
 
 
 _Statement = tuple[str, list[Any], bool]  # (sql, parameters, executemany?)
@@ -298,26 +367,51 @@ def _plan(ops: list[s.Op]) -> list[_Statement]:
     plan: list[_Statement] = []
     i, n = 0, len(ops)
     while i < n:
-        kind = ops[i][0]
-        if kind == s.MSG_PUT or kind == s.MSG_DEL:
+        op = ops[i]
+        if type(op) is s.PutMessages or type(op) is s.DeleteMessages:
             puts: list[Any] = []
-            dels: list[Any] = []
-            while i < n and (kind := ops[i][0]) in (s.MSG_PUT, s.MSG_DEL):
-                if kind == s.MSG_PUT:
-                    puts.extend(ops[i][1])
+            dels: list[int] = []
+            while i < n and type(op := ops[i]) in (s.PutMessages, s.DeleteMessages):
+                if type(op) is s.PutMessages:
+                    room, queue, now = op.room, op.queue, op.enqueued_at
+                    for mid, seq, body, headers_json, ready_at in op.rows:
+                        puts += (mid, room, queue, seq, body, headers_json, now, 0, ready_at)
                 else:
-                    dels.append(ops[i][1][0])
+                    dels.extend(op.seqs)  # type: ignore[union-attr]
                 i += 1
             _many_rows(plan, _insert_sql, puts, 9)
             _many_rows(plan, _delete_sql, dels, 1)
             continue
+        kind = type(op)
         j = i + 1
-        while j < n and ops[j][0] == kind:
+        while j < n and type(ops[j]) is kind:
             j += 1
-        params = [op[1] for op in ops[i:j]]
-        plan.extend((sql, params, True) for sql in _SQL[kind])
+        _plan_run(plan, ops[i:j])
         i = j
     return plan
+
+
+def _plan_run(plan: list[_Statement], run: list[s.Op]) -> None:
+    """Statements for a run of ops of one kind (not message puts or deletes)."""
+    op = run[0]
+    if isinstance(op, s.UpdateMessages):
+        plan.append((_MSG_UPDATE, [c for o in run for c in o.changes], True))  # type: ignore[union-attr]
+    elif isinstance(op, s.MoveMessages):
+        params = [(o.room, o.queue, *c) for o in run for c in o.changes]  # type: ignore[union-attr]
+        plan.append((_MSG_MOVE, params, True))
+    elif isinstance(op, s.ResetMessages):
+        params = [(o.room, o.queue, seq) for o in run for seq in o.seqs]  # type: ignore[union-attr]
+        plan.append((_MSG_RESET, params, True))
+    elif isinstance(op, s.DeleteQueue):
+        plan.extend((sql, list(run), True) for sql in _QUEUE_DEL)
+    else:
+        plan.append((_SINGLE[type(op)], list(run), True))
+
+
+_SINGLE: dict[type, str] = {
+    s.PutRoom: _ROOM_PUT, s.DeleteRoom: _ROOM_DEL, s.PutQueue: _QUEUE_PUT,
+    s.ClearQueue: _QUEUE_CLEAR, s.PutDedup: _DEDUP_PUT, s.PruneDedup: _DEDUP_PRUNE,
+}
 
 
 ROWS_PER_STATEMENT = 256  # x 9 parameters stays far below SQLITE_MAX_VARIABLE_NUMBER
