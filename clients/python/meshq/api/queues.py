@@ -148,6 +148,16 @@ class QueuesClient:
         response = await self._stub.ExtendLease(request, **self._call())
         return response.results[0].outcome == queues_pb2.SETTLE_OUTCOME_OK  # type: ignore[no-any-return]
 
+    async def extend_many(self, name: str, tokens: Sequence[str], seconds: float
+                          ) -> list[bool]:
+        """Extend many leases to ``seconds`` from now in one call (a worker's lease keeper
+        extends everything it holds once per tick); True for each applied, False for each
+        stale."""
+        request = queues_pb2.ExtendLeaseRequest(room=self.room, queue=name, extends=[
+            queues_pb2.ExtendItem(lease_token=t, seconds=seconds) for t in tokens])
+        response = await self._stub.ExtendLease(request, **self._call())
+        return [r.outcome == queues_pb2.SETTLE_OUTCOME_OK for r in response.results]
+
     async def open(self, name: str, *, max_deliveries: int | None = None,
                    dedup_window: float | None = None) -> QueueInfo:
         """Create (room too) or reopen a queue; given options are applied, others kept."""
