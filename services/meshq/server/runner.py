@@ -13,6 +13,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import replace
 
+from meshq.core.files import make_private_dir
 from meshq.metrics.definitions import new_registry
 from meshq.metrics.queue import QueueStatsCollector
 from meshq.metrics.server import start_metrics_server, stop_metrics_server
@@ -61,7 +62,7 @@ async def run_until_signalled(
     config: StackConfig, *, metrics_listen: str = "", announce: Callable[[str], None] = print
 ) -> None:
     """Serve until SIGINT or SIGTERM; then NOT_SERVING, drain, stop components."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(config.data_dir)
     stack = await open_stack(config, metrics_listen=metrics_listen)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
