@@ -31,10 +31,28 @@ def check_name(field: str, value: str) -> str:
     return value
 
 
+JSON_RULE = "JSON text (RFC 8259)"
+
+
+class NotJsonConstant(ValueError):
+    """NaN, Infinity or -Infinity: Python's json reads them, RFC 8259 has no such value."""
+
+
+def refuse_json_constant(name: str) -> object:
+    """``parse_constant`` for ``json`` decoders: Python accepts NaN and +-Infinity, JSON
+    does not (a JavaScript ``JSON.parse`` throws on them), so they are refused."""
+    raise NotJsonConstant(name)
+
+
 def parse_json(field: str, text: str) -> object:
-    """Parse JSON text; on failure name the line, column and character position."""
+    """Parse JSON text (RFC 8259: no NaN or Infinity); on failure name the line, column and
+    character position."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=refuse_json_constant)
+    except NotJsonConstant as err:
+        raise InvalidArgument(
+            f"{field} must be {JSON_RULE}: {err} is not a JSON number"
+        ) from None
     except json.JSONDecodeError as err:
         raise InvalidArgument(
             f"{field} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno} "
