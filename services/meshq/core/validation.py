@@ -16,10 +16,25 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 NAME_RULE = "1-128 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
-def shown(value: object, limit: int = 40) -> str:
-    """A short, escaped rendering of a bad value for an error message."""
+SHOWN_CHARS = 40  # how much of an echoed value an error message keeps
+MAX_STATUS_MESSAGE_CHARS = 1024  # a whole status message: far under gRPC's 8 KiB metadata
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """The one way a value a caller sent is echoed in an error message: its ``repr``
+    (quotes, and control characters, newlines, escapes as ``\\x1b`` / ``\\n``), cut to
+    ``limit`` characters. Every echo site uses it, so a 20,000-character id cannot push a
+    status's details past the metadata limit nor put an escape sequence into a log line."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def bounded_message(message: str) -> str:
+    """A status message cut to ``MAX_STATUS_MESSAGE_CHARS``: the last guard, where domain
+    errors become statuses, for a message that echoes something without ``shown``."""
+    if len(message) <= MAX_STATUS_MESSAGE_CHARS:
+        return message
+    return message[:MAX_STATUS_MESSAGE_CHARS - 1] + "…"
 
 
 def check_name(field: str, value: str) -> str:
