@@ -1,8 +1,9 @@
 """What every `meshq` command shares: connection options, output, errors and exit codes.
 
 Exit codes (docs/cli.md): 0 success; 1 the server refused the request (the message says why);
-2 bad usage or input, found before any call; 3 the server could not be reached; 4 not found;
-5 permission denied or unauthenticated.
+2 bad usage or input (found before any call, or INVALID_ARGUMENT); 3 the server could not be
+reached; 4 not found; 5 permission denied or unauthenticated. They are read from the SDK's one
+error table, ``meshq.api.errors``, by exception class (``exit_code``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import grpc
 
+from meshq.api import errors
 from meshq.api.connection import Connection, InsecureChannelRefused
 
 EXIT_REFUSED = 1
@@ -28,14 +30,21 @@ EXIT_DENIED = 5
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
-_CODE_EXITS = {
-    grpc.StatusCode.UNAVAILABLE: EXIT_UNREACHABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED: EXIT_UNREACHABLE,
-    grpc.StatusCode.NOT_FOUND: EXIT_NOT_FOUND,
-    grpc.StatusCode.PERMISSION_DENIED: EXIT_DENIED,
-    grpc.StatusCode.UNAUTHENTICATED: EXIT_DENIED,
-    grpc.StatusCode.INVALID_ARGUMENT: EXIT_USAGE,
-}
+# SDK exception class -> exit code; a class not here (or under one here) exits 1.
+ERROR_EXITS: tuple[tuple[type[errors.MeshqRpcError], int], ...] = (
+    (errors.Unreachable, EXIT_UNREACHABLE),
+    (errors.NotFound, EXIT_NOT_FOUND),
+    (errors.Denied, EXIT_DENIED),
+    (errors.InvalidArgument, EXIT_USAGE),
+)
+
+
+def exit_code(err: errors.MeshqRpcError) -> int:
+    """The exit code for a refused call, by its class in ``meshq.api.errors``."""
+    for cls, code in ERROR_EXITS:
+        if isinstance(err, cls):
+            return code
+    return EXIT_REFUSED
 
 
 def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
@@ -84,14 +93,13 @@ def run(conn: Connection | None, coro: Coroutine[Any, Any, T]) -> T:
 
     try:
         return asyncio.run(main())
-    except grpc.aio.AioRpcError as err:
-        code = err.code()
-        detail = err.details() or code.name
-        if code == grpc.StatusCode.UNAVAILABLE:
+    except grpc.RpcError as raw:
+        err = errors.from_rpc_error(raw)
+        if isinstance(err, errors.Unavailable):
             server = conn.server if conn else "the server"
-            fail(f"cannot reach meshq at {server} (is `meshq up` running?): {detail}",
+            fail(f"cannot reach meshq at {server} (is `meshq up` running?): {err.message}",
                  EXIT_UNREACHABLE)
-        fail(f"{code.name}: {detail}", _CODE_EXITS.get(code, EXIT_REFUSED))
+        fail(str(err), exit_code(err))
     except InsecureChannelRefused as err:
         fail(str(err), EXIT_USAGE)
     except KeyboardInterrupt:
