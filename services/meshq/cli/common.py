@@ -53,6 +53,25 @@ def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
     sys.exit(code)
 
 
+# top-level module a command may miss -> the extra that installs it (pyproject.toml)
+MODULE_EXTRAS = {
+    "grpc_health": "server", "grpc_reflection": "server", "croniter": "server",
+    "prometheus_client": "server", "uvloop": "server", "opentelemetry": "worker",
+    "jsonschema": "worker", "ray": "ray", "openai": "openai", "psycopg": "postgres",
+    "psycopg_pool": "postgres",
+}
+
+
+def missing_extra_message(err: ModuleNotFoundError, what: str = "this command") -> str:
+    """'… needs meshq[server] (pip install "meshq[server]"): no module croniter'."""
+    module = (err.name or "").split(".")[0]
+    extra = MODULE_EXTRAS.get(module)
+    if extra is None:
+        return f"{what} cannot import {err.name or err}: reinstall meshq"
+    return (f"{what} needs the meshq[{extra}] extra (pip install \"meshq[{extra}]\"): "
+            f"no module {module}")
+
+
 def connection_options(command: F) -> F:
     """Add --server, --token, --tls-ca, --insecure and --timeout; they arrive as ``conn``."""
 
