@@ -90,7 +90,7 @@ async def test_cli_client_commands_work_and_server_ones_name_their_extra(
     listed = await asyncio.to_thread(_run, meshq, "--help", cwd=client_venv.parent)
     assert listed.returncode == 0 and "queue" in listed.stdout, listed.stderr
     sent = await asyncio.to_thread(_run, meshq, "queue", "send", "--room", unique, "--queue",
-                                   "q", "--json", "{}", "-o", "json", *where,
+                                   "q", "--json", "{}", "--create-room", "-o", "json", *where,
                                    cwd=client_venv.parent)
     assert sent.returncode == 0, sent.stderr
     assert len(json.loads(sent.stdout)["message_ids"]) == 1

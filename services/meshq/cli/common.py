@@ -12,14 +12,19 @@ import asyncio
 import functools
 import json
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn, TypeVar
 
 import click
 import grpc
 
 from meshq.api import errors
-from meshq.api.connection import Connection, InsecureChannelRefused
+from meshq.api.connection import DEFAULT_TIMEOUT, Connection, InsecureChannelRefused
+from meshq.api.rooms import RoomsClient
+from meshq.cli.output import emit, output_option
+
+__all__ = ["emit", "output_option"]  # re-exported: every command imports them from here
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -73,31 +78,51 @@ def missing_extra_message(err: ModuleNotFoundError, what: str = "this command") 
 
 
 def connection_options(command: F) -> F:
-    """Add --server, --token, --tls-ca, --insecure and --timeout; they arrive as ``conn``."""
+    """Add --profile, --server, --token, --tls-ca, --insecure and --timeout; they arrive as
+    ``conn``. A flag or environment variable wins over the profile (meshq.cli.profiles)."""
 
+    @click.option("--profile", envvar="MESHQ_PROFILE",
+                  help="A named profile of the config file [env MESHQ_PROFILE; default: its "
+                       "default_profile] (docs/cli.md).")
     @click.option("--server", envvar="MESHQ_SERVER", help="host:port of the meshq server "
                   "[env MESHQ_SERVER; default 127.0.0.1:50051]")
     @click.option("--token", envvar="MESHQ_TOKEN", help="Bearer token [env MESHQ_TOKEN; "
                   "default: the local admin token in the data dir]")
     @click.option("--tls-ca", envvar="MESHQ_TLS_CA", type=click.Path(exists=True, dir_okay=False),
                   help="CA certificate to verify the server's TLS certificate [env MESHQ_TLS_CA]")
-    @click.option("--insecure", is_flag=True, help="Allow plaintext to a non-loopback server.")
-    @click.option("--timeout", type=float, default=30.0, show_default=True,
-                  help="Deadline of each call, in seconds.")
+    @click.option("--insecure", is_flag=True, default=None,
+                  help="Allow plaintext to a non-loopback server.")
+    @click.option("--timeout", type=float, default=None,
+                  help="Deadline of each call, in seconds [default: 30].")
     @functools.wraps(command)
-    def wrapper(*args: Any, server: str | None, token: str | None, tls_ca: str | None,
-                insecure: bool, timeout: float, **kwargs: Any) -> Any:
-        conn = Connection(server=server, token=token, tls_ca=tls_ca, insecure=insecure,
-                          timeout=timeout)
+    def wrapper(*args: Any, profile: str | None, server: str | None, token: str | None,
+                tls_ca: str | None, insecure: bool | None, timeout: float | None,
+                **kwargs: Any) -> Any:
+        conn = make_connection(profile=profile, server=server, token=token, tls_ca=tls_ca,
+                               insecure=insecure, timeout=timeout)
         return command(*args, conn=conn, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
 
-def output_option(command: F) -> F:
-    """Add ``-o/--output table|json``; it arrives as ``output``."""
-    return click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
-                        show_default=True, help="Output format.")(command)
+def make_connection(*, profile: str | None = None, server: str | None = None,
+                    token: str | None = None, tls_ca: str | None = None,
+                    insecure: bool | None = None, timeout: float | None = None) -> Connection:
+    """A Connection from the options given, the profile filling in what they leave out."""
+    from meshq.cli.profiles import ProfileError, select
+
+    try:
+        chosen = select(profile)
+    except ProfileError as err:
+        fail(str(err), EXIT_USAGE)
+    if chosen is not None:
+        server = server or chosen.server
+        token = token or chosen.token
+        tls_ca = tls_ca or chosen.tls_ca
+        insecure = insecure if insecure is not None else chosen.insecure
+        timeout = timeout if timeout is not None else chosen.timeout
+    return Connection(server=server, token=token, tls_ca=tls_ca, insecure=bool(insecure),
+                      timeout=DEFAULT_TIMEOUT if timeout is None else timeout)
 
 
 def run(conn: Connection | None, coro: Coroutine[Any, Any, T]) -> T:
@@ -134,18 +159,22 @@ def parse_json_arg(name: str, text: str) -> Any:
              EXIT_USAGE)
 
 
-def emit(output: str, data: Any, *, columns: Sequence[str] = (), rows: Sequence[Sequence[Any]] = (),
-         title: str | None = None) -> None:
-    """Print ``data`` as JSON, or ``rows`` as a table with ``columns``."""
-    if output == "json":
-        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-        return
-    from rich.console import Console
-    from rich.table import Table
+def when(seconds: float) -> str:
+    """Local wall-clock time of a Unix instant, for tables."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
 
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
-    Console().print(table)
+
+def room_queue_options(command: Any) -> Any:
+    """Add the required --room and --queue; they arrive as ``room_name`` and ``queue_name``."""
+    command = click.option("--queue", "queue_name", required=True, help="The queue's name.")(
+        command)
+    return click.option("--room", "room_name", required=True, help="The room's name.")(command)
+
+
+async def require_room(rooms: RoomsClient, name: str, hint: str = "") -> None:
+    """Exit 4 naming the fix when room ``name`` does not exist (``hint``: another way out)."""
+    try:
+        await rooms.get(name)
+    except errors.NotFound:
+        fail(f"NOT_FOUND: room {name!r} does not exist: create it with `meshq rooms create "
+             f"--name {name}`{hint}", EXIT_NOT_FOUND)
