@@ -328,6 +328,10 @@ class Bench:
         """The same CONSUMERS as Subscribe streams over ``n`` waiting messages: acked msg/s."""
         await self.open("streams")
         await self.fill("streams", n)
+        return await self.consume("streams", n, seconds * 3)
+
+    async def consume(self, queue: str, n: int, timeout: float) -> float:
+        """CONSUMERS Subscribe streams take and ack ``n`` waiting messages: acked msg/s."""
         got = 0
         all_done = asyncio.Event()
 
@@ -338,16 +342,111 @@ class Bench:
                 all_done.set()
 
         started = time.perf_counter()
-        consumers = [asyncio.create_task(self.subscribe("streams", 500, count, all_done))
+        consumers = [asyncio.create_task(self.subscribe(queue, 500, count, all_done))
                      for _ in range(CONSUMERS)]
         try:
-            async with asyncio.timeout(seconds * 3):
+            async with asyncio.timeout(timeout):
                 await all_done.wait()
         except TimeoutError:
             all_done.set()
         rate = got / (time.perf_counter() - started)
         await asyncio.gather(*consumers)
         return rate
+
+    async def depth(self, queue: str) -> int:
+        reply = await self.stub.ListQueues(pb.ListQueuesRequest(room=ROOM), metadata=self.md)
+        return sum(q.depth for q in reply.queues if q.name == queue)
+
+
+# -- the backlog measurement --------------------------------------------------------------------
+
+DRAIN_SAMPLE = 50_000  # messages drained from the deep queue and from a shallow one
+
+
+def _rss_bytes(pid: int) -> int:
+    """Resident set size of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise click.ClickException(f"no VmRSS for process {pid}")
+
+
+async def _serve_queue(data_dir: str) -> tuple[asyncio.subprocess.Process, str, float]:
+    """`meshq serve queue` on ``data_dir``; (process, address, seconds until it serves)."""
+    meshq = str(Path(sys.executable).with_name("meshq"))
+    started = time.perf_counter()
+    proc, address = await _spawn(meshq, "serve", "queue", "--data-dir", data_dir,
+                                 "--listen", "127.0.0.1:0", "--metrics-listen", "")
+    return proc, address, time.perf_counter() - started
+
+
+def _metadata(data_dir: str) -> Md:
+    token_file = admin_token_path(Path(data_dir))
+    return ((("authorization", "Bearer " + token_file.read_text().strip()),)
+            if token_file.exists() else ())
+
+
+async def run_backlog(n: int, log: Callable[[str], None]) -> dict[str, float]:
+    """N queued ~200-byte messages: RSS per message after a restart, restart time, and the
+    drain rate at that depth against a shallow queue's."""
+    results: dict[str, float] = {"backlog_messages": float(n)}
+    sample = min(n, DRAIN_SAMPLE)
+    with tempfile.TemporaryDirectory(prefix="meshq-bench-backlog-") as data_dir:
+        server, address, results["start_empty_s"] = await _serve_queue(data_dir)
+        try:
+            rss_empty = _rss_bytes(server.pid)
+            async with grpc.aio.insecure_channel(address) as channel:
+                b = Bench(channel, _metadata(data_dir))
+                await b.open("backlog")
+                log(f"filling {n:,} messages …")
+                started = time.perf_counter()
+                await b.fill("backlog", n)
+                results["fill_msgs_per_s"] = n / (time.perf_counter() - started)
+        finally:
+            await _stop(server)
+        log("restarting …")
+        server, address, results["restart_s"] = await _serve_queue(data_dir)
+        try:
+            rss = _rss_bytes(server.pid)
+            results["rss_empty_mb"] = rss_empty / 1e6
+            results["rss_after_restart_mb"] = rss / 1e6
+            results["rss_bytes_per_msg"] = (rss - rss_empty) / n
+            results["restart_s_per_million"] = max(
+                0.0, results["restart_s"] - results["start_empty_s"]) * 1e6 / n
+            async with grpc.aio.insecure_channel(address) as channel:
+                b = Bench(channel, _metadata(data_dir))
+                assert await b.depth("backlog") == n, "the backlog did not survive the restart"
+                log(f"draining {sample:,} at depth {n:,} …")
+                results["drain_deep_msgs_per_s"] = await b.consume("backlog", sample, 300)
+                await b.open("shallow")
+                await b.fill("shallow", sample)
+                log(f"draining {sample:,} from a shallow queue …")
+                results["drain_shallow_msgs_per_s"] = await b.consume("shallow", sample, 300)
+        finally:
+            await _stop(server)
+    results["drain_deep_vs_shallow"] = (results["drain_deep_msgs_per_s"]
+                                        / max(results["drain_shallow_msgs_per_s"], 1e-9))
+    return results
+
+
+BACKLOG_ROWS = [
+    ("backlog (messages of ~200 bytes)", "backlog_messages", "msg", ""),
+    ("server RSS per message after a restart", "rss_bytes_per_msg", "bytes", "target <= 200"),
+    ("restart to serving", "restart_s", "s", ""),
+    ("  of it per million (less an empty start)", "restart_s_per_million", "s", "target <= 1.5"),
+    ("drain at that depth (4 Subscribe + ack)", "drain_deep_msgs_per_s", "msg/s", ""),
+    ("drain of a shallow queue, same consumers", "drain_shallow_msgs_per_s", "msg/s", ""),
+    ("deep / shallow", "drain_deep_vs_shallow", "x", "target >= 0.8"),
+]
+
+
+def _backlog_table(results: dict[str, float]) -> str:
+    lines = []
+    for label, key, unit, target in BACKLOG_ROWS:
+        value = results[key]
+        shown = f"{value:,.2f}" if unit in ("s", "x") else f"{value:,.0f}"
+        lines.append(f"{label:<44} {shown:>12} {unit:<8} {target}")
+    return "\n".join(lines)
 
 
 # -- the command --------------------------------------------------------------------------------
@@ -436,7 +535,12 @@ def _table(results: dict[str, float]) -> str:
               show_default="on when uvloop is installed",
               help="Run the bench's clients and echo server on uvloop (and ask the queue "
                    "server to, through MESHQ_UVLOOP=1).")
-def queue_bench(seconds: float, output: str, use_uvloop: bool) -> None:
+@click.option("--backlog", type=click.IntRange(0, 100_000_000), default=0, show_default=True,
+              metavar="N",
+              help="Instead of the throughput run: queue N messages of ~200 bytes, restart "
+                   "the server, and report RSS per message, restart time and the drain rate "
+                   "at that depth against a shallow queue (N rounded down to 100s).")
+def queue_bench(seconds: float, output: str, use_uvloop: bool, backlog: int) -> None:
     """Queue throughput and latency against a real server, with the raw gRPC ceiling.
 
     Starts a bare gRPC echo server and `meshq serve queue` (temp data dir, SQLite with fsync)
@@ -448,6 +552,14 @@ def queue_bench(seconds: float, output: str, use_uvloop: bool) -> None:
             click.echo(line, err=True)
 
     os.environ[UVLOOP_ENV] = "1" if use_uvloop else "0"  # inherited by the child processes
+    if backlog:
+        backlog -= backlog % BATCH
+        if backlog <= 0:
+            raise click.BadParameter(f"must be at least {BATCH}", param_hint="--backlog")
+        figures = _run(run_backlog(backlog, log))
+        click.echo(json.dumps(figures, indent=2) if output == "json"
+                   else _backlog_table(figures))
+        return
     results = _run(run_all(seconds, log))
     results["uvloop"] = float(use_uvloop)
     if output == "json":
