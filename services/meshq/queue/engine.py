@@ -161,8 +161,8 @@ class QueueEngine:
             q.closed = sq.closed
         for run in snap.ready:
             q = self._find_or_orphan(run.room, run.queue, repairs)
-            q.ready.cold.extend(run.seqs, run.enqueued_at)
-            q.n_ready += len(run.seqs)
+            q.ready.cold.extend(run.pairs)
+            q.n_ready += len(run)
         for sm in snap.delayed:
             q = self._find_or_orphan(sm.room, sm.queue, repairs)
             headers = json.loads(sm.headers_json) if sm.headers_json != "{}" else {}

@@ -125,8 +125,9 @@ class Leaser:
         q.fetching += len(entries)
         try:
             rows = await self._read(seqs)
-        except Exception as err:  # the store cannot be read: memory no longer matches it
-            self._log.mark_broken(err)
+        except Exception as err:
+            if self._log.running:  # the store cannot be read: memory no longer matches it
+                self._log.mark_broken(err)
             raise
         finally:
             q.fetching -= len(entries)

@@ -35,8 +35,8 @@ class MemoryQueueStore:
             run = runs.get((m[1], m[2]))
             if run is None:
                 run = runs[(m[1], m[2])] = s.ReadyRun(room=m[1], queue=m[2])
-            run.seqs.append(seq)
-            run.enqueued_at.append(m[6])
+            run.pairs.append(seq)
+            run.pairs.append(m[6])
         snap.ready = list(runs.values())
         snap.count = len(self.messages)
         return snap

@@ -134,55 +134,56 @@ class Msg:
 
 
 class ColdQueue:
-    """Ready messages without an object: (seq, enqueued_at) in increasing ``seq``.
+    """Ready messages without an object: (seq, enqueued_at) pairs in increasing ``seq``.
 
-    Two flat arrays and a head offset: 16 bytes a message, popped from the front.
+    One flat array of doubles, seq and enqueue time interleaved (16 bytes a message; a seq is
+    exact as a double up to 2**53), and a head offset: popped from the front. A store hands
+    its index over in the same layout, so a restart builds it without a Python loop.
     """
 
-    __slots__ = ("seqs", "times", "_head")
+    __slots__ = ("_data", "_head")
 
     def __init__(self) -> None:
-        self.seqs = array("q")
-        self.times = array("d")
-        self._head = 0
+        self._data = array("d")
+        self._head = 0  # index of the first live seq in _data
 
     def __len__(self) -> int:
-        return len(self.seqs) - self._head
+        return (len(self._data) - self._head) // 2
 
     def last_seq(self) -> int:
-        return self.seqs[-1] if len(self) else -1
+        return int(self._data[-2]) if len(self) else -1
 
     def append(self, seq: int, enqueued_at: float) -> None:
-        self.seqs.append(seq)
-        self.times.append(enqueued_at)
+        self._data.append(seq)
+        self._data.append(enqueued_at)
 
-    def extend(self, seqs: array[int], times: array[float]) -> None:
-        self.seqs.extend(seqs)
-        self.times.extend(times)
+    def extend(self, pairs: array[float]) -> None:
+        """Append (seq, enqueued_at) pairs, interleaved, seqs increasing."""
+        self._data.extend(pairs)
 
     def head(self) -> tuple[int, float]:
         i = self._head
-        return self.seqs[i], self.times[i]
+        return int(self._data[i]), self._data[i + 1]
 
     def head_seq(self) -> int:
-        return self.seqs[self._head]
+        return int(self._data[self._head])
 
     def popleft(self) -> int:
-        seq = self.seqs[self._head]
-        self._head += 1
-        if self._head >= 4096 and self._head * 2 >= len(self.seqs):
-            del self.seqs[:self._head]
-            del self.times[:self._head]
+        data = self._data
+        seq = int(data[self._head])
+        self._head += 2
+        if self._head >= 8192 and self._head * 2 >= len(data):
+            del data[:self._head]
             self._head = 0
         return seq
 
     def first(self, n: int) -> list[tuple[int, float]]:
         i = self._head
-        return list(zip(self.seqs[i:i + n], self.times[i:i + n], strict=True))
+        chunk = self._data[i:i + 2 * n]
+        return [(int(chunk[j]), chunk[j + 1]) for j in range(0, len(chunk), 2)]
 
     def clear(self) -> None:
-        self.seqs = array("q")
-        self.times = array("d")
+        self._data = array("d")
         self._head = 0
 
 

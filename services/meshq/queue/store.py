@@ -161,12 +161,15 @@ class StoredDedup(NamedTuple):
 
 @dataclass(kw_only=True)
 class ReadyRun:
-    """One queue's messages ready at load time, in ``seq`` order, as flat arrays."""
+    """One queue's messages ready at load time, in ``seq`` order: (seq, enqueued_at) pairs
+    interleaved in one array of doubles (``state.ColdQueue``'s layout)."""
 
     room: str
     queue: str
-    seqs: array[int] = field(default_factory=lambda: array("q"))
-    enqueued_at: array[float] = field(default_factory=lambda: array("d"))
+    pairs: array[float] = field(default_factory=lambda: array("d"))
+
+    def __len__(self) -> int:
+        return len(self.pairs) // 2
 
 
 @dataclass(kw_only=True)
