@@ -254,7 +254,7 @@ export interface FileInfo {
   isDir: boolean;
 }
 
-export type FileData = string | Uint8Array | AsyncIterable<Uint8Array | string>;
+export type FileData = string | Uint8Array | Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>;
 
 export class StorageClient {
   readonly room: string;

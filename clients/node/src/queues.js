@@ -74,7 +74,7 @@ class QueuesClient {
   }
 
   /** Opens a streaming consumer; resolves once the server confirmed the open. */
-  subscribe(queue, { maxInFlight = 1, leaseSeconds = 30, create = true } = {}) {
+  async subscribe(queue, { maxInFlight = 1, leaseSeconds = 30, create = true } = {}) {
     return new Subscription(this._conn, this.room, queue, { maxInFlight, leaseSeconds, create }).open();
   }
 

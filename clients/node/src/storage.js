@@ -15,17 +15,24 @@ function fileInfo(f) {
   return { path: f.path, size: f.size, modifiedAt: toDate(f.modified_at_unix_ms), isDir: f.is_dir };
 }
 
+function checkData(data) {
+  const iterable = data && (typeof data[Symbol.asyncIterator] === 'function' || typeof data[Symbol.iterator] === 'function');
+  if (!(typeof data === 'string' || data instanceof Uint8Array || iterable)) {
+    throw new TypeError('data must be a string, a Buffer / Uint8Array, or an (async) iterable of them');
+  }
+}
+
 async function* chunks(data) {
   if (typeof data === 'string') data = Buffer.from(data, 'utf8');
   if (data instanceof Uint8Array) {
     yield* slices(data);
     return;
   }
-  if (data && typeof data[Symbol.asyncIterator] === 'function') {
-    for await (const chunk of data) yield* slices(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
-    return;
+  for await (const chunk of data) {
+    if (typeof chunk === 'string') yield* slices(Buffer.from(chunk, 'utf8'));
+    else if (chunk instanceof Uint8Array) yield* slices(chunk);
+    else throw new TypeError('each chunk must be a string or a Buffer / Uint8Array');
   }
-  throw new TypeError('data must be a string, a Buffer / Uint8Array, or an async iterable of them');
 }
 
 function* slices(bytes) {
@@ -46,6 +53,7 @@ class StorageClient {
 
   /** Stores data (a string is UTF-8) at path atomically; parent folders are created. */
   async write(path, data, { overwrite = true, timeoutMs } = {}) {
+    checkData(data);
     const stub = this._conn.stub('StorageService');
     let call;
     const reply = new Promise((resolve, reject) => {
