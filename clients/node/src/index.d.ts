@@ -243,6 +243,8 @@ export class Subscription<T = any> implements AsyncIterableIterator<ReceivedMess
   resume(): void;
   /** Flushes pending settles and ends the stream; unsettled deliveries go back at once. */
   close(): Promise<void>;
+  /** close(), for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 // Storage ------------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ test('closing hands unsettled deliveries back at once, and settling after close 
   const sub = await q.subscribe('jobs', { leaseSeconds: 3600 });
   const held = (await sub.next()).value;
   assert.equal((await q.messageState('jobs', id)).state, 'in_flight');
-  await sub.close();
+  await sub[Symbol.asyncDispose](); // what `await using` calls: close()
   await assert.rejects(held.ack(), SubscriptionClosedError);
   assert.equal((await q.messageState('jobs', id)).state, 'ready');
   const [again] = await q.receiveMessages('jobs', { timeoutSeconds: 5 });

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   sub.pause();
   sub.setMaxInFlight(2);
   await sub.close();
+  await sub[Symbol.asyncDispose]();
   const infos = await room2.queues.list();
   const depth: number = infos[0].depth;
   const state: 'ready' | 'delayed' | 'in_flight' | 'gone' | 'unknown' = (await room2.queues.messageState('jobs', id)).state;
