@@ -4,7 +4,7 @@
 // $MESHQ_BIN, else the repository's .venv/bin/meshq (what `make test` installs), else `meshq`
 // on PATH. Starting fails loudly: a test run without a server is a failed run, never a skip.
 
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -18,11 +18,19 @@ function meshqCommand() {
   return fs.existsSync(venv) ? venv : 'meshq';
 }
 
+/** The `meshq up` options that turn off what the tests do not use (metrics; the Studio web
+ * console, on versions of meshq that have one). */
+function quietOptions(command) {
+  const options = ['--metrics-listen', '', '--pool-backend', 'asyncio'];
+  const help = spawnSync(command, ['up', '--help'], { encoding: 'utf8', timeout: 60000 });
+  if ((help.stdout || '').includes('--studio-listen')) options.push('--studio-listen', '');
+  return options;
+}
+
 /** Starts `meshq up` on 127.0.0.1:0 with a temporary data dir; resolves once it listens. */
 function startServer({ command = meshqCommand(), timeoutMs = START_TIMEOUT_MS } = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshq-node-'));
-  const args = ['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--metrics-listen', '',
-    '--pool-backend', 'asyncio'];
+  const args = ['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...quietOptions(command)];
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHQ_SERVER: '' } });
   let output = '';
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
