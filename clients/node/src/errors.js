@@ -1,7 +1,8 @@
 'use strict';
-// The errors this client throws. A failed call throws the class of its gRPC status (the same
-// families as the server's error tree in meshq.core.errors): `err instanceof NotFoundError`,
-// or `err.codeName === 'NOT_FOUND'`; `err.details` is the server's one-line reason.
+// The errors this client throws. A refused call throws the class of its gRPC status family,
+// from one table with the same families as the Python SDK's (meshq.api.errors):
+// `err instanceof NotFoundError`, or `err.codeName === 'NOT_FOUND'`; `err.details` is the
+// server's one-line reason, `err.code` the exact status.
 
 const grpc = require('@grpc/grpc-js');
 
@@ -13,58 +14,88 @@ class MeshqError extends Error {
   }
 }
 
-/** A call ended with a gRPC status other than OK. */
-class GrpcError extends MeshqError {
-  constructor(code, details, metadata, cause) {
+// grpc.status is a TypeScript enum: name -> number and number -> name; keep the names.
+const CODE_NAMES = Object.fromEntries(Object.entries(grpc.status)
+  .filter(([, code]) => typeof code === 'number').map(([name, code]) => [code, name]));
+
+/** The server refused the call, or it failed in transit: the base of every status class. */
+class MeshqRpcError extends MeshqError {
+  constructor(code, details = '', metadata = {}, cause = undefined) {
     const codeName = CODE_NAMES[code] || `STATUS_${code}`;
-    super(`${codeName}: ${details}`, cause ? { cause } : undefined);
+    super(`${codeName}: ${details || codeName}`, cause ? { cause } : undefined);
     /** The numeric gRPC status code (grpc.status). */
     this.code = code;
     /** The status's name, e.g. 'NOT_FOUND'. */
     this.codeName = codeName;
-    /** The server's reason, one line saying what to fix. */
+    /** The server's one-line reason, saying what to fix. */
     this.details = details;
     /** The trailing metadata, as a plain object. */
-    this.metadata = metadata || {};
+    this.metadata = metadata;
   }
 }
 
-const CODE_NAMES = Object.fromEntries(Object.entries(grpc.status).map(([name, code]) => [code, name]));
+/** The request is malformed: the details name the field and what to fix. */
+class InvalidArgumentError extends MeshqRpcError {}
+/** The room, queue, message, file or task does not exist. */
+class NotFoundError extends MeshqRpcError {}
+/** Something with that name exists already. */
+class AlreadyExistsError extends MeshqRpcError {}
+/** The request is valid but not in the current state (a closed queue, a non-empty room). */
+class FailedPreconditionError extends MeshqRpcError {}
+/** A limit was reached (queue depth, queues per room, message size, streams per token). */
+class ResourceExhaustedError extends MeshqRpcError {}
+/** The call was aborted by a concurrent change; retrying it is safe. */
+class AbortedError extends MeshqRpcError {}
+/** The token does not allow the call: the base of UnauthenticatedError and PermissionDeniedError. */
+class DeniedError extends MeshqRpcError {}
+/** No token, an invalid one, or an expired one. */
+class UnauthenticatedError extends DeniedError {}
+/** The token is valid but its grants do not cover this room, queue or path. */
+class PermissionDeniedError extends DeniedError {}
+/** The server could not be reached or did not answer in time: the base of UnavailableError
+ * and DeadlineExceededError; retrying later may succeed. */
+class UnreachableError extends MeshqRpcError {}
+/** The server is not running at that address, or is shutting down. */
+class UnavailableError extends UnreachableError {}
+/** The call's deadline passed before the server answered. */
+class DeadlineExceededError extends UnreachableError {}
+/** The call was cancelled (by the caller, or the server stopping). */
+class CancelledError extends MeshqRpcError {}
+/** The server does not offer this call (an older server, or the service is not hosted). */
+class UnimplementedError extends MeshqRpcError {}
+/** The server failed; its log has the traceback. */
+class InternalError extends MeshqRpcError {}
 
-const FAMILIES = {
-  CANCELLED: 'CancelledError',
-  UNKNOWN: 'UnknownError',
-  INVALID_ARGUMENT: 'InvalidArgumentError',
-  DEADLINE_EXCEEDED: 'DeadlineExceededError',
-  NOT_FOUND: 'NotFoundError',
-  ALREADY_EXISTS: 'AlreadyExistsError',
-  PERMISSION_DENIED: 'PermissionDeniedError',
-  RESOURCE_EXHAUSTED: 'ResourceExhaustedError',
-  FAILED_PRECONDITION: 'FailedPreconditionError',
-  ABORTED: 'AbortedError',
-  OUT_OF_RANGE: 'OutOfRangeError',
-  UNIMPLEMENTED: 'UnimplementedError',
-  INTERNAL: 'InternalError',
-  UNAVAILABLE: 'UnavailableError',
-  DATA_LOSS: 'DataLossError',
-  UNAUTHENTICATED: 'UnauthenticatedError',
-};
+/** The status of a failed call -> the class thrown (the one table; OK never fails). */
+const STATUS_ERRORS = new Map([
+  [grpc.status.INVALID_ARGUMENT, InvalidArgumentError],
+  [grpc.status.OUT_OF_RANGE, InvalidArgumentError],
+  [grpc.status.NOT_FOUND, NotFoundError],
+  [grpc.status.ALREADY_EXISTS, AlreadyExistsError],
+  [grpc.status.FAILED_PRECONDITION, FailedPreconditionError],
+  [grpc.status.RESOURCE_EXHAUSTED, ResourceExhaustedError],
+  [grpc.status.ABORTED, AbortedError],
+  [grpc.status.UNAUTHENTICATED, UnauthenticatedError],
+  [grpc.status.PERMISSION_DENIED, PermissionDeniedError],
+  [grpc.status.UNAVAILABLE, UnavailableError],
+  [grpc.status.DEADLINE_EXCEEDED, DeadlineExceededError],
+  [grpc.status.CANCELLED, CancelledError],
+  [grpc.status.UNIMPLEMENTED, UnimplementedError],
+  [grpc.status.INTERNAL, InternalError],
+  [grpc.status.DATA_LOSS, InternalError],
+  [grpc.status.UNKNOWN, InternalError],
+]);
 
-const byCode = new Map();
-const classes = {};
-for (const [codeName, className] of Object.entries(FAMILIES)) {
-  // A named class per status, so stack traces and `err.name` say which.
-  const cls = { [className]: class extends GrpcError {} }[className];
-  classes[className] = cls;
-  byCode.set(grpc.status[codeName], cls);
+/** The typed error for a status code (for client-side deadlines that speak the same language). */
+function makeError(code, details) {
+  return new (STATUS_ERRORS.get(code) || MeshqRpcError)(code, details);
 }
 
-/** The typed error for a grpc-js error (a ServiceError), or `err` itself when it is not one. */
+/** The typed error for a grpc-js error (a ServiceError); anything else is returned as it is. */
 function fromGrpc(err) {
   if (!err || typeof err.code !== 'number' || err instanceof MeshqError) return err;
-  const cls = byCode.get(err.code) || GrpcError;
   const metadata = err.metadata && typeof err.metadata.getMap === 'function' ? err.metadata.getMap() : {};
-  return new cls(err.code, err.details || err.message || '', metadata, err);
+  return new (STATUS_ERRORS.get(err.code) || MeshqRpcError)(err.code, err.details || err.message || '', metadata, err);
 }
 
 /** A settle was refused: the lease token is unknown or its lease expired (the message may be
@@ -88,11 +119,27 @@ class InsecureChannelRefusedError extends MeshqError {}
 
 module.exports = {
   MeshqError,
-  GrpcError,
-  ...classes,
+  MeshqRpcError,
+  InvalidArgumentError,
+  NotFoundError,
+  AlreadyExistsError,
+  FailedPreconditionError,
+  ResourceExhaustedError,
+  AbortedError,
+  DeniedError,
+  UnauthenticatedError,
+  PermissionDeniedError,
+  UnreachableError,
+  UnavailableError,
+  DeadlineExceededError,
+  CancelledError,
+  UnimplementedError,
+  InternalError,
+  STATUS_ERRORS,
+  makeError,
+  fromGrpc,
   StaleLeaseError,
   NoLeaseError,
   SubscriptionClosedError,
   InsecureChannelRefusedError,
-  fromGrpc,
 };

@@ -34,10 +34,10 @@ export type StatusName =
   | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED' | 'FAILED_PRECONDITION' | 'ABORTED' | 'OUT_OF_RANGE'
   | 'UNIMPLEMENTED' | 'INTERNAL' | 'UNAVAILABLE' | 'DATA_LOSS' | 'UNAUTHENTICATED';
 
-/** A call ended with a gRPC status other than OK. */
-export class GrpcError extends MeshqError {
-  constructor(code: number, details: string, metadata?: Record<string, string | Buffer>, cause?: unknown);
-  /** The numeric gRPC status code. */
+/** The server refused the call, or it failed in transit: the base of every status class. */
+export class MeshqRpcError extends MeshqError {
+  constructor(code: number, details?: string, metadata?: Record<string, string | Buffer>, cause?: unknown);
+  /** The numeric gRPC status code (exact, also within a family). */
   readonly code: number;
   /** The status's name, e.g. 'NOT_FOUND'. */
   readonly codeName: StatusName | string;
@@ -47,22 +47,30 @@ export class GrpcError extends MeshqError {
   readonly metadata: Record<string, string | Buffer>;
 }
 
-export class CancelledError extends GrpcError {}
-export class UnknownError extends GrpcError {}
-export class InvalidArgumentError extends GrpcError {}
-export class DeadlineExceededError extends GrpcError {}
-export class NotFoundError extends GrpcError {}
-export class AlreadyExistsError extends GrpcError {}
-export class PermissionDeniedError extends GrpcError {}
-export class ResourceExhaustedError extends GrpcError {}
-export class FailedPreconditionError extends GrpcError {}
-export class AbortedError extends GrpcError {}
-export class OutOfRangeError extends GrpcError {}
-export class UnimplementedError extends GrpcError {}
-export class InternalError extends GrpcError {}
-export class UnavailableError extends GrpcError {}
-export class DataLossError extends GrpcError {}
-export class UnauthenticatedError extends GrpcError {}
+/** INVALID_ARGUMENT, OUT_OF_RANGE */
+export class InvalidArgumentError extends MeshqRpcError {}
+export class NotFoundError extends MeshqRpcError {}
+export class AlreadyExistsError extends MeshqRpcError {}
+export class FailedPreconditionError extends MeshqRpcError {}
+export class ResourceExhaustedError extends MeshqRpcError {}
+export class AbortedError extends MeshqRpcError {}
+/** UNAUTHENTICATED, PERMISSION_DENIED */
+export class DeniedError extends MeshqRpcError {}
+export class UnauthenticatedError extends DeniedError {}
+export class PermissionDeniedError extends DeniedError {}
+/** UNAVAILABLE, DEADLINE_EXCEEDED: retrying later may succeed. */
+export class UnreachableError extends MeshqRpcError {}
+export class UnavailableError extends UnreachableError {}
+export class DeadlineExceededError extends UnreachableError {}
+export class CancelledError extends MeshqRpcError {}
+export class UnimplementedError extends MeshqRpcError {}
+/** INTERNAL, DATA_LOSS, UNKNOWN */
+export class InternalError extends MeshqRpcError {}
+
+/** The status of a failed call -> the class thrown. */
+export const STATUS_ERRORS: ReadonlyMap<number, typeof MeshqRpcError>;
+/** The typed error for a status code. */
+export function makeError(code: number, details: string): MeshqRpcError;
 
 /** A settle was refused: the lease is unknown or expired; the server changed nothing. */
 export class StaleLeaseError extends MeshqError {

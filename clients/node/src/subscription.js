@@ -8,14 +8,14 @@
 // with its typed error. The server's first frame is empty and confirms the open, so a bad
 // queue name or a missing queue rejects subscribe() itself.
 
-const { DeadlineExceededError, SubscriptionClosedError, fromGrpc } = require('./errors');
+const { SubscriptionClosedError, fromGrpc, makeError } = require('./errors');
 const { ReceivedMessage, checkOutcome } = require('./messages');
 const grpc = require('@grpc/grpc-js');
 
 const MAX_FRAME_ITEMS = 1000;
 
 function deadlineError(what, ms) {
-  return new DeadlineExceededError(grpc.status.DEADLINE_EXCEEDED, `${what} took over ${ms / 1000}s`);
+  return makeError(grpc.status.DEADLINE_EXCEEDED, `${what} took over ${ms / 1000}s`);
 }
 
 /** `const sub = await queues.subscribe('jobs'); for await (const msg of sub) { ...; await msg.ack(); }` */

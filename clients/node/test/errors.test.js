@@ -10,23 +10,28 @@ const { useServer, unique } = require('./fixtures');
 
 const ctx = useServer();
 
-const FAMILIES = {
-  CANCELLED: 'CancelledError', UNKNOWN: 'UnknownError', INVALID_ARGUMENT: 'InvalidArgumentError',
-  DEADLINE_EXCEEDED: 'DeadlineExceededError', NOT_FOUND: 'NotFoundError', ALREADY_EXISTS: 'AlreadyExistsError',
-  PERMISSION_DENIED: 'PermissionDeniedError', RESOURCE_EXHAUSTED: 'ResourceExhaustedError',
-  FAILED_PRECONDITION: 'FailedPreconditionError', ABORTED: 'AbortedError', OUT_OF_RANGE: 'OutOfRangeError',
-  UNIMPLEMENTED: 'UnimplementedError', INTERNAL: 'InternalError', UNAVAILABLE: 'UnavailableError',
-  DATA_LOSS: 'DataLossError', UNAUTHENTICATED: 'UnauthenticatedError',
+// The Python SDK's table (meshq.api.errors.STATUS_ERRORS), status -> [class, family base].
+const TABLE = {
+  INVALID_ARGUMENT: ['InvalidArgumentError'], OUT_OF_RANGE: ['InvalidArgumentError'],
+  NOT_FOUND: ['NotFoundError'], ALREADY_EXISTS: ['AlreadyExistsError'],
+  FAILED_PRECONDITION: ['FailedPreconditionError'], RESOURCE_EXHAUSTED: ['ResourceExhaustedError'],
+  ABORTED: ['AbortedError'], UNAUTHENTICATED: ['UnauthenticatedError', 'DeniedError'],
+  PERMISSION_DENIED: ['PermissionDeniedError', 'DeniedError'], UNAVAILABLE: ['UnavailableError', 'UnreachableError'],
+  DEADLINE_EXCEEDED: ['DeadlineExceededError', 'UnreachableError'], CANCELLED: ['CancelledError'],
+  UNIMPLEMENTED: ['UnimplementedError'], INTERNAL: ['InternalError'], DATA_LOSS: ['InternalError'],
+  UNKNOWN: ['InternalError'],
 };
 
-test('each gRPC status becomes its own class with code, details and metadata', () => {
-  for (const [codeName, className] of Object.entries(FAMILIES)) {
+test('each gRPC status becomes the class of its family, carrying code, details and metadata', () => {
+  assert.deepEqual(Object.keys(TABLE).sort(), Object.keys(grpc.status).filter((n) => /^[A-Z_]+$/.test(n) && n !== 'OK').sort());
+  for (const [codeName, [className, family]] of Object.entries(TABLE)) {
     const metadata = new grpc.Metadata();
     metadata.set('x-why', 'because');
     const raw = Object.assign(new Error('raw'), { code: grpc.status[codeName], details: `${codeName} details`, metadata });
     const err = meshq.fromGrpc(raw);
-    assert.ok(err instanceof meshq[className], className);
-    assert.ok(err instanceof meshq.GrpcError && err instanceof meshq.MeshqError && err instanceof Error);
+    assert.ok(err instanceof meshq[className], `${codeName} -> ${className}`);
+    if (family) assert.ok(err instanceof meshq[family], `${className} is a ${family}`);
+    assert.ok(err instanceof meshq.MeshqRpcError && err instanceof meshq.MeshqError && err instanceof Error);
     assert.equal(err.name, className);
     assert.equal(err.code, grpc.status[codeName]);
     assert.equal(err.codeName, codeName);
@@ -34,9 +39,12 @@ test('each gRPC status becomes its own class with code, details and metadata', (
     assert.equal(err.message, `${codeName}: ${codeName} details`);
     assert.deepEqual(err.metadata, { 'x-why': 'because' });
     assert.equal(err.cause, raw);
+    assert.ok(meshq.makeError(grpc.status[codeName], 'x') instanceof meshq[className]);
+    assert.equal(meshq.STATUS_ERRORS.get(grpc.status[codeName]), meshq[className]);
   }
   const plain = new TypeError('not a gRPC error');
   assert.equal(meshq.fromGrpc(plain), plain);
+  assert.equal(meshq.fromGrpc(meshq.fromGrpc(Object.assign(new Error(), { code: 5 }))).codeName, 'NOT_FOUND');
 });
 
 test('an unknown room is NOT_FOUND, saying which', async () => {
@@ -69,7 +77,7 @@ test('bad JSON is INVALID_ARGUMENT from the server, and not sent at all from a v
 test('a wrong token is UNAUTHENTICATED', async () => {
   const client = new meshq.MeshqClient({ server: ctx.server.address, token: 'not-a-token', timeoutMs: 5000 });
   try {
-    await assert.rejects(client.rooms.list(), meshq.UnauthenticatedError);
+    await assert.rejects(client.rooms.list(), (e) => e instanceof meshq.UnauthenticatedError && e instanceof meshq.DeniedError);
   } finally {
     client.close();
   }
@@ -78,7 +86,7 @@ test('a wrong token is UNAUTHENTICATED', async () => {
 test('a server that is not there is UNAVAILABLE; a short deadline is DEADLINE_EXCEEDED', async () => {
   const nobody = new meshq.MeshqClient({ server: '127.0.0.1:1', token: 'x', timeoutMs: 5000 });
   try {
-    await assert.rejects(nobody.rooms.list(), meshq.UnavailableError);
+    await assert.rejects(nobody.rooms.list(), (e) => e instanceof meshq.UnavailableError && e instanceof meshq.UnreachableError);
   } finally {
     nobody.close();
   }

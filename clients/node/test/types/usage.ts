@@ -1,7 +1,7 @@
 // Compiled (not run) by types.test.js: the declared API accepts what the README shows and
 // refuses misuse (each @ts-expect-error must be an error, or tsc fails).
 import {
-  MeshqClient, GrpcError, NotFoundError, StaleLeaseError, type ReceivedMessage, type Task, type FileInfo,
+  MeshqClient, MeshqRpcError, DeniedError, NotFoundError, StaleLeaseError, type ReceivedMessage, type Task, type FileInfo,
 } from '@meshq/client';
 
 interface Job { prompt: string }
@@ -43,7 +43,8 @@ async function main(): Promise<void> {
     await client.rooms.get('nope');
   } catch (err) {
     if (err instanceof NotFoundError) err.details.trim();
-    if (err instanceof GrpcError) { const code: number = err.code; void code; }
+    if (err instanceof MeshqRpcError) { const code: number = err.code; void code; }
+    if (err instanceof DeniedError) err.codeName.trim();
     if (err instanceof StaleLeaseError) err.leaseToken.trim();
   }
   // @ts-expect-error: the misfire policy is one of skip | latest | all
