@@ -7,12 +7,73 @@
 // connection's timeout. No reconnection here: a broken stream rejects the iterator's next()
 // with its typed error. The server's first frame is empty and confirms the open, so a bad
 // queue name or a missing queue rejects subscribe() itself.
+//
+// Deliveries wait in a buffer until the application takes them; the server grants up to
+// maxInFlight at once and each lease runs from the moment it was sent. So that a slow reader
+// does not let buffered deliveries expire (and burn attempts towards the dead-letter queue),
+// a BufferLeaser extends the lease of every delivery still in the buffer, as the Python SDK
+// (and Pub/Sub's client leaser) does: a third of the way through the lease, to a full lease
+// from then. Once taken, a message's lease is the application's to keep; its leaseExpiresAt
+// says when it ends.
 
 const { SubscriptionClosedError, fromGrpc, makeError } = require('./errors');
 const { ReceivedMessage, checkOutcome } = require('./messages');
 const grpc = require('@grpc/grpc-js');
 
 const MAX_FRAME_ITEMS = 1000;
+const EXTEND_FRACTION = 1 / 3; // extend a buffered lease when a third of it passed: two chances
+const MIN_LEASE_MS = 100; // a lease shorter than this (clock skew) is treated as this long
+const IGNORED = { resolve() {}, reject() {}, timer: null }; // a buffered extension's result
+
+/** Extends the leases of buffered deliveries: add() when one enters the buffer, take() when
+ * the application takes it (its lease's expiry as a Date), clear() when the buffer is dropped. */
+class BufferLeaser {
+  constructor(extend) {
+    this._extend = extend;
+    this._leases = new Map(); // token -> { at, expires, lease }, ms on the monotonic clock
+    this._timer = null;
+  }
+
+  get size() {
+    return this._leases.size;
+  }
+
+  add(token, leaseSeconds) {
+    const now = performance.now();
+    const lease = Math.max(leaseSeconds * 1000, MIN_LEASE_MS);
+    this._leases.set(token, { at: now + lease * EXTEND_FRACTION, expires: now + lease, lease });
+    if (!this._timer) this._schedule();
+  }
+
+  take(token) {
+    const entry = this._leases.get(token);
+    this._leases.delete(token);
+    if (!this._leases.size) this.clear();
+    return entry ? new Date(Date.now() + entry.expires - performance.now()) : null;
+  }
+
+  clear() {
+    this._leases.clear();
+    clearTimeout(this._timer);
+    this._timer = null;
+  }
+
+  _schedule() {
+    let due = Infinity;
+    for (const { at } of this._leases.values()) due = Math.min(due, at);
+    this._timer = due === Infinity ? null : setTimeout(() => this._run(), Math.max(0, due - performance.now()));
+  }
+
+  _run() {
+    const now = performance.now();
+    for (const [token, entry] of this._leases) {
+      if (entry.at > now) continue;
+      this._extend(token, entry.lease / 1000);
+      this._leases.set(token, { at: now + entry.lease * EXTEND_FRACTION, expires: now + entry.lease, lease: entry.lease });
+    }
+    this._schedule();
+  }
+}
 
 function deadlineError(what, ms) {
   return makeError(grpc.status.DEADLINE_EXCEEDED, `${what} took over ${ms / 1000}s`);
@@ -40,6 +101,7 @@ class Subscription {
     this._failure = null;
     this._closing = null;
     this._finished = null;
+    this._buffered = new BufferLeaser((token, seconds) => this._extendBuffered(token, seconds));
   }
 
   /** Opens the stream and waits for the server's confirmation (done by queues.subscribe). */
@@ -92,15 +154,33 @@ class Subscription {
     for (const proto of frame.deliveries || []) {
       const message = new ReceivedMessage(proto, this);
       const reader = this._readers.shift();
-      if (reader) reader.resolve({ value: message, done: false });
-      else this._buffer.push(message);
+      if (reader) {
+        reader.resolve({ value: message, done: false });
+        continue;
+      }
+      if (proto.lease_token) {
+        const lease = this._openFrame.lease_seconds || (Number(proto.lease_expires_at_unix_ms) - Date.now()) / 1000;
+        this._buffered.add(proto.lease_token, lease);
+      }
+      this._buffer.push(message);
     }
+  }
+
+  /** Queues an extension of a buffered delivery's lease; nobody waits for its result, but a
+   * placeholder keeps this token's results matched to their settles in order. */
+  _extendBuffered(token, seconds) {
+    if (this._closing || this._ended) return;
+    if (!this._waiters.has(token)) this._waiters.set(token, []);
+    this._waiters.get(token).push(IGNORED);
+    this._pending.extends.push({ lease_token: token, seconds });
+    this._scheduleFlush();
   }
 
   _end(failure) {
     if (this._ended) return;
     this._ended = true;
     this._failure = failure;
+    this._buffered.clear();
     for (const reader of this._readers.splice(0)) {
       if (failure) reader.reject(failure);
       else reader.resolve({ value: undefined, done: true });
@@ -120,7 +200,12 @@ class Subscription {
 
   /** The next delivery: `{ value, done }`; rejects with the stream's error if it broke. */
   next() {
-    if (this._buffer.length) return Promise.resolve({ value: this._buffer.shift(), done: false });
+    if (this._buffer.length) {
+      const message = this._buffer.shift();
+      const expires = this._buffered.take(message.leaseToken);
+      if (expires) message.leaseExpiresAt = expires; // the buffer may have extended it
+      return Promise.resolve({ value: message, done: false });
+    }
     if (this._ended || this._closing) {
       return this._failure ? Promise.reject(this._failure) : Promise.resolve({ value: undefined, done: true });
     }
@@ -156,6 +241,7 @@ class Subscription {
 
   async _close() {
     this._buffer.length = 0;
+    this._buffered.clear();
     for (const reader of this._readers.splice(0)) reader.resolve({ value: undefined, done: true });
     if (!this._call || this._ended) return;
     this._flush();
@@ -233,4 +319,4 @@ if (Symbol.asyncDispose) {
   Subscription.prototype[Symbol.asyncDispose] = function dispose() { return this.close(); };
 }
 
-module.exports = { Subscription, MAX_FRAME_ITEMS };
+module.exports = { Subscription, BufferLeaser, MAX_FRAME_ITEMS };

@@ -119,6 +119,26 @@ test('settles made before close are flushed and applied', async () => {
   assert.equal((await q.messageState('jobs', y.messageId)).state, 'delayed');
 });
 
+test('deliveries waiting in the buffer keep their leases while the reader is slow', async () => {
+  const q = queues();
+  const ids = await q.sendMany('jobs', ['a', 'b', 'c']);
+  const sub = await q.subscribe('jobs', { maxInFlight: 3, leaseSeconds: 1 });
+  try {
+    const first = (await sub.next()).value;
+    await first.ack();
+    // The reader takes nothing for over two leases: unextended, b and c would expire and come
+    // back as attempt 2 (or dead-letter with a low maxDeliveries).
+    await new Promise((resolve) => { setTimeout(resolve, 2500); });
+    for (const id of ids.slice(1)) assert.deepEqual(await q.messageState('jobs', id), { state: 'in_flight', attempt: 1 });
+    const rest = [(await sub.next()).value, (await sub.next()).value];
+    assert.deepEqual(rest.map((m) => [m.body, m.attempt]), [['b', 1], ['c', 1]]);
+    for (const m of rest) assert.ok(m.leaseExpiresAt > new Date(), 'the lease the reader gets is current');
+    await Promise.all(rest.map((m) => m.ack()));
+  } finally {
+    await sub.close();
+  }
+});
+
 test('subscribing to a missing queue without create is NOT_FOUND; a bad name is INVALID_ARGUMENT', async () => {
   const q = queues();
   await assert.rejects(q.subscribe('nothing-here', { create: false }), NotFoundError);
