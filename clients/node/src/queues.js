@@ -5,12 +5,13 @@
 
 const { Subscription } = require('./subscription');
 const { ReceivedMessage, queueInfo, messageStatus, checkOutcome, encode } = require('./messages');
+const { inject } = require('./tracing');
 
 const SEND_BATCH = 500; // messages per Send call in sendMany (the server's default limit is 1000)
 
 function outgoing(value, { headers, delaySeconds = 0, dedupId = '', dedupWindowSeconds = 0 } = {}) {
   return {
-    json: encode(value), headers: { ...(headers || {}) }, delay_seconds: delaySeconds,
+    json: encode(value), headers: inject({ ...(headers || {}) }), delay_seconds: delaySeconds,
     dedup_id: dedupId || '', dedup_window_seconds: dedupWindowSeconds,
   };
 }
@@ -46,7 +47,7 @@ class QueuesClient {
    * in one call; the JSON text is sent as given, for the server to check. */
   async sendBatch(queue, messages, { create = true } = {}) {
     const wire = messages.map((m) => ({
-      json: m.json, headers: { ...(m.headers || {}) }, delay_seconds: m.delaySeconds || 0,
+      json: m.json, headers: inject({ ...(m.headers || {}) }), delay_seconds: m.delaySeconds || 0,
       dedup_id: m.dedupId || '', dedup_window_seconds: m.dedupWindowSeconds || 0,
     }));
     const reply = await this._call('Send', { queue, create, messages: wire });
