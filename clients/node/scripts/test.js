@@ -9,6 +9,8 @@ const { run } = require('node:test');
 const { spec } = require('node:test/reporters');
 const { testServer } = require('./meshq-server');
 
+const FILE_TIMEOUT_MS = 5 * 60 * 1000; // a test file that hangs fails instead of stalling the run
+
 async function main() {
   const dir = path.join(__dirname, '..', 'test');
   const only = process.argv.slice(2);
@@ -22,11 +24,14 @@ async function main() {
     console.log('node client: 0 passed, 1 failed, 0 skipped (no meshq server)');
     return 1;
   }
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => { server.stop().finally(() => process.exit(130)); });
+  }
   process.env.MESHQ_SERVER = server.address;
   process.env.MESHQ_TOKEN = server.token;
   const counts = { passed: 0, failed: 0, skipped: 0 };
   try {
-    const stream = run({ files, concurrency: 1 });
+    const stream = run({ files, concurrency: 1, timeout: FILE_TIMEOUT_MS });
     stream.on('test:pass', (t) => {
       if (t.skip || t.todo) counts.skipped += 1;
       else counts.passed += 1;
