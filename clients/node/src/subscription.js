@@ -100,6 +100,7 @@ class Subscription {
     this._ended = false;
     this._failure = null;
     this._closing = null;
+    this._halfClosed = false;
     this._finished = null;
     this._buffered = new BufferLeaser((token, seconds) => this._extendBuffered(token, seconds));
   }
@@ -246,6 +247,7 @@ class Subscription {
     if (!this._call || this._ended) return;
     this._flush();
     this._call.end();
+    this._halfClosed = true; // nothing more may be written
     let timer;
     const timedOut = new Promise((resolve) => { timer = setTimeout(resolve, this._conn.timeoutMs, 'timeout'); });
     const outcome = await Promise.race([this._finished, timedOut]);
@@ -297,7 +299,7 @@ class Subscription {
 
   _flush() {
     this._flushScheduled = false;
-    if (!this._call || this._ended) return;
+    if (!this._call || this._ended || this._halfClosed) return;
     const p = this._pending;
     while (p.acks.length || p.nacks.length || p.extends.length || p.window !== undefined) {
       const frame = {
