@@ -34,6 +34,7 @@ class QueuesClient {
 
   /** Enqueues many JSON values in order, batchSize per call; resolves with their ids. */
   async sendMany(queue, messages, { create = true, headers, delaySeconds = 0, batchSize = SEND_BATCH } = {}) {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be an integer of at least 1');
     const all = Array.from(messages, (m) => outgoing(m, { headers, delaySeconds }));
     const ids = [];
     for (let start = 0; start < all.length; start += batchSize) {

@@ -25,6 +25,7 @@ test('send and sendMany enqueue in order; receive pops each body once', async ()
   for (let i = 0; i < 4; i += 1) bodies.push(await q.receive('jobs', { timeoutSeconds: 5 }));
   assert.deepEqual(bodies, [{ n: 0, text: 'grüß' }, { n: 1 }, { n: 2 }, { n: 3 }]);
   assert.equal(await q.receive('jobs', { wait: false }), null);
+  await assert.rejects(q.sendMany('jobs', [1], { batchSize: 0 }), RangeError);
 });
 
 test('a dedup id enqueues once; a delayed message waits', async () => {
