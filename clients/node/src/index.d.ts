@@ -89,11 +89,27 @@ export function fromGrpc(err: unknown): unknown;
 
 // Client -------------------------------------------------------------------------------------
 
+/** A settler of leases: how a ReceivedMessage's ack / nack / extend reach the server. */
+export interface Settler {
+  settleAck(leaseToken: string): Promise<void>;
+  settleNack(leaseToken: string, delaySeconds: number, error: string): Promise<void>;
+  settleExtend(leaseToken: string, seconds: number): Promise<void>;
+}
+
+/** One gRPC channel with the token and deadline every call carries (shared by all clients). */
 export class Connection {
   constructor(options?: ClientOptions);
   readonly server: string;
   readonly token: string;
   readonly timeoutMs: number;
+  /** The raw client of one service (e.g. 'QueueService') on the shared channel. */
+  stub(service: 'RoomService' | 'QueueService' | 'SchedulerService' | 'StorageService'): any;
+  /** The call metadata: the bearer token, when there is one. */
+  metadata(): import('@grpc/grpc-js').Metadata;
+  /** A deadline timeoutMs from now (the connection's default when not given). */
+  deadline(timeoutMs?: number): Date;
+  /** One unary call with a raw request (proto field names); rejects with the typed error. */
+  unary(service: string, method: string, request: object, timeoutMs?: number): Promise<any>;
   close(): void;
 }
 
@@ -238,7 +254,12 @@ export class QueuesClient {
   list(): Promise<QueueInfo[]>;
 }
 
-export class Subscription<T = any> implements AsyncIterableIterator<ReceivedMessage<T>> {
+export class Subscription<T = any> implements AsyncIterableIterator<ReceivedMessage<T>>, Settler {
+  /** Opens the stream and waits for the server's confirmation (queues.subscribe does this). */
+  open(): Promise<this>;
+  settleAck(leaseToken: string): Promise<void>;
+  settleNack(leaseToken: string, delaySeconds: number, error: string): Promise<void>;
+  settleExtend(leaseToken: string, seconds: number): Promise<void>;
   readonly room: string;
   readonly queue: string;
   /** The credit window. */

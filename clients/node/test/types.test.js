@@ -45,3 +45,19 @@ test('every runtime export is declared', () => {
   const missing = Object.keys(require('../src')).filter((name) => !declared.has(name));
   assert.deepEqual(missing, []);
 });
+
+test('every public method of the client classes is declared', () => {
+  const p = program();
+  const checker = p.getTypeChecker();
+  const source = p.getSourceFile(path.join(PKG_DIR, 'src', 'index.d.ts'));
+  const exported = new Map(checker.getExportsOfModule(checker.getSymbolAtLocation(source)).map((s) => [s.name, s]));
+  const runtime = require('../src');
+  const missing = [];
+  for (const name of ['MeshqClient', 'RoomsClient', 'QueuesClient', 'Subscription', 'StorageClient',
+    'SchedulerClient', 'ReceivedMessage', 'Connection']) {
+    const declared = new Set(checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(exported.get(name))).map((s) => s.name));
+    const methods = Object.getOwnPropertyNames(runtime[name].prototype).filter((m) => m !== 'constructor' && !m.startsWith('_'));
+    for (const method of methods) if (!declared.has(method)) missing.push(`${name}.${method}`);
+  }
+  assert.deepEqual(missing, []);
+});
