@@ -191,3 +191,13 @@ async def test_a_looser_existing_data_dir_is_tightened_with_a_warning(
     await stack.stop(grace=0.5)
     assert _mode(data_dir) == 0o700
     assert any("open to other users (mode 755)" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_shared_folder_is_refused_not_taken_over(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: tightening it would lock everyone else out
+    with pytest.raises(FailedPrecondition, match="shared folder"):
+        await start_stack(StackConfig(data_dir=shared, listen="127.0.0.1:0",
+                                      services=("storage",), auth=False))
+    assert _mode(shared) == 0o1777
