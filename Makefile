@@ -30,6 +30,8 @@ install: $(STAMP) $(NODE_STAMP)  ## Create .venv, install meshq, its test tools 
 lock: $(STAMP)  ## Re-pin requirements-dev.lock from pyproject.toml (after changing a requirement)
 	$(VENV)/bin/pip-compile -q --extra dev --strip-extras --allow-unsafe --no-emit-index-url \
 	  --no-emit-find-links --upgrade -o $(LOCK) pyproject.toml
+	# the [dev] extra names meshq[all]: the project itself is not a pin
+	sed -i '/^meshq @ /d' $(LOCK)
 
 protos: $(STAMP)  ## Regenerate the Python stubs from protos/
 	$(PY) -m meshq.tools_dev.gen_protos
