@@ -14,6 +14,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("meshq.cli.demo", "demo"),
     ("meshq.cli.setup", "setup"),
     ("meshq.cli.setup", "token"),
+    ("meshq.cli.status", "status"),
     ("meshq.cli.rooms", "rooms"),
     ("meshq.cli.queues", "room"),
     ("meshq.cli.queues", "queue"),
