@@ -162,15 +162,21 @@ run_service.name = "run"
 
 
 def serve_worker_metrics(listen: str, *, public: bool = False) -> None:
-    """With --metrics-listen, every Worker this process builds reports to /metrics there."""
-    if not listen:
-        return
-    from meshq.agents.observer import set_default_observer
-    from meshq.metrics.wiring import serve_worker_metrics as start
+    """Every Worker this process builds logs one line per job and lets the user's INFO lines
+    through (``meshq.cli.joblog``); with --metrics-listen it also reports to /metrics there."""
+    from meshq.agents.observer import FanOutObserver, WorkerObserver, set_default_observer
+    from meshq.cli.joblog import JobLogObserver, configure_worker_logging, verbosity
 
-    try:
-        observer, _server, port = start(listen, public=public)
-    except MeshqError as err:
-        fail(err.message, EXIT_USAGE)
-    set_default_observer(observer)
-    click.echo(f"worker metrics on http://{listen.rsplit(':', 1)[0]}:{port}/metrics", err=True)
+    configure_worker_logging(verbosity())
+    observers: list[WorkerObserver] = [JobLogObserver()]
+    if listen:
+        from meshq.metrics.wiring import serve_worker_metrics as start
+
+        try:
+            observer, _server, port = start(listen, public=public)
+        except MeshqError as err:
+            fail(err.message, EXIT_USAGE)
+        observers.append(observer)
+        click.echo(f"worker metrics on http://{listen.rsplit(':', 1)[0]}:{port}/metrics",
+                   err=True)
+    set_default_observer(FanOutObserver(*observers))
