@@ -77,6 +77,15 @@ def missing_extra_message(err: ModuleNotFoundError, what: str = "this command") 
             f"no module {module}")
 
 
+def require_extra(module: str, extra: str, what: str) -> None:
+    """Exit 2 saying which extra to install when ``module`` is not importable."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        fail(f"{what} needs the meshq[{extra}] extra (pip install \"meshq[{extra}]\"): "
+             f"no module {module}", EXIT_USAGE)
+
+
 def connection_options(command: F) -> F:
     """Add --profile, --server, --token, --tls-ca, --insecure and --timeout; they arrive as
     ``conn``. A flag or environment variable wins over the profile (meshq.cli.profiles)."""
