@@ -54,13 +54,20 @@ def test_a_terminal_table_wraps_or_drops_other_columns_never_ids() -> None:
     columns = ("id", "name", "room", "queue", "schedule", "timezone", "active", "next fire")
     row = [task_id, "daily-support-summary", "myroom", "support-jobs", "30 17 * * *",
            "Europe/Berlin", "yes", "2026-12-01T16:30:00.000+00:00"]
-    for width in (80, 100, 60):
+    for width in (80, 100, 140, 200):
         text = _render(terminal_table(columns, [row], width=width), width)
         assert task_id in text and "support-jobs" in text and "daily-support-summary" in text
         assert "…" not in text
         assert max(len(line) for line in text.splitlines()) <= width
-    narrow = _render(terminal_table(columns, [row], width=60), 60)
-    assert "Europe/Berlin" not in narrow  # dropped to keep the ids whole
+    # 100 columns: the table keeps the ids and names whole and drops columns from the right
+    table = _render(terminal_table(columns, [row], width=100), 100)
+    assert "30 17 * * *" in table and "Europe/Berlin" not in table and "next fire" not in table
+    # 200 columns: everything on one line
+    wide = _render(terminal_table(columns, [row], width=200), 200)
+    assert "2026-12-01T16:30:00.000+00:00" in wide
+    # 80 columns (the ids and names alone do not fit a table row): one block per record
+    narrow = _render(terminal_table(columns, [row], width=80), 80)
+    assert f"ID         {task_id}" in narrow and "TIMEZONE   Europe/Berlin" in narrow
 
 
 def test_plain_table_cuts_nothing() -> None:

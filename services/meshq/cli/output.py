@@ -5,7 +5,9 @@
   pipe, a file), plain columns aligned with spaces under upper-case headers, as kubectl
   prints them, nothing cut, so ``awk '{print $1}'`` gets whole ids; the title goes to stderr.
   In a terminal, a table in which the key columns (ids and names) keep their full width:
-  other columns wrap first, and are dropped from the right when even wrapped they do not fit.
+  other columns wrap first, and are dropped from the right when even wrapped they do not fit;
+  when the ids and names alone are wider than the terminal, one record per block
+  (``NAME  value`` lines, as ``kubectl describe``), still nothing cut.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ OUTPUTS = ("table", "wide", "json")
 KEY_COLUMNS = frozenset({"id", "task id", "name", "room", "queue", "message id", "pool",
                          "path", "worker", "lease token", "service", "actor", "agent"})
 PLAIN_GAP = "   "  # between plain columns, as kubectl
-MIN_WRAPPED = 6  # characters a wrapped (non-key) column keeps in a terminal table
+MIN_WRAPPED = 10  # characters a wrapped (non-key) column keeps in a terminal table
 CELL_PADDING = 3  # rich's default box: one border and one space each side
 
 
@@ -52,7 +54,8 @@ def emit(output: str, data: Any, *, columns: Sequence[str] = (),
     from rich.console import Console
 
     console = Console()
-    console.print(terminal_table(shown, cells, width=console.width, title=title))
+    console.print(terminal_table(shown, cells, width=console.width, title=title),
+                  soft_wrap=True)
 
 
 def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -63,6 +66,13 @@ def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
     return "".join(PLAIN_GAP.join(cell.ljust(w) for cell, w in zip(line, widths, strict=True))
                    .rstrip() + "\n" for line in lines)
+
+
+def records(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """One block per row, a ``NAME  value`` line per column, blocks apart by a blank line."""
+    width = max((len(c) for c in columns), default=0)
+    return "\n".join("".join(f"{c.upper():<{width}}  {cell}\n"
+                              for c, cell in zip(columns, row, strict=True)) for row in rows)
 
 
 def terminal_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, width: int,
@@ -82,11 +92,11 @@ def terminal_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, wid
 
     while total() > width and any(i not in keys for i in shown):
         shown.remove(max(i for i in shown if i not in keys))  # drop from the right
-    if total() > width:  # the ids alone are wider than the terminal: plain lines, not cut
+    if total() > width:  # the ids alone are wider than the terminal: a block per record
         from rich.text import Text
 
-        return Text(plain_table([columns[i] for i in shown],
-                                [[r[i] for i in shown] for r in rows]).rstrip("\n"))
+        heading = f"{title}\n\n" if title else ""
+        return Text(heading + records(columns, rows).rstrip("\n"))
     table = Table(title=title)
     for i in shown:
         if i in keys:
