@@ -154,8 +154,11 @@ def _print(output: str, report: dict[str, Any]) -> None:
     rows += [(f"  {name.removeprefix('meshq.v1.')}", state.lower().replace("_", " "))
              for name, state in report["services"].items()]
     data = report["data_dir"]
-    locks = ", ".join(f"{store} held by pid {h['pid']} at {h['address']}"
-                      for store, h in data["locks"].items())
+    holders: dict[tuple[Any, Any], list[str]] = {}
+    for store, holder in data["locks"].items():
+        holders.setdefault((holder["pid"], holder["address"]), []).append(store)
+    locks = "; ".join(f"{', '.join(stores)} held by pid {pid} at {address}"
+                      for (pid, address), stores in holders.items())
     rows.append(("data dir", data["path"] + ("" if data["exists"] else " (missing)")
                  + (f": {locks}" if locks else "")))
     rows.append(("metrics", f"{report['metrics']['address']} "
