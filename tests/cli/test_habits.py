@@ -214,6 +214,9 @@ async def test_a_profile_names_server_and_token(server: Any, unique: str, config
     away = await asyncio.to_thread(invoke, "rooms", "list", "--profile", "nowhere",
                                    "--timeout", "2")
     assert away.exit_code == 3 and "127.0.0.1:1" in away.stderr
+    # The root command takes it too
+    root = await asyncio.to_thread(invoke, "--profile", "here", "rooms", "list", "-o", "json")
+    assert root.exit_code == 0 and unique in [r["name"] for r in json.loads(root.stdout)]
     # A flag beats the profile
     flag = await asyncio.to_thread(invoke, "rooms", "list", "--profile", "nowhere",
                                    "--server", server.address, "--token", server.token)

@@ -120,6 +120,9 @@ def make_connection(*, profile: str | None = None, server: str | None = None,
     """A Connection from the options given, the profile filling in what they leave out."""
     from meshq.cli.profiles import ProfileError, select
 
+    if profile is None:  # `meshq --profile NAME <command>`
+        ctx = click.get_current_context(silent=True)
+        profile = ctx.find_root().params.get("profile") if ctx else None
     try:
         chosen = select(profile)
     except ProfileError as err:
