@@ -70,6 +70,12 @@ def test_a_terminal_table_wraps_or_drops_other_columns_never_ids() -> None:
     assert f"ID         {task_id}" in narrow and "TIMEZONE   Europe/Berlin" in narrow
 
 
+def test_a_cell_is_shown_as_it_is_not_as_markup() -> None:
+    text = _render(terminal_table(("message id", "body"), [["m1", "[1]"], ["m2", "[bold]x"]],
+                                  width=80), 80)
+    assert "[1]" in text and "[bold]x" in text
+
+
 def test_plain_table_cuts_nothing() -> None:
     long = "x" * 300
     text = plain_table(("id", "body"), [[long, "b"]])

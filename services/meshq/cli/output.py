@@ -79,6 +79,7 @@ def terminal_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, wid
                    title: str | None = None) -> Any:
     """A rich table for a terminal ``width`` wide, whose key columns are never cut."""
     from rich.table import Table
+    from rich.text import Text
 
     def needed(i: int) -> int:
         return max([len(columns[i]), *(len(r[i]) for r in rows)])
@@ -93,16 +94,14 @@ def terminal_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, wid
     while total() > width and any(i not in keys for i in shown):
         shown.remove(max(i for i in shown if i not in keys))  # drop from the right
     if total() > width:  # the ids alone are wider than the terminal: a block per record
-        from rich.text import Text
-
         heading = f"{title}\n\n" if title else ""
         return Text(heading + records(columns, rows).rstrip("\n"))
-    table = Table(title=title)
+    table = Table(title=Text(title) if title else None)
     for i in shown:
         if i in keys:
             table.add_column(columns[i], no_wrap=True, min_width=needed(i))
         else:
             table.add_column(columns[i], overflow="fold")
     for row in rows:
-        table.add_row(*(row[i] for i in shown))
+        table.add_row(*(Text(row[i]) for i in shown))  # Text: a body's "[x]" is not markup
     return table
