@@ -227,6 +227,10 @@ async def test_a_profile_names_server_and_token(server: Any, unique: str, config
     flag = await asyncio.to_thread(invoke, "rooms", "list", "--profile", "nowhere",
                                    "--server", server.address, "--token", server.token)
     assert flag.exit_code == 0, flag.output
+    listed = await asyncio.to_thread(invoke, "profile", "list", "-o", "json")
+    assert [(p["name"], p["token"]) for p in json.loads(listed.stdout)["profiles"]] == [
+        ("here", True), ("nowhere", False)]
+    assert server.token not in listed.stdout  # tokens are never shown
     unknown = await asyncio.to_thread(invoke, "rooms", "list", "--profile", "prod")
     assert unknown.exit_code == EXIT_USAGE
     assert "no profile 'prod'" in unknown.stderr and "here, nowhere" in unknown.stderr

@@ -15,6 +15,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("meshq.cli.setup", "setup"),
     ("meshq.cli.setup", "token"),
     ("meshq.cli.status", "status"),
+    ("meshq.cli.profiles", "profile"),
     ("meshq.cli.rooms", "rooms"),
     ("meshq.cli.queues", "room"),
     ("meshq.cli.queues", "queue"),
