@@ -35,7 +35,7 @@ class Admin:
 
     def __init__(self, *, registry: Registry, log: CommitLog, leaser: Leaser,
                  limits: QueueLimits,
-                 read: Callable[[Sequence[int]], Awaitable[list[st.StoredMessage]]],
+                 read: Callable[[Sequence[int]], Awaitable[list[st.StoredBody]]],
                  find: Callable[[str], Awaitable[st.StoredMessage | None]]) -> None:
         self._registry = registry
         self._log = log

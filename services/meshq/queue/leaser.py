@@ -70,7 +70,7 @@ class Leaser:
         log: CommitLog,
         timers: Timers[Msg],
         dlq_for: Callable[[QueueState, list[st.Op]], QueueState],
-        read: Callable[[Sequence[int]], Awaitable[list[st.StoredMessage]]],
+        read: Callable[[Sequence[int]], Awaitable[list[st.StoredBody]]],
         budget: BodyBudget,
     ) -> None:
         self._clock = clock

@@ -68,7 +68,7 @@ _MSG_RESET = ("UPDATE messages SET room = ?, queue = ?, attempts = 0, ready_at =
               "WHERE seq = ?")
 _DEDUP_PUT = "INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)"
 _DEDUP_PRUNE = "DELETE FROM dedup WHERE room = ? AND queue = ? AND expires_at <= ?"
-_COLUMNS = "id, room, queue, seq, body, headers, enqueued_at, attempts, ready_at"
+_BODY_COLUMNS = "seq, id, body, headers, enqueued_at, attempts"
 _INDEX_COLUMNS = "id, room, queue, seq, '', headers, enqueued_at, attempts, ready_at"
 READ_CHUNK = 500  # seqs per SELECT ... IN (...)
 
@@ -120,7 +120,7 @@ class SqliteQueueStore:
             reader.submit(self._close_reader)
             await asyncio.to_thread(reader.shutdown)
 
-    async def read(self, seqs: Sequence[int]) -> list[s.StoredMessage]:
+    async def read(self, seqs: Sequence[int]) -> list[s.StoredBody]:
         return await self._on_reader(lambda conn: _read_seqs(conn, seqs))
 
     async def find(self, message_id: str) -> s.StoredMessage | None:
@@ -307,13 +307,22 @@ class SqliteQueueStore:
         return snap
 
 
-def _read_seqs(conn: sqlite3.Connection, seqs: Sequence[int]) -> list[s.StoredMessage]:
-    out: list[s.StoredMessage] = []
+def _read_seqs(conn: sqlite3.Connection, seqs: Sequence[int]) -> list[s.StoredBody]:
+    """The rows of ``seqs``: a range scan when they are consecutive (a cold queue drained in
+    order), else ``IN`` lists; records built without a Python ``__new__`` per row."""
+    out: list[s.StoredBody] = []
+    new, cls = tuple.__new__, s.StoredBody
     for start in range(0, len(seqs), READ_CHUNK):
         chunk = list(seqs[start:start + READ_CHUNK])
-        marks = ",".join(["?"] * len(chunk))
-        out.extend(s.StoredMessage(*r) for r in conn.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE seq IN ({marks})", chunk))
+        lo, hi = min(chunk), max(chunk)
+        if hi - lo + 1 == len(chunk):
+            rows = conn.execute(f"SELECT {_BODY_COLUMNS} FROM messages WHERE seq BETWEEN ? AND ?",
+                                (lo, hi))
+        else:
+            marks = ",".join(["?"] * len(chunk))
+            rows = conn.execute(f"SELECT {_BODY_COLUMNS} FROM messages WHERE seq IN ({marks})",
+                                chunk)
+        out.extend([new(cls, r) for r in rows])
     return out
 
 
