@@ -404,6 +404,7 @@ async def run_backlog(n: int, log: Callable[[str], None]) -> dict[str, float]:
                 started = time.perf_counter()
                 await b.fill("backlog", n)
                 results["fill_msgs_per_s"] = n / (time.perf_counter() - started)
+                results["rss_bytes_per_msg_filled"] = (_rss_bytes(server.pid) - rss_empty) / n
                 await b.open("shallow-restarted")
                 await b.fill("shallow-restarted", sample)
         finally:
@@ -440,6 +441,7 @@ async def run_backlog(n: int, log: Callable[[str], None]) -> dict[str, float]:
 
 BACKLOG_ROWS = [
     ("backlog (messages of ~200 bytes)", "backlog_messages", "msg", ""),
+    ("server RSS per message once filled", "rss_bytes_per_msg_filled", "bytes", ""),
     ("server RSS per message after a restart", "rss_bytes_per_msg", "bytes", "target <= 200"),
     ("restart to serving", "restart_s", "s", ""),
     ("  of it per million (less an empty start)", "restart_s_per_million", "s", "target <= 1.5"),
