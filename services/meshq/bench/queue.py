@@ -409,8 +409,17 @@ async def run_backlog(n: int, log: Callable[[str], None]) -> dict[str, float]:
                 await b.fill("shallow-restarted", sample)
         finally:
             await _stop(server)
+        # Restart twice and keep the faster: on a shared machine one start can stall for
+        # seconds on other work (the empty start is taken the same way, below).
         log("restarting …")
-        server, address, results["restart_s"] = await _serve_queue(data_dir)
+        server, address, first = await _serve_queue(data_dir)
+        await _stop(server)
+        server, address, second = await _serve_queue(data_dir)
+        results["restart_s"] = min(first, second)
+        with tempfile.TemporaryDirectory(prefix="meshq-bench-empty-") as empty_dir:
+            empty, _, again = await _serve_queue(empty_dir)
+            await _stop(empty)
+        results["start_empty_s"] = min(results["start_empty_s"], again)
         try:
             rss = _rss_bytes(server.pid)
             results["rss_empty_mb"] = rss_empty / 1e6
