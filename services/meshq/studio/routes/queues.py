@@ -127,12 +127,12 @@ async def message_page(request: Request, session: Session) -> Response:
     dead = request.query_params.get("dead") == "1"
     source = deadletters.dlq(queue) if dead else queue
     message = _find(await queues.peek(source, DETAIL_SCAN), message_id)
-    status = None if message else await queues.message_state(source, message_id)
+    where = None if message else await queues.message_state(source, message_id)
     body = json.dumps(message.body, indent=2, ensure_ascii=False, sort_keys=True) \
         if message else ""
     return render(request, "message.html", session, room=room, queue=queue, dead=dead,
                   base=_base(room, queue), message=message, message_id=message_id,
-                  status=status, body=body,
+                  where=where, body=body,
                   last_error=message.headers.get(LAST_ERROR_HEADER, "") if message else "")
 
 
