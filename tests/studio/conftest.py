@@ -161,7 +161,7 @@ class Browser:
             return WebDriverWait(self.driver, WAIT_SECONDS).until(seen)  # type: ignore[no-any-return]
         except Exception:
             body = self.driver.find_element(By.TAG_NAME, "body").text
-            raise AssertionError(f"{wanted!r} never showed in {css!r}; the page says:\n{body}")
+            raise AssertionError(f"{wanted!r} never showed in {css!r}; the page says:\n{body}") from None
 
     async def script(self, js: str, *args: Any) -> Any:
         return await self._do(self.driver.execute_script, js, *args)
