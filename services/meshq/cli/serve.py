@@ -38,6 +38,9 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help=f"gRPC host:port [env MESHQ_SERVER; default {DEFAULT_SERVER}]"),
         click.option("--metrics-listen", default=DEFAULT_METRICS_LISTEN, show_default=True,
                      help="Prometheus /metrics host:port ('' turns it off)."),
+        click.option("--metrics-public", is_flag=True,
+                     help="Allow a non-loopback --metrics-listen: /metrics has no "
+                          "authentication and names every room and queue."),
         click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="PEM certificate chain: serve TLS only."),
         click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -106,11 +109,12 @@ def _event_loop_runner() -> Callable[..., Any]:
     return asyncio.run
 
 
-def _run(config: StackConfig, metrics_listen: str, studio_listen: str | None = "") -> None:
+def _run(config: StackConfig, metrics_listen: str, *, metrics_public: bool = False,
+         studio_listen: str | None = "") -> None:
     """``studio_listen`` None: the Studio on its default address, skipped if that is busy."""
     try:
         _event_loop_runner()(run_until_signalled(
-            config, metrics_listen=metrics_listen,
+            config, metrics_listen=metrics_listen, metrics_public=metrics_public,
             studio_listen=DEFAULT_STUDIO_LISTEN if studio_listen is None else studio_listen,
             studio_required=studio_listen is not None, announce=_announce))
     except MeshqError as err:
@@ -136,7 +140,7 @@ def up(data_dir: Path | None, listen: str | None, studio_listen: str | None,
     Studio's address (`meshq studio url` prints a sign-in link).
     """
     config, metrics = make_config(ALL_SERVICES, data_dir=data_dir, listen=listen, **opts)
-    _run(config, metrics, studio_listen)
+    _run(config, metrics, metrics_public=opts["metrics_public"], studio_listen=studio_listen)
 
 
 @click.command(cls=ServeCommand)
@@ -167,6 +171,6 @@ def serve(services: tuple[str, ...], queue_server: str, queue_token: str,
         queue_token = discover_token((data_dir or default_data_dir()).expanduser()) or ""
     config, metrics = make_config(services, data_dir=data_dir, listen=listen,
                                   queue_server=queue_server, queue_token=queue_token, **opts)
-    _run(config, metrics)
+    _run(config, metrics, metrics_public=opts["metrics_public"])
 
 
