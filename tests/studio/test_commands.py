@@ -9,6 +9,7 @@ import signal
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -64,6 +65,37 @@ async def test_meshq_up_serves_the_studio(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), UP_SECONDS)
+
+
+async def test_meshq_serve_studio_alone(server: Any) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "meshq.cli.main", "serve", "studio", "--server", server.address,
+        "--listen", "127.0.0.1:0", stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    try:
+        line = await asyncio.wait_for(_line(process.stdout, "meshq studio: on"), UP_SECONDS)
+        studio = line.split()[3]
+        result = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["studio", "url", "--studio", studio, "--token",
+                                      server.token], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        html = await asyncio.to_thread(_open_link, result.stdout.strip())
+        assert "<h1>Rooms</h1>" in html
+
+        # A token the server refuses gets no code
+        refused = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["studio", "url", "--studio", studio, "--token", "bogus"])
+        assert refused.exit_code == 5 and "refused the token" in refused.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), UP_SECONDS)
+
+
+def _open_link(link: str) -> str:
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with opener.open(link) as page:
+        return page.read().decode()  # type: ignore[no-any-return]
 
 
 def test_studio_url_says_when_the_studio_is_unreachable() -> None:
