@@ -115,3 +115,12 @@ def test_headers_and_delay() -> None:
     for bad in ("soon", "-1"):
         with pytest.raises(BadInput):
             parse_delay(bad)
+
+
+@pytest.mark.parametrize(("asked", "went"), [
+    ("/rooms/r/tasks", "/rooms/r/tasks"), ("https://elsewhere.example/", "/"),
+    ("//elsewhere.example/x", "/"), ("/\\elsewhere.example", "/"), ("", "/")])
+def test_after_a_post_the_browser_stays_in_the_studio(asked: str, went: str) -> None:
+    from meshq.studio.web import back
+
+    assert back(asked).headers["location"] == went

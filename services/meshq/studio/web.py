@@ -106,7 +106,10 @@ def to_login(request: Request, reason: str = "") -> Response:
 
 
 def back(url: str) -> Response:
-    """After a POST: see the result with a GET (so a reload repeats nothing)."""
+    """After a POST: see the result with a GET (so a reload repeats nothing). Only a path
+    of the Studio: a form's ``back`` field can never send the browser to another site."""
+    if not url.startswith("/") or url.startswith("//") or "\\" in url:
+        url = "/"
     return RedirectResponse(url, status_code=303)
 
 
@@ -185,11 +188,12 @@ def field_text(form: FormData, key: str) -> str:
 
 def _return_to(request: Request, form: FormData) -> str:
     target = _text(form, "back") or request.headers.get("referer", "") or "/"
-    # Only back into the Studio: a path, never another site.
+    # The Referer is a full URL: keep its path when it is the Studio's own (back() refuses
+    # anything that is not a path).
     if "://" in target:
         host = str(request.base_url).rstrip("/")
-        target = target[len(host):] if target.startswith(host) else "/"
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+        target = target[len(host):] if target.startswith(host + "/") else "/"
+    return target
 
 
 # -- template helpers -------------------------------------------------------------------------
