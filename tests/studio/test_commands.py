@@ -49,16 +49,18 @@ async def test_meshq_up_serves_the_studio(tmp_path: Path) -> None:
         token = (tmp_path / "admin.token").read_text().strip()
         assert link.startswith(studio.rstrip("/") + "/login/link?code=") and token not in link
 
-        def open_link() -> tuple[int, str, http.cookiejar.Cookie]:
+        def open_link() -> tuple[int, str, http.cookiejar.Cookie, str]:
             jar = http.cookiejar.CookieJar()
             opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
             with opener.open(link) as page:
                 cookie = next(c for c in jar if c.name == "meshq_studio")
-                return page.status, page.read().decode(), cookie
+                return (page.status, page.read().decode(), cookie,
+                        page.headers["content-security-policy"])
 
         # The link becomes an HttpOnly, SameSite session cookie, then the rooms page
-        status, html, cookie = await asyncio.to_thread(open_link)
+        status, html, cookie, policy = await asyncio.to_thread(open_link)
         assert status == 200 and "<h1>Rooms</h1>" in html and token not in html
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
         assert cookie.has_nonstandard_attr("HttpOnly")
         assert (cookie.get_nonstandard_attr("SameSite") or "").lower() == "lax"
         assert cookie.value != token
