@@ -108,8 +108,7 @@ class Browser:
             ec.presence_of_element_located((By.CSS_SELECTOR, css)))
 
     async def click(self, css: str) -> None:
-        element = await self.find(css)
-        await self._do(element.click)
+        await self._do(self._on_fresh, css, lambda e: e.click())
 
     async def click_link(self, text: str) -> None:
         await self._do(self._click_link, text)
@@ -127,19 +126,32 @@ class Browser:
             raise AssertionError(f"no link {text!r}; the page says:\n{body}") from None
         element.click()
 
+    def _on_fresh(self, css: str, act: Any) -> Any:
+        """``act(element)``, finding ``css`` again if htmx replaced it in between (a list
+        refreshing itself swaps its elements for new ones)."""
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        for _ in range(5):
+            try:
+                return act(self._wait_for(css))
+            except StaleElementReferenceException:
+                continue
+        return act(self._wait_for(css))
+
     async def type(self, css: str, text: str, *, clear: bool = True) -> None:
-        element = await self.find(css)
-        if clear:
-            await self._do(element.clear)
-        await self._do(element.send_keys, text)
+        def typing(element: Any) -> None:
+            if clear:
+                element.clear()
+            element.send_keys(text)
+
+        await self._do(self._on_fresh, css, typing)
 
     async def text(self, css: str = "body") -> str:
-        element = await self.find(css)
-        return await self._do(lambda: element.text)  # type: ignore[no-any-return]
+        return await self._do(self._on_fresh, css, lambda e: e.text)  # type: ignore[no-any-return]
 
     async def value(self, css: str) -> str:
-        element = await self.find(css)
-        return await self._do(element.get_attribute, "value")  # type: ignore[no-any-return]
+        return await self._do(  # type: ignore[no-any-return]
+            self._on_fresh, css, lambda e: e.get_attribute("value"))
 
     async def wait_text(self, css: str, wanted: str) -> str:
         """Wait until ``css`` (appearing, or refreshed by htmx) contains ``wanted``."""

@@ -95,6 +95,7 @@ async def test_a_login_link_works_once(server: Any, studio: Any, browser: Browse
     await browser.open(link)
     await browser.wait_text("h1", "Rooms")
     await browser.click("header form button")  # sign out
+    await browser.wait_text(".flash", "Signed out")
     await browser.open(link)
     assert "used up or expired" in await browser.wait_text(".flash.error", "used up")
     await browser.shot("login")

@@ -15,13 +15,18 @@ from meshq.api.messages import ReceivedMessage
 from meshq.api.queues import QueuesClient
 from meshq.studio.errors import BadInput
 
-DLQ_SUFFIX = ".dlq"
+DLQ_SUFFIX = ".dlq"  # the server names a queue's dead-letter queue "<queue>.dlq"
+LAST_ERROR_HEADER = "x-meshq-last-error"  # set by a nack that gives an error
 SCAN_LIMIT = 500  # dead letters leased at most to reach the chosen one
 LEASE_SECONDS = 30.0  # if the Studio dies mid-way, the others come back after this
 
 
 def dlq(queue: str) -> str:
     return queue + DLQ_SUFFIX
+
+
+def is_dlq(queue: str) -> bool:
+    return queue.endswith(DLQ_SUFFIX)
 
 
 async def _lease_until(queues: QueuesClient, queue: str,

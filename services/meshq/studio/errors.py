@@ -32,6 +32,11 @@ HTTP_STATUS = {
 class BadInput(Exception):
     """Input the Studio refuses before calling the server; the message says what to fix."""
 
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status of the page that says so (404 for something not there)."""
+
 
 def rpc_message(err: grpc.aio.AioRpcError) -> str:
     """``"Not allowed: <the server's reason>"``."""

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from meshq.studio.deadletters import LAST_ERROR_HEADER
 from meshq.studio.errors import BadInput, http_status, rpc_message
 from meshq.studio.sampler import Sampler
 from meshq.studio.sessions import LoginCodes, Session, SessionStore
@@ -121,7 +122,7 @@ async def _guarded(request: Request, session: Session, call: Callable[[], Awaita
     try:
         return await call()
     except BadInput as err:
-        return on_refused(str(err), 400)
+        return on_refused(str(err), err.status)
     except grpc.aio.AioRpcError as err:
         if err.code() == grpc.StatusCode.UNAUTHENTICATED:
             await state(request).end_session(session.id)
@@ -233,4 +234,5 @@ def since(unix: float) -> str:
 
 
 TEMPLATES.env.filters.update(when=when, age=age, size=size, since=since)
-TEMPLATES.env.globals.update(quote=lambda s: quote(str(s), safe=""))
+TEMPLATES.env.globals.update(quote=lambda s: quote(str(s), safe=""),
+                             LAST_ERROR_HEADER=LAST_ERROR_HEADER)

@@ -51,7 +51,7 @@ async def scale(request: Request, session: Session, form: FormData) -> Response:
     room, name = request.path_params["room"], request.path_params["pool"]
     pool = await session.client.pools.get(name)
     if pool.room != room:
-        raise BadInput(f"pool {name} is not in room {room}")
+        raise BadInput(f"Not found: pool {name} is not in room {room}", status=404)
     counts = {k: _count(form, k) for k in ("replicas", "min_replicas", "max_replicas")}
     if all(v is None for v in counts.values()):
         raise BadInput("Give a number of replicas (or autoscaling bounds).")

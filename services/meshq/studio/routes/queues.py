@@ -25,7 +25,6 @@ from meshq.studio.web import action, back, field_text, page, render, state
 PEEK_COUNT = 10  # ready messages shown on the queue page
 DEAD_PER_PAGE = 20
 DETAIL_SCAN = 1000  # messages peeked to find one for its detail page
-LAST_ERROR_HEADER = "x-meshq-last-error"
 
 
 def _names(request: Request) -> tuple[str, str]:
@@ -38,12 +37,10 @@ def _base(room: str, queue: str) -> str:
 
 async def queue_info(queues: QueuesClient, queue: str) -> QueueInfo:
     """The queue's counts (NOT_FOUND as the server words it when it is missing)."""
-    for info in await queues.list():
+    for info in await queues.list():  # NOT_FOUND from the server for an unknown room
         if info.name == queue:
             return info
-    # Ask the server, so the message is its own (unknown room, or unknown queue).
-    await queues.message_state(queue, "0")
-    raise BadInput(f"queue {queue!r} is not in room {queues.room!r}")
+    raise BadInput(f"Not found: queue {queue!r} is not in room {queues.room!r}", status=404)
 
 
 async def _section(call: Any) -> tuple[Any, str]:
@@ -133,7 +130,7 @@ async def message_page(request: Request, session: Session) -> Response:
     return render(request, "message.html", session, room=room, queue=queue, dead=dead,
                   base=_base(room, queue), message=message, message_id=message_id,
                   where=where, body=body,
-                  last_error=message.headers.get(LAST_ERROR_HEADER, "") if message else "")
+                  last_error=message.headers.get(deadletters.LAST_ERROR_HEADER, "") if message else "")
 
 
 def parse_headers(text: str) -> dict[str, str]:

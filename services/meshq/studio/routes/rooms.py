@@ -7,12 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from meshq.studio import deadletters
 from meshq.studio.errors import BadInput
 from meshq.studio.paging import page_number, paginate
 from meshq.studio.sessions import Session
 from meshq.studio.web import action, back, field_text, page, render, state
-
-DLQ_SUFFIX = ".dlq"
 
 
 @page
@@ -71,7 +70,7 @@ async def queues_partial(request: Request, session: Session) -> Response:
 async def _room(request: Request, session: Session, template: str) -> Response:
     name = request.path_params["room"]
     queues = [q for q in await session.client.room(name).queues.list()
-              if not q.name.endswith(DLQ_SUFFIX)]
+              if not deadletters.is_dlq(q.name)]
     sampler = state(request).sampler
     rates = {q.name: sampler.latest_rate(name, q.name) for q in queues}
     return render(request, template, session, room=name, queues=paginate(queues,

@@ -78,7 +78,7 @@ async def _task(request: Request, session: Session) -> dict[str, Any]:
     room, task_id = request.path_params["room"], request.path_params["task_id"]
     task = task_to_dict(await session.client.scheduler.get(task_id))
     if task["room"] != room:
-        raise BadInput(f"task {task_id} is not in room {room}")
+        raise BadInput(f"Not found: task {task_id} is not in room {room}", status=404)
     return task
 
 
