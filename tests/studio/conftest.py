@@ -175,6 +175,15 @@ class Browser:
             body = self.driver.find_element(By.TAG_NAME, "body").text
             raise AssertionError(f"{wanted!r} never showed in {css!r}; the page says:\n{body}") from None
 
+    async def wait_path(self, path: str, seconds: float = 2 * WAIT_SECONDS) -> None:
+        """Wait until the browser is on ``path`` (a refresh may take it there by itself)."""
+        from urllib.parse import urlsplit
+
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        await self._do(lambda: WebDriverWait(self.driver, seconds).until(
+            lambda d: urlsplit(d.current_url).path == path))
+
     async def script(self, js: str, *args: Any) -> Any:
         return await self._do(self.driver.execute_script, js, *args)
 

@@ -12,7 +12,7 @@ from meshq.api.tokens import ApiScope, ParticipantGrant, ParticipantToken
 from tests.studio.conftest import Browser, login_link, sign_in
 
 
-def room_token(server: Any, room: str) -> str:
+def room_token(server: Any, room: str, ttl: timedelta = timedelta(minutes=10)) -> str:
     """An agent's token for ``room``: send, receive, storage, scheduler; no queue management,
     no rooms."""
     api_key = (server.data_dir / "api_key").read_text().strip()
@@ -20,7 +20,7 @@ def room_token(server: Any, room: str) -> str:
         ParticipantGrant(name="room", scope=room),
         ParticipantGrant(name="role", scope="agent"),
         ParticipantGrant(name="api", scope=ApiScope.agent_default()),
-    ]).to_jwt(api_key=api_key, ttl=timedelta(minutes=10))
+    ]).to_jwt(api_key=api_key, ttl=ttl)
 
 
 async def test_a_room_token_sees_only_its_room(server: Any, studio: Any, browser: Browser,
@@ -99,3 +99,18 @@ async def test_a_login_link_works_once(server: Any, studio: Any, browser: Browse
     await browser.open(link)
     assert "used up or expired" in await browser.wait_text(".flash.error", "used up")
     await browser.shot("login")
+
+
+async def test_a_session_ends_when_its_token_expires(server: Any, studio: Any, browser: Browser,
+                                                     unique: str) -> None:
+    async with MeshqClient(server=server.address, token=server.token) as admin:
+        await admin.room(unique).queues.open("jobs")
+    await sign_in(browser, studio, room_token(server, unique, ttl=timedelta(seconds=6)))
+    await browser.open(f"/rooms/{unique}")
+    await browser.wait_text("#queues", "jobs")
+    # The queue list keeps refreshing; the first refresh after the token's expiry is sent
+    # to the login page, and so is any page opened after it
+    await browser.wait_path("/login")
+    assert "session ended" in await browser.wait_text(".flash", "session ended")
+    await browser.open(f"/rooms/{unique}")
+    assert browser.path.startswith("/login")

@@ -99,11 +99,22 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+ENDED = ("Your session ended (its token expired, you signed out, or the Studio restarted): "
+         "sign in again.")
+
+
 def to_login(request: Request, reason: str = "") -> Response:
+    """To the login page (an htmx request is told to go there); a cookie of a session that
+    ended is dropped, saying why."""
+    stale = bool(request.cookies.get(SESSION_COOKIE))
+    if not reason and stale:
+        reason = ENDED
     target = "/login" + (f"?reason={quote(reason)}" if reason else "")
-    if is_htmx(request):
-        return Response(status_code=401, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)
+    response: Response = (Response(status_code=401, headers={"HX-Redirect": target})
+                          if is_htmx(request) else RedirectResponse(target, status_code=303))
+    if stale:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 def back(url: str) -> Response:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 
 import grpc
 from starlette.requests import Request
@@ -50,9 +49,10 @@ async def _check_token(request: Request, token: str) -> str:
 
 def _signed_in(request: Request, session: Session) -> Response:
     response = RedirectResponse("/", status_code=303)
+    # A browser-session cookie: it outlives the Studio's session, so a page opened after
+    # the token expired can say that the session ended (and drop the cookie).
     response.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", path="/",
-                        max_age=max(1, int(session.expires_at - time.time())))
+                        secure=request.url.scheme == "https", path="/")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
