@@ -5,7 +5,8 @@ Studio leases the dead-letter queue's messages up to the chosen one (Receive, ol
 first), settles that one and hands the others straight back (Nack, no delay: a
 dead-letter queue never dead-letters further, and redrive resets attempts anyway).
 Redriving one re-sends its body and headers to the queue and then acks the dead letter,
-so a failure in between leaves a copy in both places, never none. Only the first
+so a failure in between leaves a copy in both places, never none. The dead letters
+ahead of the chosen one count one delivery more (their brief lease). Only the first
 ``SCAN_LIMIT`` dead letters can be picked this way (the page lists no more).
 """
 
