@@ -94,6 +94,10 @@ async def test_a_login_link_works_once(server: Any, studio: Any, browser: Browse
     assert server.token not in link
     await browser.open(link)
     await browser.wait_text("h1", "Rooms")
+    page = await browser.script("return document.documentElement.outerHTML")
+    assert server.token not in page and server.token not in browser.driver.current_url
+    cookies = await browser.script("return document.cookie")
+    assert "meshq_studio" not in cookies  # HttpOnly: page scripts cannot read the session
     await browser.click("header form button")  # sign out
     await browser.wait_text(".flash", "Signed out")
     await browser.open(link)
