@@ -108,10 +108,21 @@ class Browser:
             ec.presence_of_element_located((By.CSS_SELECTOR, css)))
 
     async def click(self, css: str) -> None:
-        await self._do(self._on_fresh, css, lambda e: e.click())
+        """Click what ``css`` finds and wait for the page it leads to (every click in these
+        tests follows a link or submits a form)."""
+        await self._do(self._navigating, lambda: self._on_fresh(css, lambda e: e.click()))
+
+    def _navigating(self, act: Any) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        act()
+        WebDriverWait(self.driver, WAIT_SECONDS).until(ec.staleness_of(page))
 
     async def click_link(self, text: str) -> None:
-        await self._do(self._click_link, text)
+        await self._do(self._navigating, lambda: self._click_link(text))
 
     def _click_link(self, text: str) -> None:
         from selenium.webdriver.common.by import By

@@ -88,6 +88,9 @@ async def test_meshq_serve_studio_alone(server: Any) -> None:
         refused = await asyncio.to_thread(
             CliRunner().invoke, cli, ["studio", "url", "--studio", studio, "--token", "bogus"])
         assert refused.exit_code == 5 and "refused the token" in refused.stderr
+        garbled = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["studio", "url", "--studio", studio, "--token", "tök en"])
+        assert garbled.exit_code == 5 and "printable ASCII" in garbled.stderr
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), UP_SECONDS)

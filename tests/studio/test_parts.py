@@ -50,7 +50,7 @@ async def test_a_session_ends_when_its_token_expires() -> None:
 
     store = SessionStore(make, max_seconds=3600, clock=clock)  # type: ignore[arg-type]
     token = jwt.encode({"name": "ada", "exp": clock.now + 120}, "k" * 32, algorithm="HS256")
-    session = store.create(token)
+    session = await store.create(token)
     assert (session.name, session.expires_at) == ("ada", clock.now + 120)
     assert session.csrf_matches(session.csrf) and not session.csrf_matches("")
     assert await store.get(session.id) is session
@@ -62,7 +62,7 @@ async def test_a_session_ends_when_its_token_expires() -> None:
 async def test_a_session_without_exp_lasts_max_seconds() -> None:
     clock = Clock()
     store = SessionStore(lambda t: FakeClient(), max_seconds=50, clock=clock)  # type: ignore[arg-type, return-value]
-    session = store.create("not-a-jwt")
+    session = await store.create("not-a-jwt")
     assert session.expires_at == clock.now + 50
     clock.now += 51
     assert await store.sweep() == [session.id]

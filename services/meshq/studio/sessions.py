@@ -27,6 +27,8 @@ from meshq.api.client import MeshqClient
 
 logger = logging.getLogger(__name__)
 
+MAX_SESSIONS = 1000  # signed-in browsers at once; each holds one channel to the server
+
 
 @dataclass
 class Session:
@@ -72,7 +74,10 @@ class SessionStore:
         """A client with ``token`` that belongs to no session (the caller closes it)."""
         return self._make_client(token)
 
-    def create(self, token: str) -> Session:
+    async def create(self, token: str) -> Session:
+        """A new session for ``token``; past ``MAX_SESSIONS`` the oldest one ends."""
+        while len(self._sessions) >= MAX_SESSIONS:
+            await self.end(next(iter(self._sessions)))
         claims = token_claims(token)
         now = self._clock()
         expires = now + self._max_seconds

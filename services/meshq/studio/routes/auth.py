@@ -38,6 +38,9 @@ LOGIN_CSRF_COOKIE = "meshq_studio_login"
 async def _check_token(request: Request, token: str) -> str:
     """"" when the server accepts ``token``; otherwise why not."""
     client = state(request).sessions.client_for(token)
+    if not token.isascii() or not token.isprintable():
+        await client.close()
+        return "a token is one line of printable ASCII (as `meshq token mint` prints it)"
     try:
         await client.rooms.list()
     except grpc.aio.AioRpcError as err:
@@ -75,7 +78,7 @@ async def redeem_link(request: Request) -> Response:
     if token is None:
         return _login_form(request, "This login link is used up or expired: run "
                                     "`meshq studio url` again, or paste a token.", status=400)
-    return _signed_in(request, state(request).sessions.create(token))
+    return _signed_in(request, await state(request).sessions.create(token))
 
 
 def _login_form(request: Request, message: str = "", status: int = 200) -> Response:
@@ -107,7 +110,7 @@ async def login_submit(request: Request) -> Response:
     problem = await _check_token(request, token)
     if problem:
         return _login_form(request, f"That token was refused. {problem}", status=401)
-    return _signed_in(request, state(request).sessions.create(token))
+    return _signed_in(request, await state(request).sessions.create(token))
 
 
 @action
