@@ -165,3 +165,30 @@ async def test_pool_replicas_and_scale(server: Any, studio: Any, browser: Browse
             await browser.shot("pools")
         finally:
             await client.pools.stop(unique, grace=1.0)
+
+
+async def test_add_a_task_with_the_form(server: Any, studio: Any, browser: Browser,
+                                        unique: str) -> None:
+    async with MeshqClient(server=server.address, token=server.token) as client:
+        await client.room(unique).queues.open("reports")
+        await sign_in(browser, studio, server.token)
+        await browser.open(f"/rooms/{unique}/tasks")
+        await browser.type("#add-schedule", "30 17 * * *")
+        await browser.type("#add-timezone", "Europe/Berlin")
+        await browser.wait_text("#preview", "17:30:00 +01:00")
+        await browser.type("#add-queue", "reports")
+        await browser.type("#add-name", "daily-summary")
+        await browser.type("#add-payload", '{"prompt": "Generate the daily support summary."')
+        await browser.click("#add")
+        assert "payload is not valid JSON" in await browser.wait_text("main > .flash.error",
+                                                                      "payload")
+        assert await browser.value("#add-name") == "daily-summary"  # the draft is kept
+        assert await client.scheduler.list(room=unique) == []
+
+        await browser.type("#add-payload", '{"prompt": "Generate the daily support summary."}')
+        await browser.click("#add")
+        await browser.wait_text("main > .flash.ok", "Task daily-summary added")
+        [task] = await client.scheduler.list(room=unique)
+        assert (task.spec.schedule, task.spec.timezone, task.spec.queue) == (
+            "30 17 * * *", "Europe/Berlin", "reports")
+        assert "16:30:00 UTC" in await browser.text("main")

@@ -1,5 +1,6 @@
-"""A room's scheduled tasks: list, detail with the runs ledger, toggle, run now, and edit
-with a live preview of the next instants (the server's Preview RPC, the code that fires)."""
+"""A room's scheduled tasks: list, add, detail with the runs ledger, toggle, run now, and
+edit, with a live preview of the next instants (the server's Preview RPC, the code that
+fires)."""
 
 from __future__ import annotations
 
@@ -70,8 +71,9 @@ async def _list(request: Request, session: Session, template: str) -> Response:
     listed = paginate(await _tasks(request, session), page_number(request))
     fires = {t["id"]: (await next_fires(session, t["schedule"], t["timezone"], NEXT_FIRES))[0]
              if t["active"] and t["next_fire"] else [] for t in listed.items}
+    draft = state(request).take_draft(session, "add") if template == "tasks.html" else {}
     return render(request, template, session, room=request.path_params["room"], tasks=listed,
-                  fires=fires)
+                  fires=fires, draft=draft)
 
 
 async def _task(request: Request, session: Session) -> dict[str, Any]:
@@ -116,6 +118,33 @@ async def preview_partial(request: Request, session: Session) -> Response:
     return render(request, "_preview.html", session, fires=fires, fires_error=error)
 
 
+def _payload(text: str) -> Any:
+    try:
+        return json.loads(text) if text.strip() else None
+    except json.JSONDecodeError as err:
+        raise BadInput(f"The payload is not valid JSON: {err.msg} at line {err.lineno} column "
+                       f"{err.colno}. Nothing was changed.") from None
+
+
+@action
+async def add(request: Request, session: Session, form: FormData) -> Response:
+    room = request.path_params["room"]
+    values = {k: field_text(form, k) for k in ("queue", "schedule", "timezone", "payload",
+                                               "name")}
+    try:
+        if not values["queue"].strip():
+            raise BadInput("Name the queue the task sends to.")
+        task = await session.client.scheduler.add(
+            room=room, queue=values["queue"].strip(), schedule=values["schedule"].strip(),
+            timezone=values["timezone"].strip() or "UTC", payload=_payload(values["payload"]),
+            name=values["name"].strip())
+    except (BadInput, grpc.aio.AioRpcError):
+        state(request).keep_draft(session, "add", values)
+        raise
+    state(request).flash(session, "ok", f"Task {task.spec.name or task.id} added.")
+    return back(f"/rooms/{room}/tasks/{task.id}")
+
+
 def _task_url(request: Request) -> str:
     return f"/rooms/{request.path_params['room']}/tasks/{request.path_params['task_id']}"
 
@@ -144,17 +173,12 @@ async def edit(request: Request, session: Session, form: FormData) -> Response:
     task = await _task(request, session)
     values = {k: field_text(form, k) for k in ("schedule", "timezone", "payload", "name")}
     try:
-        payload = json.loads(values["payload"]) if values["payload"].strip() else None
-    except json.JSONDecodeError as err:
-        state(request).keep_draft(session, "edit", values)
-        raise BadInput(f"The payload is not valid JSON: {err.msg} at line {err.lineno} column "
-                       f"{err.colno}. Nothing was changed.") from None
-    try:
+        payload = _payload(values["payload"])
         await session.client.scheduler.update(
             task["id"], schedule=values["schedule"].strip(),
             timezone=values["timezone"].strip() or "UTC", payload=payload,
             name=values["name"].strip())
-    except grpc.aio.AioRpcError:
+    except (BadInput, grpc.aio.AioRpcError):
         state(request).keep_draft(session, "edit", values)
         raise
     state(request).flash(session, "ok", "Task saved.")
@@ -164,6 +188,7 @@ async def edit(request: Request, session: Session, form: FormData) -> Response:
 _T = "/rooms/{room}/tasks"
 routes = [
     Route(_T, tasks_page, methods=["GET"]),
+    Route(_T, add, methods=["POST"]),
     Route(_T + "/_list", tasks_partial, methods=["GET"]),
     Route(_T + "/_preview", preview_partial, methods=["GET"]),
     Route(_T + "/{task_id}", task_page, methods=["GET"]),
