@@ -117,3 +117,23 @@ async def test_a_session_ends_when_its_token_expires(server: Any, studio: Any, b
     assert "session ended" in await browser.wait_text(".flash", "session ended")
     await browser.open(f"/rooms/{unique}")
     assert browser.path.startswith("/login")
+
+
+async def test_a_storage_only_token_still_reaches_the_rooms_storage(
+        server: Any, studio: Any, browser: Browser, unique: str) -> None:
+    async with MeshqClient(server=server.address, token=server.token) as admin:
+        await admin.room(unique).queues.open("jobs")
+        await admin.room(unique).storage.write("poem.txt", "a reader's poem")
+    api_key = (server.data_dir / "api_key").read_text().strip()
+    reader = ParticipantToken(name="reader", grants=[
+        ParticipantGrant(name="room", scope=unique),
+        ParticipantGrant(name="api", scope=ApiScope(storage_read=("",))),
+    ]).to_jwt(api_key=api_key)
+    await sign_in(browser, studio, reader)
+    await browser.open(f"/rooms/{unique}")
+    assert "Not allowed" in await browser.wait_text("#queues", "Not allowed")
+    await browser.click_link("Storage")
+    await browser.click_link("poem.txt")
+    assert await browser.text("#file-text") == "a reader's poem"
+    await browser.open(f"/rooms/{unique}/tasks")
+    assert "Not allowed" in await browser.wait_text("main .flash.error", "scheduler")

@@ -27,7 +27,7 @@ async def pools_partial(request: Request, session: Session) -> Response:
 
 async def _pools(request: Request, session: Session, template: str) -> Response:
     room = request.path_params["room"]
-    await session.client.room(room).queues.list()  # NOT_FOUND for an unknown room
+    await session.client.rooms.get(room)  # NOT_FOUND for an unknown room
     pools = sorted(await session.client.pools.list(room=room), key=lambda p: p.name)
     return render(request, template, session, room=room,
                   pools=paginate(pools, page_number(request), 10))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import grpc
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from meshq.studio import deadletters
-from meshq.studio.errors import BadInput
+from meshq.studio.errors import BadInput, rpc_message
 from meshq.studio.paging import page_number, paginate
 from meshq.studio.sessions import Session
 from meshq.studio.web import action, back, field_text, page, render, state
@@ -68,13 +69,23 @@ async def queues_partial(request: Request, session: Session) -> Response:
 
 
 async def _room(request: Request, session: Session, template: str) -> Response:
+    """The room's queues; a token without queue grants still gets the page (and its tabs to
+    storage, tasks and pools) with the server's reason in place of the list."""
     name = request.path_params["room"]
-    queues = [q for q in await session.client.room(name).queues.list()
-              if not deadletters.is_dlq(q.name)]
+    await session.client.rooms.get(name)  # NOT_FOUND for an unknown room, any grant suffices
+    queues, error = [], ""
+    try:
+        queues = [q for q in await session.client.room(name).queues.list()
+                  if not deadletters.is_dlq(q.name)]
+    except grpc.aio.AioRpcError as err:
+        if err.code() != grpc.StatusCode.PERMISSION_DENIED:
+            raise
+        error = rpc_message(err)
     sampler = state(request).sampler
     rates = {q.name: sampler.latest_rate(name, q.name) for q in queues}
     return render(request, template, session, room=name, queues=paginate(queues,
-                  page_number(request)), rates=rates, charts=sampler.enabled)
+                  page_number(request)), rates=rates, charts=sampler.enabled,
+                  queues_error=error)
 
 
 routes = [

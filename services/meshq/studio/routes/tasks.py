@@ -51,7 +51,7 @@ async def next_fires(session: Session, schedule: str, timezone: str,
 
 async def _tasks(request: Request, session: Session) -> list[dict[str, Any]]:
     room = request.path_params["room"]
-    await session.client.room(room).queues.list()  # NOT_FOUND for an unknown room
+    await session.client.rooms.get(room)  # NOT_FOUND for an unknown room
     tasks = [task_to_dict(t) for t in await session.client.scheduler.list(room=room)]
     tasks.sort(key=lambda t: (t["name"] or t["id"]))
     return tasks
