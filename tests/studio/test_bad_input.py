@@ -55,12 +55,16 @@ async def test_pages_fit_a_phone(server: Any, studio: Any, browser: Browser,
     async with MeshqClient(server=server.address, token=server.token) as admin:
         await admin.room(unique).queues.send("jobs", {"task": "a rather long poem about queues"})
         await admin.room(unique).storage.write("poem.txt", "short\npoem")
+        task = await admin.scheduler.add(room=unique, queue="jobs", schedule="0 9 * * 1-5",
+                                         timezone="America/New_York", name="weekday-poem")
     await sign_in(browser, studio, server.token)
     await browser.size(*PHONE)
     try:
         for path, name in ((f"/rooms/{unique}/queues/jobs", "phone-queue"),
                            (f"/rooms/{unique}", "phone-room"),
-                           (f"/rooms/{unique}/storage?path=poem.txt", "phone-file")):
+                           (f"/rooms/{unique}/storage?path=poem.txt", "phone-file"),
+                           (f"/rooms/{unique}/tasks", "phone-tasks"),
+                           (f"/rooms/{unique}/tasks/{task.id}", "phone-task")):
             await browser.open(path)
             await browser.find("h1")
             # Nothing is wider than the screen: wide tables scroll inside their own box
