@@ -16,6 +16,7 @@ from meshq.pools.model import (
     Connect,
     PoolConfig,
     QueueLoad,
+    ReplicaStatus,
     ScalingConfig,
     WorkerConfig,
 )
@@ -179,3 +180,22 @@ async def test_stop_gives_every_replica_the_grace() -> None:
     assert [r.stopped_with for r in backend.replicas] == [12.5, 12.5]
     assert snap.state == STOPPED and snap.replicas_wanted == 0
     assert all(r.state != RUNNING for r in backend.replicas)
+
+
+async def test_a_stop_whose_answer_is_lost_keeps_the_counts_last_reported() -> None:
+    # Given a replica that reported 3 jobs done
+    backend = FakeBackend()
+    sup = supervisor(ScalingConfig(replicas=1), backend)
+    await sup.start()
+    backend.replicas[0].done = 3
+    await sup.reconcile()
+
+    # When its stop answers with no status of its own (the actor was gone, or timed out)
+    async def lost(handle: object, grace: float) -> ReplicaStatus:
+        return ReplicaStatus(state=DEAD)
+
+    backend.stop_replica = lost  # type: ignore[method-assign]
+    snap = await sup.stop(grace=1.0)
+
+    # Then the pool still counts the 3 jobs
+    assert snap.jobs_done == 3

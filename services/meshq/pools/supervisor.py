@@ -75,9 +75,13 @@ class _Replica:
     base_failed: int = 0
 
     def observe(self, status: ReplicaStatus) -> bool:
-        """Take a fresh status; True when the replica restarted since the last one."""
-        if status.state == RESTARTING and not status.incarnation:
-            self.status = dataclasses.replace(self.status, state=RESTARTING)
+        """Take a fresh status; True when the replica restarted since the last one.
+
+        A status without an incarnation did not come from the replica (a status call that
+        timed out, a stop whose answer was lost): it changes the state only, and the counters
+        last reported stay (zeros from nowhere would erase jobs the replica did)."""
+        if not status.incarnation:
+            self.status = dataclasses.replace(self.status, state=status.state)
             return False
         restarted = bool(self.incarnation and status.incarnation
                          and status.incarnation != self.incarnation)
