@@ -229,6 +229,7 @@ class PoolMetrics:
     in_flight: Gauge
     jobs: Counter
     restarts: Counter
+    unsubscribed: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PoolMetrics:
@@ -252,6 +253,10 @@ class PoolMetrics:
                 "Replica processes restarted or replaced.",
                 labels,
                 registry=registry,
+            ),
+            unsubscribed=gauge(
+                "meshq_pool_replicas_unsubscribed",
+                "Replicas of a pool that are up but hold no open subscription (consume nothing).",
             ),
         )
 

@@ -8,6 +8,8 @@ is needed and the series carry no per-process labels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class PoolObserver:
     """Called by the pool supervisor; every hook is a no-op here."""
@@ -18,6 +20,15 @@ class PoolObserver:
     def jobs(self, pool: str, room: str, queue: str, *, in_flight: int, done: int,
              failed: int) -> None:
         """The pool's job counts: in flight now, done and failed since it started (monotonic)."""
+
+    def unsubscribed(self, pool: str, room: str, queue: str, count: int) -> None:
+        """Replicas that are up but hold no open subscription (they consume nothing)."""
+
+    def worker_activity(self, pool: str, room: str, queue: str, *,
+                        jobs: Sequence[tuple[str, float]],
+                        tokens: Sequence[tuple[str, int, int]]) -> None:
+        """Jobs ((outcome, seconds)) and LLM tokens ((model, input, output)) the pool's
+        replicas finished since the last pass."""
 
     def restarted(self, pool: str, room: str, queue: str, index: int) -> None:
         """A replica's process was restarted or replaced."""

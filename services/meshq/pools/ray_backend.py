@@ -25,7 +25,7 @@ from typing import Any
 
 from meshq.core.errors import Unavailable
 from meshq.pools.backend import PoolBackend, ReplicaHandle
-from meshq.pools.model import DEAD, RESTARTING, ReplicaSpec, ReplicaStatus
+from meshq.pools.model import DEAD, FAILED, RESTARTING, ReplicaSpec, ReplicaStatus
 from meshq.pools.replica import ReplicaRunner
 
 logger = logging.getLogger(__name__)
@@ -141,8 +141,10 @@ class RayBackend(PoolBackend):
 
     async def start_replica(self, spec: ReplicaSpec, index: int) -> ReplicaHandle:
         spec = self.reachable(spec)
-        actor = _actor_class().options(num_cpus=spec.cpus, scheduling_strategy="SPREAD")
-        actor = actor.remote(spec, index)
+        options: dict[str, Any] = {"num_cpus": spec.cpus, "scheduling_strategy": "SPREAD"}
+        if not spec.runtime.empty:  # Ray merges it with the job's runtime_env (env_vars too)
+            options["runtime_env"] = spec.runtime.runtime_env()
+        actor = _actor_class().options(**options).remote(spec, index)
         return ReplicaHandle(index, actor)
 
     async def replica_status(self, handle: ReplicaHandle, *, timeout: float) -> ReplicaStatus:
@@ -154,7 +156,11 @@ class RayBackend(PoolBackend):
             return status
         except TimeoutError:
             return ReplicaStatus(state=RESTARTING)
-        except ray.exceptions.ActorDiedError:
+        except ray.exceptions.RuntimeEnvSetupError as err:
+            return ReplicaStatus(state=FAILED, last_error=_runtime_env_error(err))
+        except ray.exceptions.ActorDiedError as err:
+            if "runtime env" in str(err).lower() or "runtime_env" in str(err).lower():
+                return ReplicaStatus(state=FAILED, last_error=_runtime_env_error(err))
             return ReplicaStatus(state=DEAD)
         except ray.exceptions.RayActorError:
             return ReplicaStatus(state=RESTARTING)
@@ -214,6 +220,13 @@ async def _init_in_keeper_thread(kwargs: dict[str, Any]) -> None:
 
     threading.Thread(target=keeper, name="meshq-ray-keeper", daemon=True).start()
     await done
+
+
+def _runtime_env_error(err: BaseException) -> str:
+    """Ray's whole message (it says which path or package failed), without its traceback."""
+    text = str(err).strip()
+    return "Ray could not set up the replica's runtime_env (env, working_dir, py_modules): " + (
+        text if len(text) <= 4000 else text[-4000:])
 
 
 async def _awaitable(ref: Any) -> Any:

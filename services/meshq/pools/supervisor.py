@@ -28,6 +28,7 @@ from meshq.pools.model import (
     STARTING,
     STOPPED,
     STOPPING,
+    SUBSCRIBING,
     ActorSnapshot,
     Connect,
     PoolConfig,
@@ -129,7 +130,7 @@ class PoolSupervisor:
         self.state = STARTING
         self.wanted = 0
         self._spec = ReplicaSpec(pool=config.name, worker=config.worker, connect=connect,
-                                 cpus=config.cpus_per_actor)
+                                 cpus=config.cpus_per_actor, runtime=config.runtime)
         self._load = load
         self._observer = observer or PoolObserver()
         self._timing = timing or SupervisorTiming()
@@ -166,6 +167,29 @@ class PoolSupervisor:
         self.state = RUNNING
         self._task = asyncio.get_running_loop().create_task(
             self._run(), name=f"meshq-pool-supervisor-{self.name}")
+
+    def reset_for_retry(self) -> None:
+        """After a failed ``start``: ready to be started again (a stored pool re-created)."""
+        self.state = STARTING
+        self.wanted = 0
+
+    async def recreate(self) -> None:
+        """Every replica was lost with its execution substrate (a local Ray that died and was
+        started again): forget them and start the wanted number afresh. Their unsettled jobs
+        come back by lease expiry or when their streams closed."""
+        async with self._lock:
+            if self._stopping.is_set():
+                return
+            lost = [*self._active.values(), *self._retiring.values()]
+            self._active.clear()
+            self._retiring.clear()
+            for replica in lost:
+                self._retired_done += replica.done
+                self._retired_failed += replica.failed
+                self._restarted(replica.index)
+            for index in range(self.wanted):
+                await self._start_replica(index)
+            self._report()
 
     async def stop(self, grace: float) -> PoolSnapshot:
         """Stop supervising and stop every replica gracefully; the last snapshot."""
@@ -214,6 +238,7 @@ class PoolSupervisor:
         statuses = await asyncio.gather(
             *(self._status(r.handle) for r in replicas))
         for replica, status in zip(replicas, statuses, strict=True):
+            self._forward_observations(status)
             if status.state == DEAD:
                 logger.warning("pool %s replica %d is gone; replacing it", self.name,
                                replica.index)
@@ -230,6 +255,18 @@ class PoolSupervisor:
             logger.warning("pool %s: status of replica %d failed: %s", self.name, handle.index,
                            err)
             return ReplicaStatus(state=RESTARTING)
+
+    def _forward_observations(self, status: ReplicaStatus) -> None:
+        """Jobs and LLM tokens the replica recorded since its last status, to the observer
+        (so the server's /metrics carries what pool actors do)."""
+        if not (status.jobs or status.tokens):
+            return
+        try:
+            self._observer.worker_activity(self.name, self.config.worker.room,
+                                           self.config.worker.queue, jobs=status.jobs,
+                                           tokens=status.tokens)
+        except Exception:
+            logger.exception("pool observer failed")
 
     def _restarted(self, index: int) -> None:
         worker = self.config.worker
@@ -284,8 +321,10 @@ class PoolSupervisor:
 
         async def retire() -> None:
             try:
-                replica.observe(await self.backend.stop_replica(
-                    replica.handle, self._timing.retire_grace))
+                status = await self.backend.stop_replica(replica.handle,
+                                                         self._timing.retire_grace)
+                self._forward_observations(status)
+                replica.observe(status)
             except Exception:
                 logger.exception("pool %s: stopping replica %d failed", self.name, replica.index)
             self._forget(replica)
@@ -311,6 +350,13 @@ class PoolSupervisor:
                 index, error = failed[0]
                 raise FailedPrecondition(f"pool {self.name}: replica {index} could not start "
                                          f"its worker: {error}")
+            refused = [(i, s.last_error) for i, s in states.items()
+                       if s.state == SUBSCRIBING and s.last_error]
+            if refused:
+                index, error = refused[0]
+                worker = self.config.worker
+                raise Unavailable(f"pool {self.name}: replica {index} cannot subscribe to "
+                                  f"{worker.room}/{worker.queue}: {error}")
             if all(s.state == RUNNING for s in states.values()):
                 return
             if self._clock() >= deadline:
@@ -330,6 +376,7 @@ class PoolSupervisor:
             return_exceptions=True)
         for replica, result in zip(replicas, results, strict=True):
             if isinstance(result, ReplicaStatus):
+                self._forward_observations(result)
                 replica.observe(result)
             elif isinstance(result, BaseException):
                 logger.warning("pool %s: stopping replica %d failed: %s", self.name,
@@ -349,6 +396,9 @@ class PoolSupervisor:
             self._observer.jobs(self.name, worker.room, worker.queue,
                                 in_flight=snap.jobs_in_flight, done=snap.jobs_done,
                                 failed=snap.jobs_failed)
+            self._observer.unsubscribed(
+                self.name, worker.room, worker.queue,
+                sum(1 for a in snap.actors if a.state == SUBSCRIBING))
         except Exception:
             logger.exception("pool observer failed")
 
