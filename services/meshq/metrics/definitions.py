@@ -230,6 +230,7 @@ class PoolMetrics:
     jobs: Counter
     restarts: Counter
     unsubscribed: Gauge
+    backend_restarts: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PoolMetrics:
@@ -257,6 +258,12 @@ class PoolMetrics:
             unsubscribed=gauge(
                 "meshq_pool_replicas_unsubscribed",
                 "Replicas of a pool that are up but hold no open subscription (consume nothing).",
+            ),
+            backend_restarts=Counter(
+                "meshq_pool_backend_restarts_total",
+                "Times the pools' execution backend (a local Ray) died and was started again.",
+                ("backend",),
+                registry=registry,
             ),
         )
 

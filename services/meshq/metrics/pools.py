@@ -59,6 +59,9 @@ class PrometheusPoolObserver(PoolObserver):
         for model, input_tokens, output_tokens in tokens:
             self._workers.llm_tokens(model, input_tokens, output_tokens)
 
+    def backend_restarted(self, backend: str) -> None:
+        self._m.backend_restarts.labels(backend).inc()
+
     def restarted(self, pool: str, room: str, queue: str, index: int) -> None:
         self._m.restarts.labels(pool, room, queue).inc()
 

@@ -29,6 +29,7 @@ from meshq.pools.servicer import WorkerServicer
 from meshq.pools.store import MemoryPoolStore, PoolStore, SqlitePoolStore
 from meshq.pools.supervisor import LoadSource
 from meshq.pools.tokens import PoolTokens, read_api_key
+from meshq.pools.watchdog import BackendWatchdog
 from meshq.server.context import StackContext
 from meshq.v1 import workers_pb2_grpc
 
@@ -92,17 +93,23 @@ class WorkersComponent:
 
     service_names: tuple[str, ...] = ("meshq.v1.WorkerService",)
 
-    def __init__(self, manager: PoolManager) -> None:
+    def __init__(self, manager: PoolManager, watchdog: BackendWatchdog | None = None) -> None:
         self.manager = manager
+        self.watchdog = watchdog
 
     async def start(self) -> None:
-        """Re-create the stored pools (in the background; Ray is joined on the way)."""
+        """Re-create the stored pools (in the background; Ray is joined on the way) and watch
+        the backend (a local Ray that dies is started again, its pools re-created)."""
         await self.manager.restore()
+        if self.watchdog is not None:
+            self.watchdog.start()
 
     def register(self, server: grpc.aio.Server) -> None:
         workers_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(self.manager), server)
 
     async def stop(self) -> None:
+        if self.watchdog is not None:
+            await self.watchdog.stop()
         await self.manager.close()
 
 
@@ -120,17 +127,21 @@ def build_component(ctx: StackContext) -> WorkersComponent:
         read_api_key(ctx.data_dir) if ctx.engine is not None else None)
     if not api_key:
         logger.info("pools run with the server's token (no API key here to mint their own)")
+    observer = observer if isinstance(observer, PoolObserver) else None
     manager = PoolManager(
         backend=lambda: make_backend(kind, ray_address=address, runtime_env=runtime_env),
         connect=connect,
         load=engine_load(ctx.engine) if ctx.engine is not None else grpc_load(ctx),
-        observer=observer if isinstance(observer, PoolObserver) else None,
+        observer=observer,
         timing=ctx.settings.get("pool_timing"),
         tokens=PoolTokens(api_key, fallback=ctx.token),
         store=make_store(ctx),
         lease=ctx.settings.get("pool_lease"),
     )
-    return WorkersComponent(manager)
+    watchdog = BackendWatchdog(
+        backend=lambda: manager.started_backend, supervisors=manager.supervisors,
+        observer=observer, interval=float(ctx.settings.get("pool_watchdog_interval") or 2.0))
+    return WorkersComponent(manager, watchdog)
 
 
 def make_store(ctx: StackContext) -> PoolStore:

@@ -30,6 +30,9 @@ class PoolObserver:
         """Jobs ((outcome, seconds)) and LLM tokens ((model, input, output)) the pool's
         replicas finished since the last pass."""
 
+    def backend_restarted(self, backend: str) -> None:
+        """The execution substrate (a local Ray) died and was started again."""
+
     def restarted(self, pool: str, room: str, queue: str, index: int) -> None:
         """A replica's process was restarted or replaced."""
 

@@ -229,6 +229,11 @@ class PoolManager:
             del self._pools[key]
         return snapshot
 
+    @property
+    def started_backend(self) -> PoolBackend | None:
+        """The backend, if a pool made it (the watchdog has nothing to watch before)."""
+        return self._backend
+
     def supervisors(self) -> list[PoolSupervisor]:
         """Every pool's supervisor (the Ray watchdog re-creates them after a Ray restart)."""
         return list(self._pools.values())

@@ -13,10 +13,10 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from meshq.core.errors import FailedPrecondition, Unavailable
+from meshq.core.errors import FailedPrecondition
 from meshq.pools.autoscaler import desired_replicas
 from meshq.pools.backend import PoolBackend, ReplicaHandle
 from meshq.pools.model import (
@@ -173,23 +173,36 @@ class PoolSupervisor:
         self.state = STARTING
         self.wanted = 0
 
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """No supervision pass runs inside (the watchdog restarts the backend meanwhile)."""
+        async with self._lock:
+            yield
+
     async def recreate(self) -> None:
         """Every replica was lost with its execution substrate (a local Ray that died and was
-        started again): forget them and start the wanted number afresh. Their unsettled jobs
-        come back by lease expiry or when their streams closed."""
-        async with self._lock:
-            if self._stopping.is_set():
-                return
-            lost = [*self._active.values(), *self._retiring.values()]
-            self._active.clear()
-            self._retiring.clear()
-            for replica in lost:
-                self._retired_done += replica.done
-                self._retired_failed += replica.failed
-                self._restarted(replica.index)
-            for index in range(self.wanted):
-                await self._start_replica(index)
-            self._report()
+        started again): start the wanted number afresh, each index keeping its counters and
+        counting a restart. Their unsettled jobs came back when their streams closed or come
+        back by lease expiry. Call inside ``paused()``."""
+        if self._stopping.is_set():
+            return
+        lost: dict[int, _Replica | None] = dict(self._active)
+        for replica in list(self._retiring.values()):
+            self._forget(replica)
+        self._active.clear()
+        for index in range(self.wanted):
+            handle = await self.backend.start_replica(self._spec, index)
+            old = lost.pop(index, None)
+            if old is None:
+                self._active[index] = _Replica(index=index, handle=handle)
+                continue
+            old.replaced(handle)  # its counters and restarts carry over
+            self._active[index] = old
+            self._restarted(index)
+        for replica in filter(None, lost.values()):  # indices beyond the wanted count
+            self._retired_done += replica.done
+            self._retired_failed += replica.failed
+        self._report()
 
     async def stop(self, grace: float) -> PoolSnapshot:
         """Stop supervising and stop every replica gracefully; the last snapshot."""
@@ -355,12 +368,12 @@ class PoolSupervisor:
             if refused:
                 index, error = refused[0]
                 worker = self.config.worker
-                raise Unavailable(f"pool {self.name}: replica {index} cannot subscribe to "
+                raise FailedPrecondition(f"pool {self.name}: replica {index} cannot subscribe to "
                                   f"{worker.room}/{worker.queue}: {error}")
             if all(s.state == RUNNING for s in states.values()):
                 return
             if self._clock() >= deadline:
-                raise Unavailable(
+                raise FailedPrecondition(
                     f"pool {self.name}: replicas did not start within "
                     f"{self._timing.start_timeout:g}s (is the cluster short of CPUs? each "
                     f"replica asks for {self.config.cpus_per_actor:g})")
