@@ -34,6 +34,11 @@ class PoolBackend(abc.ABC):
         cannot be reached. Called before the first replica starts; cheap once ready."""
         return None
 
+    async def prepare(self, spec: ReplicaSpec) -> ReplicaSpec:
+        """Make a pool's replica spec ready for this backend, once per pool start (e.g. ship
+        its local code to the cluster); the spec every replica then gets."""
+        return spec
+
     @abc.abstractmethod
     async def start_replica(self, spec: ReplicaSpec, index: int) -> ReplicaHandle:
         """Start one replica; return without waiting for its worker to connect."""

@@ -188,6 +188,23 @@ class RayBackend(PoolBackend):
         actor = _actor_class().options(**options).remote(spec, index)
         return ReplicaHandle(index, actor)
 
+    async def prepare(self, spec: ReplicaSpec) -> ReplicaSpec:
+        """Upload a pool's local working_dir / py_modules to the cluster once, at pool start,
+        and name them by URI in the spec every replica gets (Ray takes local paths only at
+        ``ray.init``, for a whole job; a pool's own need the upload ``ray.init`` does). All
+        replicas, restarted or added later, run the code as it was when the pool started."""
+        runtime = spec.runtime
+        if not (runtime.working_dir or runtime.py_modules):
+            return spec
+        try:
+            shipped = await asyncio.to_thread(_upload_local_paths, runtime.runtime_env())
+        except Exception as err:
+            raise FailedPrecondition(f"Ray could not ship working_dir / py_modules: "
+                                     f"{type(err).__name__}: {err}") from None
+        return replace(spec, runtime=replace(
+            runtime, working_dir=str(shipped.get("working_dir") or ""),
+            py_modules=tuple(str(m) for m in shipped.get("py_modules") or ())))
+
     async def replica_status(self, handle: ReplicaHandle, *, timeout: float) -> ReplicaStatus:
         import ray
 
@@ -224,6 +241,23 @@ class RayBackend(PoolBackend):
             logger.info("replica %d was already gone: %s", handle.index, err)
         ray.kill(handle.ref, no_restart=True)
         return status
+
+
+def _upload_local_paths(env: dict[str, Any]) -> dict[str, Any]:
+    """What ``ray.init`` does to a job's runtime_env: zip local paths into the GCS (by content
+    hash, so a second pool of the same code uploads nothing) and name them by URI."""
+    import ray
+    from ray._private.runtime_env.py_modules import upload_py_modules_if_needed
+    from ray._private.runtime_env.working_dir import upload_working_dir_if_needed
+
+    scratch = ray._private.worker.global_worker.node.get_runtime_env_dir_path()  # type: ignore[union-attr]
+    env = {k: v for k, v in env.items() if k != "env_vars"}
+    env = upload_py_modules_if_needed(env, include_gitignore=True, scratch_dir=scratch,
+                                      logger=logger)
+    env = upload_working_dir_if_needed(env, include_gitignore=True, scratch_dir=scratch,
+                                       logger=logger)
+    env.pop("excludes", None)
+    return dict(env)
 
 
 def _local_daemons_alive() -> bool:

@@ -129,8 +129,9 @@ class PoolSupervisor:
         self.backend = backend
         self.state = STARTING
         self.wanted = 0
-        self._spec = ReplicaSpec(pool=config.name, worker=config.worker, connect=connect,
-                                 cpus=config.cpus_per_actor, runtime=config.runtime)
+        self._base_spec = ReplicaSpec(pool=config.name, worker=config.worker, connect=connect,
+                                      cpus=config.cpus_per_actor, runtime=config.runtime)
+        self._spec = self._base_spec
         self._load = load
         self._observer = observer or PoolObserver()
         self._timing = timing or SupervisorTiming()
@@ -156,6 +157,7 @@ class PoolSupervisor:
         """Start the first replicas and wait until they run; on failure leave nothing behind."""
         try:
             await self.backend.ensure_ready()
+            self._spec = await self.backend.prepare(self._base_spec)
             self.wanted = await self._initial_wanted()
             for index in range(self.wanted):
                 await self._start_replica(index)
@@ -186,6 +188,7 @@ class PoolSupervisor:
         back by lease expiry. Call inside ``paused()``."""
         if self._stopping.is_set():
             return
+        self._spec = await self.backend.prepare(self._base_spec)  # shipped code died too
         lost: dict[int, _Replica | None] = dict(self._active)
         for replica in list(self._retiring.values()):
             self._forget(replica)
