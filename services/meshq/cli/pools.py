@@ -194,8 +194,8 @@ def read_env(pairs: Sequence[str], env_file: str | None) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            fail(f"--env wants KEY=VALUE, got a value without '=' (name {key[:40]!r})"
-                 if not sep else "--env wants KEY=VALUE with a KEY", EXIT_USAGE)
+            fail("--env wants KEY=VALUE: one of the --env values has no '=' or no KEY "
+                 "(not shown: it may be a secret)", EXIT_USAGE)
         env[key] = value
     return env
 
