@@ -175,6 +175,9 @@ class Worker:
         )
         self._consumer_task = self._consumer.start()
         self._consumer_task.add_done_callback(self._consumer_ended)
+        started = getattr(self.observer, "worker_started", None)  # observers may predate it
+        if started is not None:
+            call_hook(started, self.queue)
         logger.info("worker %s consuming %s (concurrency %d)", self.name, self.queue,
                     self.concurrency)
 

@@ -30,6 +30,8 @@ class PrometheusPoolObserver(PoolObserver):
         self._lock = threading.Lock()
 
     def replicas(self, pool: str, room: str, queue: str, wanted: int, running: int) -> None:
+        self._workers.worker_started(queue)  # its replicas' worker series exist from now
+        self._m.restarts.labels(pool, room, queue)  # at 0 until the first restart
         self._m.wanted.labels(pool, room, queue).set(wanted)
         self._m.running.labels(pool, room, queue).set(running)
 
@@ -51,13 +53,16 @@ class PrometheusPoolObserver(PoolObserver):
 
     def worker_activity(self, pool: str, room: str, queue: str, *,
                         jobs: Sequence[tuple[str, float]],
-                        tokens: Sequence[tuple[str, int, int]]) -> None:
+                        tokens: Sequence[tuple[str, int, int]],
+                        retries: Sequence[float] = ()) -> None:
         """Pool actors' jobs and tokens land in the worker metrics (``meshq_worker_*``,
         ``meshq_llm_tokens_total``), like those of a `process join` agent."""
         for outcome, seconds in jobs:
             self._workers.job_finished(queue, outcome, seconds)
         for model, input_tokens, output_tokens in tokens:
             self._workers.llm_tokens(model, input_tokens, output_tokens)
+        for backoff in retries:
+            self._workers.receive_retry(queue, backoff)
 
     def backend_restarted(self, backend: str) -> None:
         self._m.backend_restarts.labels(backend).inc()

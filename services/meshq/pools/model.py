@@ -166,6 +166,8 @@ class ReplicaStatus:
     """(outcome, seconds) of the jobs finished since the previous status call (for metrics)."""
     tokens: tuple[tuple[str, int, int], ...] = ()
     """(model, input, output) LLM tokens used since the previous status call."""
+    retries: tuple[float, ...] = ()
+    """Back-off seconds of each subscription retry since the previous status call."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,9 +26,10 @@ class PoolObserver:
 
     def worker_activity(self, pool: str, room: str, queue: str, *,
                         jobs: Sequence[tuple[str, float]],
-                        tokens: Sequence[tuple[str, int, int]]) -> None:
-        """Jobs ((outcome, seconds)) and LLM tokens ((model, input, output)) the pool's
-        replicas finished since the last pass."""
+                        tokens: Sequence[tuple[str, int, int]],
+                        retries: Sequence[float] = ()) -> None:
+        """Jobs ((outcome, seconds)), LLM tokens ((model, input, output)) and subscription
+        retries (back-off seconds) of the pool's replicas since the last pass."""
 
     def backend_restarted(self, backend: str) -> None:
         """The execution substrate (a local Ray) died and was started again."""

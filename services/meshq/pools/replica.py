@@ -59,8 +59,13 @@ class ActivityRecorder(WorkerObserver):
         self.inner = inner
         self._jobs: deque[tuple[str, float]] = deque(maxlen=MAX_PENDING_JOBS)
         self._tokens: dict[str, list[int]] = {}
+        self._retries: deque[float] = deque(maxlen=MAX_PENDING_JOBS)
+
+    def worker_started(self, queue: str) -> None:
+        call_hook(self.inner.worker_started, queue)
 
     def receive_retry(self, queue: str, backoff_seconds: float) -> None:
+        self._retries.append(backoff_seconds)
         call_hook(self.inner.receive_retry, queue, backoff_seconds)
 
     def job_finished(self, queue: str, outcome: str, seconds: float) -> None:
@@ -73,12 +78,14 @@ class ActivityRecorder(WorkerObserver):
         counts[1] += max(0, output_tokens)
         call_hook(self.inner.llm_tokens, model, input_tokens, output_tokens)
 
-    def take(self) -> tuple[tuple[tuple[str, float], ...], tuple[tuple[str, int, int], ...]]:
-        jobs = tuple(self._jobs)
+    def take(self) -> dict[str, tuple[Any, ...]]:
+        """What happened since the last call (as ``ReplicaStatus`` fields), and forget it."""
+        taken = {"jobs": tuple(self._jobs), "retries": tuple(self._retries),
+                 "tokens": tuple((m, i, o) for m, (i, o) in self._tokens.items())}
         self._jobs.clear()
-        tokens = tuple((m, i, o) for m, (i, o) in self._tokens.items())
+        self._retries.clear()
         self._tokens.clear()
-        return jobs, tokens
+        return taken
 
 
 class ReplicaRunner:
@@ -138,7 +145,7 @@ class ReplicaRunner:
         elif state == RUNNING and getattr(self._worker, "subscribed", True) is False:
             state = SUBSCRIBING  # up, but consuming nothing: say why
             last_error = getattr(self._worker, "subscription_error", "") or last_error
-        jobs, tokens = self._recorder.take() if self._recorder is not None else ((), ())
+        activity = self._recorder.take() if self._recorder is not None else {}
         return ReplicaStatus(
             state=state,
             in_flight=int(getattr(stats, "in_flight", 0)),
@@ -147,8 +154,7 @@ class ReplicaRunner:
             last_error=str(last_error)[:MAX_ERROR_CHARS],
             incarnation=self.incarnation,
             pid=os.getpid(),
-            jobs=jobs,
-            tokens=tokens,
+            **activity,
         )
 
     async def stop(self, grace: float) -> ReplicaStatus:

@@ -275,12 +275,12 @@ class PoolSupervisor:
     def _forward_observations(self, status: ReplicaStatus) -> None:
         """Jobs and LLM tokens the replica recorded since its last status, to the observer
         (so the server's /metrics carries what pool actors do)."""
-        if not (status.jobs or status.tokens):
+        if not (status.jobs or status.tokens or status.retries):
             return
         try:
             self._observer.worker_activity(self.name, self.config.worker.room,
                                            self.config.worker.queue, jobs=status.jobs,
-                                           tokens=status.tokens)
+                                           tokens=status.tokens, retries=status.retries)
         except Exception:
             logger.exception("pool observer failed")
 
