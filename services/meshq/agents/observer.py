@@ -46,6 +46,12 @@ class FanOutObserver(WorkerObserver):
     def __init__(self, *observers: WorkerObserver) -> None:
         self.observers = observers
 
+    def worker_started(self, queue: str) -> None:
+        for observer in self.observers:
+            started = getattr(observer, "worker_started", None)
+            if started is not None:
+                call_hook(started, queue)
+
     def receive_retry(self, queue: str, backoff_seconds: float) -> None:
         for observer in self.observers:
             call_hook(observer.receive_retry, queue, backoff_seconds)

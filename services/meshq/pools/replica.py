@@ -72,6 +72,10 @@ class ActivityRecorder(WorkerObserver):
         self._jobs.append((outcome, seconds))
         call_hook(self.inner.job_finished, queue, outcome, seconds)
 
+    def job_done(self, queue: str, message_id: str, attempt: int, outcome: str,
+                 seconds: float) -> None:
+        call_hook(self.inner.job_done, queue, message_id, attempt, outcome, seconds)
+
     def llm_tokens(self, model: str, input_tokens: int, output_tokens: int) -> None:
         counts = self._tokens.setdefault(model, [0, 0])
         counts[0] += max(0, input_tokens)
