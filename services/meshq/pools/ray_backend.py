@@ -23,6 +23,7 @@ UNAVAILABLE would read as "meshq is not reachable").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -312,6 +313,8 @@ async def _init_in_keeper_thread(kwargs: dict[str, Any]) -> None:
                 break
             except BaseException as err:
                 if attempt == attempts:
+                    with contextlib.suppress(Exception):  # reap what the failed start left
+                        ray.shutdown()
                     loop.call_soon_threadsafe(settle, err)
                     return
                 logger.warning("starting a local Ray failed (%s); trying once more", err)
