@@ -366,8 +366,9 @@ class PoolSupervisor:
                 index, error = failed[0]
                 raise FailedPrecondition(f"pool {self.name}: replica {index} could not start "
                                          f"its worker: {error}")
-            refused = [(i, s.last_error) for i, s in states.items()  # UNAVAILABLE: the
-                       if s.state == SUBSCRIBING and s.last_error     # server is starting
+            # UNAVAILABLE is waited through: the server may not serve yet (a re-created pool)
+            refused = [(i, s.last_error) for i, s in states.items()
+                       if s.state == SUBSCRIBING and s.last_error
                        and not s.last_error.startswith("UNAVAILABLE")]
             if refused:
                 index, error = refused[0]
