@@ -120,7 +120,7 @@ def pool() -> None:
                    "OPENAI_API_KEY=...). Values are never shown back.")
 @click.option("--env-file", type=click.Path(exists=True, dir_okay=False),
               help="A file of KEY=VALUE lines (# comments, optional `export`, quotes).")
-@click.option("--working-dir", help="A directory shipped to every replica (Ray runtime_env "
+@click.option("--working-dir", metavar="DIR", help="A directory shipped to every replica (Ray runtime_env "
                                     "working_dir): replicas run in it and import from it.")
 @click.option("--py-module", "py_modules", multiple=True, metavar="PATH",
               help="A module or package path shipped to every replica (Ray runtime_env "

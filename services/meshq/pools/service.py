@@ -83,17 +83,20 @@ class PoolManager:
         """Validate and start a pool; its first replicas run when this returns."""
         if not config.name:
             config = replace(config, name=f"{config.worker.queue}-{uuid.uuid4().hex[:6]}")
-        if config.worker.worker_class and config.runtime.empty:
+        if config.worker.worker_class and not (config.runtime.working_dir
+                                                or config.runtime.py_modules):
             # With a working_dir or py_modules the class may exist only where Ray ships them:
             # the replicas check it then (a replica that cannot build it fails the start).
             await asyncio.to_thread(resolve_worker_class, config.worker.worker_class)
         supervisor = await self._register(config)
-        try:
+        try:  # stored first: a pool that runs is one a restart re-creates
+            await asyncio.to_thread(self._store.save, supervisor.config)
             await supervisor.start()
         except BaseException:
             self._pools.pop(config.key, None)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._store.delete, *config.key)
             raise
-        await asyncio.to_thread(self._store.save, supervisor.config)
         logger.info("pool %s started: %s/%s on %s, %d replicas", config.name,
                     config.worker.room, config.worker.queue, self.backend.name, supervisor.wanted)
         return supervisor.snapshot()
