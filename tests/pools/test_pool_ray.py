@@ -196,7 +196,8 @@ async def test_a_dead_local_ray_is_restarted_and_its_pools_recreated(
 
         await eventually(recreated, timeout=180, what="Ray restarted and the pool re-created")
         assert "restarting it and re-creating 1 pool(s)" in caplog.text
-        assert pools.get_pool(unique, unique).actors[0].restarts == 1
+        # (once, or twice if a supervision pass replaced it before Ray's death was visible)
+        assert pools.get_pool(unique, unique).actors[0].restarts >= 1
 
         # And it takes work again
         await send_jobs(server, unique, "jobs", [{"n": i} for i in range(5, 10)])

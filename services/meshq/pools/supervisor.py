@@ -255,7 +255,9 @@ class PoolSupervisor:
             *(self._status(r.handle) for r in replicas))
         for replica, status in zip(replicas, statuses, strict=True):
             self._forward_observations(status)
-            if status.state == DEAD:
+            if status.state == DEAD and not await self.backend.alive():
+                replica.observe(ReplicaStatus(state=RESTARTING))  # the watchdog's to mend
+            elif status.state == DEAD:
                 logger.warning("pool %s replica %d is gone; replacing it", self.name,
                                replica.index)
                 replica.replaced(await self.backend.start_replica(self._spec, replica.index))
