@@ -122,6 +122,9 @@ async def test_stop_finishes_running_jobs_within_the_grace_and_hands_back_the_re
 @pytest.mark.parametrize(("kwargs", "code", "text"), [
     ({"worker_class": "no_such_module_xyz:W"}, grpc.StatusCode.INVALID_ARGUMENT,
      "'no_such_module_xyz' is not importable"),
+    ({"worker_class": "examples_elsewhere.word_count_worker:WordCountWorker"},
+     grpc.StatusCode.INVALID_ARGUMENT,  # shown whole, not cut mid-name
+     "'examples_elsewhere.word_count_worker:WordCountWorker': module 'examples_elsewhere'"),
     ({"worker_class": "pool_workers:NotAWorker"}, grpc.StatusCode.INVALID_ARGUMENT,
      "is not a Worker subclass"),
     ({"worker_class": "pool_workers:Missing"}, grpc.StatusCode.INVALID_ARGUMENT,

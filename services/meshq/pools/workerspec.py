@@ -26,6 +26,7 @@ from meshq.pools.model import WorkerConfig
 
 logger = logging.getLogger(__name__)
 
+PATH_SHOWN = 300  # an import path is echoed whole up to this (cut names mislead)
 WORKER_PATH_HELP = 'use "package.module:ClassName" naming a meshq.agents.worker.Worker subclass'
 
 
@@ -39,7 +40,7 @@ def _split(path: str) -> tuple[str, str]:
     module_name, sep, attr = path.partition(":")
     dotted = (*module_name.split("."), *attr.split("."))
     if not sep or not module_name or not attr or not all(p.isidentifier() for p in dotted):
-        raise InvalidArgument(f"worker_class {shown(path)} is not an import path: {WORKER_PATH_HELP}")
+        raise InvalidArgument(f"worker_class {shown(path, PATH_SHOWN)} is not an import path: {WORKER_PATH_HELP}")
     return module_name, attr
 
 
@@ -87,7 +88,7 @@ def precheck(path: str) -> None:
         return
     top = module_name.split(".")[0]
     if importlib.machinery.PathFinder.find_spec(top) is None and top not in sys.builtin_module_names:
-        raise InvalidArgument(f"worker_class {shown(path)}: module {top!r} is not importable on "
+        raise InvalidArgument(f"worker_class {shown(path, PATH_SHOWN)}: module {top!r} is not importable on "
                               "the server (is it installed, or on PYTHONPATH? or ship it with "
                               "--working-dir / --py-module)")
     source = _source_of(module_name)
@@ -96,12 +97,12 @@ def precheck(path: str) -> None:
     try:
         tree = ast.parse(source.read_bytes(), filename=str(source))
     except (OSError, SyntaxError, ValueError) as err:
-        raise InvalidArgument(f"worker_class {shown(path)}: {module_name!r} cannot be read or "
+        raise InvalidArgument(f"worker_class {shown(path, PATH_SHOWN)}: {module_name!r} cannot be read or "
                               f"parsed: {err}") from None
     names = _top_level_names(tree)
     first = attr.split(".")[0]
     if names is not None and first not in names:
-        raise InvalidArgument(f"worker_class {shown(path)}: {module_name!r} defines no "
+        raise InvalidArgument(f"worker_class {shown(path, PATH_SHOWN)}: {module_name!r} defines no "
                               f"{first!r} (checked without importing it)")
 
 
@@ -114,23 +115,23 @@ def resolve_worker_class(path: str) -> type:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         raise InvalidArgument(
-            f"worker_class {shown(path)}: module {err.name!r} is not importable on the "
+            f"worker_class {shown(path, PATH_SHOWN)}: module {err.name!r} is not importable on the "
             f"server (is it installed, or on PYTHONPATH?)"
         ) from None
     except Exception as err:  # the module itself raised while importing
         raise InvalidArgument(
-            f"worker_class {shown(path)}: importing {module_name!r} raised "
+            f"worker_class {shown(path, PATH_SHOWN)}: importing {module_name!r} raised "
             f"{type(err).__name__}: {shown(str(err), 200)}"
         ) from None
     target: Any = module
     for part in attr.split("."):
         target = getattr(target, part, None)
         if target is None:
-            raise InvalidArgument(f"worker_class {shown(path)}: {module_name!r} has no {attr!r}")
+            raise InvalidArgument(f"worker_class {shown(path, PATH_SHOWN)}: {module_name!r} has no {attr!r}")
     base = _worker_base()
     if not (inspect.isclass(target) and issubclass(target, base)):
         raise InvalidArgument(
-            f"worker_class {shown(path)} is not a Worker subclass: {WORKER_PATH_HELP}"
+            f"worker_class {shown(path, PATH_SHOWN)} is not a Worker subclass: {WORKER_PATH_HELP}"
         )
     return target
 
