@@ -68,6 +68,11 @@ def _emit_pool(output: str, pool: PoolInfo) -> None:
                                 "last error"),
          rows=[(a.index, a.state, a.in_flight, a.done, a.failed, a.restarts, a.last_error)
                for a in pool.actors], title=f"actors of {pool.name}")
+    shipped = [("llm api", pool.llm_api), ("env (values hidden)", ", ".join(pool.env)),
+               ("working dir", pool.working_dir), ("py modules", ", ".join(pool.py_modules))]
+    for label, text in shipped:
+        if text:
+            click.echo(f"{label}: {text}")
 
 
 def _scaling(replicas: int | None, min_replicas: int | None, max_replicas: int | None,
