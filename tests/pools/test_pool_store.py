@@ -78,3 +78,22 @@ def test_the_store_keeps_env_values_to_recreate_but_listings_hide_them(tmp_path:
     shown = pool_spec_to_proto(config)
     assert dict(shown.env) == {"OPENAI_API_KEY": HIDDEN}
     assert "sk-secret-1" not in repr(config)
+
+
+async def test_a_second_workers_service_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from meshq.core.errors import FailedPrecondition
+
+    # Given `meshq serve workers` on a data dir (its pools.db holds the pools' desired state)
+    config = StackConfig(data_dir=tmp_path, listen="127.0.0.1:0", services=("workers",),
+                         queue_server="127.0.0.1:1", queue_token="t",
+                         settings={"pool_backend": "asyncio"})
+    first = await open_stack(config)
+    try:
+        # When a second one starts on it, it is refused naming the holder (two would both
+        # re-create and supervise the same pools)
+        with pytest.raises(FailedPrecondition, match="workers store is held by meshq pid"):
+            await open_stack(config)
+    finally:
+        await first.stop(grace=0.1)
