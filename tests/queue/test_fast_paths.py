@@ -157,6 +157,7 @@ async def test_json_fast_path_accepts_what_json_loads_accepts(h: Harness, body: 
 @pytest.mark.parametrize("body,match", [
     ("", "Expecting value"), (" ", "Expecting value"), ('{"a": 1} x', "Extra data"),
     ("[" * 100_000 + "]" * 100_000, "not valid JSON"), ("{'a': 1}", "line 1 column 2"),
+    ("NaN", r"JSON text \(RFC 8259\)"), (' {"a": -Infinity}', r"JSON text \(RFC 8259\)"),
 ])
 async def test_json_fast_path_refuses_with_the_position(h: Harness, body: str,
                                                         match: str) -> None:

@@ -72,3 +72,12 @@ def test_setup_makes_the_data_dir_and_its_new_parents_private_and_tightens_an_ol
     loose.chmod(0o755)
     assert runner.invoke(cli, ["setup", "--data-dir", str(loose)]).exit_code == 0
     assert mode(loose) == 0o700
+
+
+def test_setup_refuses_a_shared_folder_in_one_line(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    result = CliRunner().invoke(cli, ["setup", "--data-dir", str(shared)])
+    assert result.exit_code == 2, result.output
+    assert "shared folder" in result.output and len(result.output.strip().splitlines()) == 1

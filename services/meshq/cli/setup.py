@@ -13,6 +13,7 @@ import click
 from meshq.api.paths import admin_token_path, api_key_path, default_data_dir
 from meshq.api.tokens import ApiScope, ParticipantGrant, ParticipantToken
 from meshq.cli.common import EXIT_USAGE, fail, output_option
+from meshq.core.errors import MeshqError
 from meshq.core.validation import NAME_PATTERN
 
 _TTL = re.compile(r"(\d+)([smhd])")
@@ -41,12 +42,18 @@ def parse_ttl(text: str) -> timedelta:
                    "once the server restarts.")
 @output_option
 def setup(data_dir: Path | None, rotate_api_key: bool, output: str) -> None:
-    """Create the data dir, the API key (0600) and the local admin token. Idempotent."""
+    """Create the data dir (0700), the API key (0600) and the local admin token. Idempotent.
+
+    A data dir open to other users is tightened to 0700 (with a warning); a shared folder
+    such as /tmp is refused."""
     from meshq.security.keys import ensure_local_credentials
     from meshq.security.keys import rotate_api_key as rotate
 
     folder = (data_dir or default_data_dir()).expanduser()
-    api_key, _ = rotate(folder) if rotate_api_key else ensure_local_credentials(folder)
+    try:
+        api_key, _ = rotate(folder) if rotate_api_key else ensure_local_credentials(folder)
+    except MeshqError as err:  # e.g. a shared folder given as the data dir
+        fail(err.message, EXIT_USAGE)
     info = {"data_dir": str(folder), "api_key_path": str(api_key_path(folder)),
             "admin_token_path": str(admin_token_path(folder)), "api_key": api_key,
             "rotated": rotate_api_key}
