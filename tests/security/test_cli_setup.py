@@ -14,14 +14,19 @@ from meshq.cli.main import cli
 def test_setup_is_idempotent_and_mint_signs_with_the_local_key(tmp_path: Path) -> None:
     runner = CliRunner()
     data_dir = str(tmp_path / "data")
-    first = runner.invoke(cli, ["setup", "--data-dir", data_dir, "-o", "json"])
-    second = runner.invoke(cli, ["setup", "--data-dir", data_dir, "-o", "json"])
+    first = runner.invoke(cli, ["setup", "--data-dir", data_dir, "-o", "json", "--show-api-key"])
+    second = runner.invoke(cli, ["setup", "--data-dir", data_dir, "-o", "json",
+                                 "--show-api-key"])
     assert first.exit_code == 0 and second.exit_code == 0, first.output
     info = json.loads(first.output)
     assert info == json.loads(second.output)
     assert Path(info["api_key_path"]).read_text().strip() == info["api_key"]
     text = runner.invoke(cli, ["setup", "--data-dir", data_dir]).output
-    assert f"export MESHQ_API_KEY={info['api_key']}" in text
+    assert info["api_key"] not in text  # printed only when asked
+    assert info["api_key"] not in runner.invoke(cli, ["setup", "--data-dir", data_dir,
+                                                      "-o", "json"]).output
+    shown = runner.invoke(cli, ["setup", "--data-dir", data_dir, "--show-api-key"]).output
+    assert shown == info["api_key"] + "\n"
 
     minted = runner.invoke(cli, ["token", "mint", "--data-dir", data_dir, "--room", "r1",
                                  "--name", "bob", "--send", "jobs*", "--storage-write", "out",

@@ -40,12 +40,16 @@ def parse_ttl(text: str) -> timedelta:
 @click.option("--rotate-api-key", is_flag=True,
               help="Replace the API key: every token signed with the old one stops working "
                    "once the server restarts.")
+@click.option("--show-api-key", is_flag=True,
+              help="Print the API key: alone on stdout (MESHQ_API_KEY=$(meshq setup "
+                   "--show-api-key)), or as api_key with -o json. Never printed otherwise.")
 @output_option
-def setup(data_dir: Path | None, rotate_api_key: bool, output: str) -> None:
+def setup(data_dir: Path | None, rotate_api_key: bool, show_api_key: bool, output: str) -> None:
     """Create the data dir (0700), the API key (0600) and the local admin token. Idempotent.
 
     A data dir open to other users is tightened to 0700 (with a warning); a shared folder
-    such as /tmp is refused."""
+    such as /tmp is refused. The API key signs every token: it is printed only with
+    --show-api-key."""
     from meshq.security.keys import ensure_local_credentials
     from meshq.security.keys import rotate_api_key as rotate
 
@@ -54,11 +58,16 @@ def setup(data_dir: Path | None, rotate_api_key: bool, output: str) -> None:
         api_key, _ = rotate(folder) if rotate_api_key else ensure_local_credentials(folder)
     except MeshqError as err:  # e.g. a shared folder given as the data dir
         fail(err.message, EXIT_USAGE)
-    info = {"data_dir": str(folder), "api_key_path": str(api_key_path(folder)),
-            "admin_token_path": str(admin_token_path(folder)), "api_key": api_key,
-            "rotated": rotate_api_key}
+    info: dict[str, object] = {"data_dir": str(folder), "api_key_path": str(api_key_path(folder)),
+                               "admin_token_path": str(admin_token_path(folder)),
+                               "rotated": rotate_api_key}
     if output == "json":
+        if show_api_key:
+            info["api_key"] = api_key
         click.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    if show_api_key:
+        click.echo(api_key)
         return
     click.echo(f"data dir:    {folder}")
     click.echo(f"API key:     {info['api_key_path']} (0600; signs every token)")
@@ -67,7 +76,7 @@ def setup(data_dir: Path | None, rotate_api_key: bool, output: str) -> None:
     if rotate_api_key:
         click.echo("The API key was rotated: restart `meshq up` to use it.")
     click.echo("For scripts that mint their own tokens:")
-    click.echo(f"  export MESHQ_API_KEY={api_key}")
+    click.echo("  export MESHQ_API_KEY=$(meshq setup --show-api-key)")
 
 
 @click.group("token")

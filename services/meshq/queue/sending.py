@@ -55,8 +55,12 @@ class Sender:
 
     def _split(self, q: QueueState, batch: list[Prepared], now: float
                ) -> tuple[list[Sent], list[tuple[str, Prepared]], list[asyncio.Future[None]]]:
-        """Decide which messages are new and which repeat a remembered dedup_id."""
+        """Decide which messages are new and which repeat a remembered dedup_id.
+
+        ``Sent`` records are built with ``tuple.__new__`` (a NamedTuple's own ``__new__`` is
+        Python code, costlier than the rest of the loop)."""
         results: list[Sent] = []
+        new = tuple.__new__
         fresh: list[tuple[str, Prepared]] = []
         waits: list[asyncio.Future[None]] = []
         in_batch: dict[str, str] = {}
@@ -66,19 +70,19 @@ class Sender:
             if dedup_id:
                 entry = q.dedup.get(dedup_id)
                 if entry is not None and entry.expires_at > now:
-                    results.append(Sent(entry.message_id, True))
+                    results.append(new(Sent, (entry.message_id, True)))
                     if entry.commit is not None:
                         waits.append(entry.commit)
                     continue
                 first = in_batch.get(dedup_id)
                 if first is not None:
-                    results.append(Sent(first, True))
+                    results.append(new(Sent, (first, True)))
                     continue
             mid = f"{prefix}{seq + len(fresh):012x}"  # store.message_id, inlined
             if dedup_id:
                 in_batch[dedup_id] = mid
             fresh.append((mid, p))
-            results.append(Sent(mid, False))
+            results.append(new(Sent, (mid, False)))
         return results, fresh, waits
 
     async def send(self, q: QueueState, batch: list[Prepared]) -> list[Sent]:
