@@ -112,13 +112,20 @@ class QueueInfo:
     closed: bool
     max_deliveries: int
     dedup_window_seconds: float
+    rate_limit: float = 0.0
+    """Deliveries per second to all consumers (0: no limit)."""
+    rate_burst: int = 0
+    key_concurrency: int = 0
+    """Most leased messages per key at once (0: no limit)."""
 
     @classmethod
     def from_proto(cls, q: queues_pb2.QueueInfo) -> QueueInfo:
+        o = q.options
         return cls(name=q.name, depth=q.depth, in_flight=q.in_flight, delayed=q.delayed,
                    dead_lettered=q.dead_lettered, oldest_age_seconds=q.oldest_age_seconds,
-                   closed=q.closed, max_deliveries=q.options.max_deliveries,
-                   dedup_window_seconds=q.options.dedup_window_seconds)
+                   closed=q.closed, max_deliveries=o.max_deliveries,
+                   dedup_window_seconds=o.dedup_window_seconds, rate_limit=o.rate_limit,
+                   rate_burst=o.rate_burst, key_concurrency=o.key_concurrency)
 
 
 @dataclass(frozen=True)
