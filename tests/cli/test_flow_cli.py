@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.cli.test_queue_cli import _json, meshq
-
 from meshq.cli.common import EXIT_USAGE
+from tests.cli.test_queue_cli import _json, meshq
 
 
 async def test_flow_options_show_in_queue_list_and_reopen_keeps_them(server: Any,
