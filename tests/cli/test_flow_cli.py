@@ -31,7 +31,7 @@ async def test_priority_and_key_order_deliveries(server: Any, unique: str) -> No
     got = _json(await meshq(server, "queue", "receive", "--room", unique, "--queue", "q",
                             "--max", "10", "--no-wait", "-o", "json"))
     assert [m["body"] for m in got] == [4, 2, 3, 1]
-    assert got[0]["headers"]["x-meshq-key"] == "tenant-a"
+    assert (got[0]["priority"], got[0]["key"], got[0]["headers"]) == (9, "tenant-a", {})
 
 
 async def test_a_priority_out_of_range_is_a_usage_error(server: Any, unique: str) -> None:

@@ -299,7 +299,8 @@ def _emit_messages(output: str, messages: Sequence[ReceivedMessage], *, title: s
                    leased: bool = False) -> None:
     data = [{"message_id": m.message_id, "body": m.body, "headers": m.headers,
              "attempt": m.attempt, "enqueued_at": m.enqueued_at, "lease_token": m.lease_token,
-             "lease_expires_at": m.lease_expires_at, "queue": m.queue} for m in messages]
+             "lease_expires_at": m.lease_expires_at, "queue": m.queue,
+             "priority": m.priority, "key": m.key} for m in messages]
     columns = ["message id", "attempt", "enqueued", "body", "headers"]
     rows = [[m.message_id, m.attempt, when(m.enqueued_at), _short(m.json),
              ",".join(f"{k}={v}" for k, v in sorted(m.headers.items()))] for m in messages]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from meshq.queue import model
-from meshq.queue.flow import flow_headers
+from meshq.queue.flow import KEY_HEADER, PRIORITY_HEADER, flow_headers
 from meshq.queue.validate import MAX_WAIT_SECONDS
 from meshq.v1 import queues_pb2, rooms_pb2
 
@@ -44,7 +44,7 @@ def delivery_to_proto(delivery: model.Delivery) -> queues_pb2.Delivery:
         queue=delivery.queue,
     )
     if delivery.headers:  # (building an empty map costs more than the rest together)
-        proto.headers.update(delivery.headers)
+        _add_headers(proto, delivery.headers)
     if delivery.lease_token:
         proto.lease_token = delivery.lease_token
         proto.lease_expires_at_unix_ms = to_ms(delivery.lease_expires_at)
@@ -140,7 +140,22 @@ def add_deliveries(out: Any, deliveries: Sequence[model.Delivery]) -> None:
                         enqueued_at_unix_ms=int(d.enqueued_at * 1000 + 0.5),
                         attempt=d.attempt, queue=d.queue)
         if d.headers:
-            proto.headers.update(d.headers)
+            _add_headers(proto, d.headers)
+
+
+def _add_headers(proto: queues_pb2.Delivery, headers: dict[str, str]) -> None:
+    """The headers, but a priority and key in the Delivery's own fields (a map entry costs
+    ~5 us to build; a scalar field a tenth of that)."""
+    if PRIORITY_HEADER in headers or KEY_HEADER in headers:
+        rest = dict(headers)
+        prio = rest.pop(PRIORITY_HEADER, None)
+        if prio:
+            proto.priority = int(prio)
+        proto.key = rest.pop(KEY_HEADER, "")
+        if rest:
+            proto.headers.update(rest)
+    else:
+        proto.headers.update(headers)
 
 
 def add_settle_results(out: Any, tokens: Sequence[str],

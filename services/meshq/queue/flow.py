@@ -224,37 +224,54 @@ def _live(item: _Item) -> bool:
     return type(m) is int or (m.state == READY and m.ver == item[1])  # type: ignore[union-attr]
 
 
+class _Lane:
+    """The ready items of one (priority, key), a heap by ``seq``."""
+
+    __slots__ = ("key", "items")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.items: list[_Item] = []
+
+
 class FlowIndex(ReadyIndex):
     """Ready messages by priority, then key in turn, then ``seq``; see the module docstring.
 
-    One heap per (priority, key) lane; per priority a ring of the keys with a lane. ``pop``
-    takes from the highest priority holding a key that is not at ``key_limit`` leases, and
-    moves that key to the back of its ring. The key "" (no key) is one lane like any other,
-    never limited. Stale items (a message that moved on) are skipped lazily, as in
-    ``ReadyIndex``.
+    One heap per (priority, key) lane; per priority a ring of its lanes. ``pop`` takes from
+    the highest priority holding a lane whose key is not at ``key_limit`` leases, and moves
+    that lane to the back of its ring. The key "" (no key) is one lane like any other, never
+    limited. Stale items (a message that moved on) are skipped lazily, as in ``ReadyIndex``.
+    Leases per key are counted while ``key_limit`` is set.
     """
 
-    __slots__ = ("key_limit", "_lanes", "_rings", "_leased", "_cold_times")
+    __slots__ = ("key_limit", "_lanes", "_rings", "_leased", "_cold_times", "_top")
 
     def __init__(self, key_limit: int = 0) -> None:
         super().__init__()
         self.cold = _NoCold()
         self.key_limit = key_limit
-        self._lanes: dict[tuple[int, str], list[_Item]] = {}
-        self._rings: list[deque[str]] = [deque() for _ in range(MAX_PRIORITY + 1)]
+        self._lanes: dict[tuple[int, str], _Lane] = {}
+        self._rings: list[deque[_Lane]] = [deque() for _ in range(MAX_PRIORITY + 1)]
         self._leased: dict[str, int] = {}  # key -> messages popped and not yet released
         self._cold_times: dict[int, float] = {}  # cold seq -> enqueued_at
+        self._top = -1  # no ring above this priority holds a lane
 
     def _add(self, prio: int, key: str, item: _Item) -> None:
         lane = self._lanes.get((prio, key))
         if lane is None:
-            lane = self._lanes[(prio, key)] = []
-            self._rings[prio].append(key)
-        heapq.heappush(lane, item)
+            lane = self._lanes[(prio, key)] = _Lane(key)
+            self._rings[prio].append(lane)
+            if prio > self._top:
+                self._top = prio
+        heapq.heappush(lane.items, item)
 
     def push(self, msg: Msg) -> None:
-        prio, key = message_flow(msg.headers)
-        self._add(prio, key, (msg.seq, msg.ver, msg))
+        h = msg.headers
+        if h:
+            prio = h.get(PRIORITY_HEADER)
+            self._add(int(prio) if prio else 0, h.get(KEY_HEADER, ""), (msg.seq, msg.ver, msg))
+        else:
+            self._add(0, "", (msg.seq, msg.ver, msg))
 
     def push_cold(self, seq: int, enqueued_at: float) -> None:
         """A message without an object (redriven from a dead-letter queue loaded cold):
@@ -266,13 +283,15 @@ class FlowIndex(ReadyIndex):
         return len(self._cold_times)
 
     def leased(self, key: str) -> int:
-        """Messages of ``key`` popped and not yet released."""
+        """Messages of ``key`` popped and not yet released (counted while limited)."""
         return self._leased.get(key, 0)
 
     def release(self, msg: Msg) -> bool:
         """A popped message's lease ended; True when its key was at the limit (a consumer
         waiting for it may go on)."""
-        key = msg.headers.get(KEY_HEADER) if msg.headers else None
+        if not self.key_limit or not msg.headers:
+            return False
+        key = msg.headers.get(KEY_HEADER)
         if not key:
             return False
         n = self._leased.get(key, 0)
@@ -280,35 +299,46 @@ class FlowIndex(ReadyIndex):
             self._leased.pop(key, None)
         else:
             self._leased[key] = n - 1
-        return bool(self.key_limit) and n >= self.key_limit
+        return n >= self.key_limit
 
     def pop(self) -> Entry | None:
-        limit, leased = self.key_limit, self._leased
-        for prio in range(MAX_PRIORITY, -1, -1):
-            ring = self._rings[prio]
+        limit, leased, rings = self.key_limit, self._leased, self._rings
+        heappop = heapq.heappop
+        prio = self._top
+        while prio >= 0:
+            ring = rings[prio]
             for _ in range(len(ring)):
-                key = ring[0]
-                lane = self._lanes[(prio, key)]
-                while lane and not _live(lane[0]):
-                    heapq.heappop(lane)
-                if not lane:
+                lane = ring[0]
+                items = lane.items
+                while items:
+                    m = items[0][2]
+                    if type(m) is int or (m.state == READY  # type: ignore[union-attr]
+                                          and m.ver == items[0][1]):  # type: ignore[union-attr]
+                        break
+                    heappop(items)
+                if not items:
                     ring.popleft()
-                    del self._lanes[(prio, key)]
+                    del self._lanes[(prio, lane.key)]
                     continue
                 ring.rotate(-1)
-                if key and limit and leased.get(key, 0) >= limit:
-                    continue
-                entry = heapq.heappop(lane)[2]
-                if key:
-                    leased[key] = leased.get(key, 0) + 1
+                key = lane.key
+                if limit and key:
+                    n = leased.get(key, 0)
+                    if n >= limit:
+                        continue
+                    leased[key] = n + 1
+                entry = heappop(items)[2]
                 if type(entry) is int:
                     del self._cold_times[entry]
                 return entry
+            if not ring and prio == self._top:
+                self._top -= 1
+            prio -= 1
         return None
 
     def _live_items(self) -> list[tuple[int, _Item]]:
         return [(prio, item) for (prio, _), lane in self._lanes.items()
-                for item in lane if _live(item)]
+                for item in lane.items if _live(item)]
 
     def _when(self, item: _Item) -> float:
         m = item[2]
@@ -319,10 +349,11 @@ class FlowIndex(ReadyIndex):
         order)."""
         heads: list[float] = []
         for lane in self._lanes.values():
-            while lane and not _live(lane[0]):
-                heapq.heappop(lane)
-            if lane:
-                heads.append(self._when(lane[0]))
+            items = lane.items
+            while items and not _live(items[0]):
+                heapq.heappop(items)
+            if items:
+                heads.append(self._when(items[0]))
         return min(heads) if heads else None
 
     def first(self, n: int) -> list[Entry]:
@@ -342,6 +373,7 @@ class FlowIndex(ReadyIndex):
         for ring in self._rings:
             ring.clear()
         self._cold_times.clear()
+        self._top = -1
 
 
 async def index_queue(q: QueueState, read: Callable[[Sequence[int]], Awaitable[

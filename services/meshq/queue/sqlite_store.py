@@ -386,6 +386,7 @@ def _plan(ops: list[s.Op]) -> list[_Statement]:
                     dels.extend(op.seqs)  # type: ignore[union-attr]
                 i += 1
             _many_rows(plan, _insert_sql, puts, 9)
+            dels.sort()  # acks out of send order (priorities, keys) touch fewer pages sorted
             _many_rows(plan, _delete_sql, dels, 1)
             continue
         kind = type(op)

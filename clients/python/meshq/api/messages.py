@@ -58,6 +58,10 @@ class ReceivedMessage:
     _settler: Settler | None = field(default=None, repr=False)
     _body: Any = field(default=None, repr=False)
     _decoded: bool = field(default=False, repr=False)
+    priority: int = 0
+    """0-9, higher delivered first."""
+    key: str = ""
+    """The message's key ("" without one)."""
 
     @property
     def body(self) -> Any:
@@ -90,7 +94,7 @@ def message_from_proto(d: queues_pb2.Delivery, settler: Settler | None) -> Recei
         message_id=d.message_id, json=d.json, headers=dict(d.headers), attempt=d.attempt,
         enqueued_at=d.enqueued_at_unix_ms / 1000, lease_token=d.lease_token,
         lease_expires_at=d.lease_expires_at_unix_ms / 1000, queue=d.queue,
-        _settler=settler if d.lease_token else None,
+        _settler=settler if d.lease_token else None, priority=d.priority, key=d.key,
     )
 
 

@@ -55,7 +55,7 @@ class OutgoingMessage(_message.Message):
     def __init__(self, json: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., delay_seconds: _Optional[float] = ..., dedup_id: _Optional[str] = ..., dedup_window_seconds: _Optional[float] = ..., priority: _Optional[int] = ..., key: _Optional[str] = ...) -> None: ...
 
 class Delivery(_message.Message):
-    __slots__ = ("message_id", "json", "headers", "enqueued_at_unix_ms", "attempt", "lease_token", "lease_expires_at_unix_ms", "queue")
+    __slots__ = ("message_id", "json", "headers", "enqueued_at_unix_ms", "attempt", "lease_token", "lease_expires_at_unix_ms", "queue", "priority", "key")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +71,8 @@ class Delivery(_message.Message):
     LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     json: str
     headers: _containers.ScalarMap[str, str]
@@ -79,7 +81,9 @@ class Delivery(_message.Message):
     lease_token: str
     lease_expires_at_unix_ms: int
     queue: str
-    def __init__(self, message_id: _Optional[str] = ..., json: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., enqueued_at_unix_ms: _Optional[int] = ..., attempt: _Optional[int] = ..., lease_token: _Optional[str] = ..., lease_expires_at_unix_ms: _Optional[int] = ..., queue: _Optional[str] = ...) -> None: ...
+    priority: int
+    key: str
+    def __init__(self, message_id: _Optional[str] = ..., json: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., enqueued_at_unix_ms: _Optional[int] = ..., attempt: _Optional[int] = ..., lease_token: _Optional[str] = ..., lease_expires_at_unix_ms: _Optional[int] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., key: _Optional[str] = ...) -> None: ...
 
 class SendRequest(_message.Message):
     __slots__ = ("room", "queue", "messages", "create")
