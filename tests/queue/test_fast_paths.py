@@ -25,7 +25,8 @@ from meshq.queue.model import (
     new_delivery,
     new_send_result,
 )
-from meshq.queue.sqlite_store import ROWS_PER_STATEMENT, SqliteQueueStore
+from meshq.queue.sqlite_plan import ROWS_PER_STATEMENT
+from meshq.queue.sqlite_store import SqliteQueueStore
 from meshq.v1 import queues_pb2
 
 R = "fast"

@@ -4,12 +4,13 @@ peek and a message's state (both may read the store: cold messages live only the
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 from meshq.core.errors import AlreadyExists, FailedPrecondition, ResourceExhausted
 from meshq.core.validation import check_name
 from meshq.queue import store as st
 from meshq.queue import validate as v
+from meshq.queue.bodies import BodyReader
 from meshq.queue.commitlog import CommitLog
 from meshq.queue.leaser import Leaser
 from meshq.queue.model import (
@@ -35,13 +36,13 @@ class Admin:
 
     def __init__(self, *, registry: Registry, log: CommitLog, leaser: Leaser,
                  limits: QueueLimits,
-                 read: Callable[[Sequence[int]], Awaitable[list[st.StoredMessage]]],
+                 bodies: BodyReader,
                  find: Callable[[str], Awaitable[st.StoredMessage | None]]) -> None:
         self._registry = registry
         self._log = log
         self._leaser = leaser
         self._limits = limits
-        self._read = read
+        self._bodies = bodies
         self._find = find
 
     # -- rooms ------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ class Admin:
         entries = q.ready.first(n)
         need = [e if isinstance(e, int) else e.seq for e in entries
                 if isinstance(e, int) or e.body is None]
-        rows = {r.seq: r for r in await self._read(need)} if need else {}
+        rows = {r.seq: r for r in await self._bodies.rows(need)} if need else {}
         out: list[Delivery] = []
         for e in entries:
             if isinstance(e, Msg) and e.body is not None:

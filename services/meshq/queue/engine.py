@@ -11,7 +11,8 @@ The engine itself validates input and wires its parts, each given what it needs:
 - ``CommitLog``: ordered writes to the store, the broken state, running or not;
 - ``Registry``: rooms and queues, lookups, counts, dead-letter queues;
 - ``Sender``: message ids and sequence numbers, dedup, placing committed sends;
-- ``Leaser``: taking, settling, expiring, dead-lettering; reads cold bodies;
+- ``Leaser``: taking, settling, expiring, dead-lettering;
+- ``BodyReader``: reading cold bodies back at delivery;
 - ``Timers``: the one loop timer (monotonic clock);
 - ``Admin``: rooms and queues created, changed and removed; peek, message state.
 
@@ -31,6 +32,7 @@ from meshq.core.validation import check_seconds
 from meshq.queue import store as st
 from meshq.queue import validate as v
 from meshq.queue.admin import Admin
+from meshq.queue.bodies import BodyReader
 from meshq.queue.commitlog import CommitLog
 from meshq.queue.flow import FlowGate, index_queue, is_indexed, needs_index, parse_flow_record
 from meshq.queue.leaser import Leaser
@@ -96,13 +98,14 @@ class QueueEngine:
         self._timers: Timers[Msg] = Timers(mono, self._on_timer)
         self._flow = FlowGate(monotonic=mono, on_wait=lambda q, secs: observer.rate_limit_waited(
             q.room, q.name, secs))
+        bodies = BodyReader(read=store.read, log=self._log)
         self._leaser = Leaser(clock=clock, monotonic=mono, observer=observer, log=self._log,
                               timers=self._timers, dlq_for=self.registry.dlq_for,
-                              read=store.read, budget=budget, flow=self._flow)
+                              bodies=bodies, budget=budget, flow=self._flow)
         self._sender = Sender(clock=clock, log=self._log, limits=limits, observer=observer,
                               budget=budget, place_delayed=self._leaser.place_delayed)
         self._admin = Admin(registry=self.registry, log=self._log, leaser=self._leaser,
-                            limits=limits, read=store.read, find=store.find)
+                            limits=limits, bodies=bodies, find=store.find)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -377,7 +377,7 @@ class FlowIndex(ReadyIndex):
 
 
 async def index_queue(q: QueueState, read: Callable[[Sequence[int]], Awaitable[
-        list[st.StoredMessage]]]) -> None:
+        list[st.StoredBody]]]) -> None:
     """Move ``q``'s ready messages into a ``FlowIndex``, reading the cold ones' headers from
     the store (their bodies are dropped again: read at delivery)."""
     if isinstance(q.ready, FlowIndex):

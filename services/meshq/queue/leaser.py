@@ -10,7 +10,7 @@ guessed from another. Lease lengths run on the monotonic clock; ``lease_expires_
 delivery is the wall-clock instant it corresponds to, for the consumer's information.
 
 Cold messages (and message objects without their body) are read from the store when they are
-taken, in one read per take; see ``state``.
+taken, in one read per take (``BodyReader``); see ``state``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from meshq.queue import store as st
+from meshq.queue.bodies import BodyReader
 from meshq.queue.commitlog import CommitLog
 from meshq.queue.flow import FlowGate, delivery_order
 from meshq.queue.model import (
@@ -35,7 +36,6 @@ from meshq.queue.model import (
 from meshq.queue.observer import QueueObserver
 from meshq.queue.state import (
     DELAYED,
-    FETCHING,
     GONE,
     LEASED,
     BodyBudget,
@@ -71,7 +71,7 @@ class Leaser:
         log: CommitLog,
         timers: Timers[Msg],
         dlq_for: Callable[[QueueState, list[st.Op]], QueueState],
-        read: Callable[[Sequence[int]], Awaitable[list[st.StoredMessage]]],
+        bodies: BodyReader,
         budget: BodyBudget,
         flow: FlowGate | None = None,
     ) -> None:
@@ -81,7 +81,7 @@ class Leaser:
         self._log = log
         self._timers = timers
         self._dlq_for = dlq_for
-        self._read = read
+        self._bodies = bodies
         self._budget = budget
         self._flow = flow
 
@@ -92,7 +92,7 @@ class Leaser:
         """Lease up to ``n`` ready messages of ``q``, oldest first (within the rate limit)."""
         hot, cold = self._pop(q, n)
         if cold:
-            hot.extend(await self._fetch(q, cold))
+            hot.extend(await self._bodies.fetch(q, cold))
             hot.sort(key=delivery_order(q))
         return self._lease(q, hot, lease, owner)
 
@@ -115,45 +115,6 @@ class Leaser:
         if flow is not None and len(hot) + len(cold) < admitted:
             flow.unused(q, admitted - len(hot) - len(cold))
         return hot, cold
-
-    async def _fetch(self, q: QueueState, entries: list[Entry]) -> list[Msg]:
-        """Read the bodies of taken entries; message objects for those still in ``q``."""
-        objects: dict[int, Msg] = {}
-        seqs: list[int] = []
-        for e in entries:
-            if isinstance(e, int):
-                seqs.append(e)
-            else:
-                e.state = FETCHING
-                e.ver += 1
-                objects[e.seq] = e
-                seqs.append(e.seq)
-        epoch = q.epoch
-        q.fetching += len(entries)
-        try:
-            rows = await self._read(seqs)
-        except Exception as err:
-            if self._log.running:  # the store cannot be read: memory no longer matches it
-                self._log.mark_broken(err)
-            raise
-        finally:
-            q.fetching -= len(entries)
-        if q.epoch != epoch or q.deleted:
-            return []  # drained or deleted meanwhile: nothing to deliver
-        out: list[Msg] = []
-        for row in rows:
-            msg = objects.get(row.seq)
-            if msg is None:
-                headers = json.loads(row.headers_json) if row.headers_json != "{}" else {}
-                msg = Msg(row.id, row.body, headers, row.headers_json, row.enqueued_at,
-                          row.attempts, row.seq, 0.0, q)
-                q.msgs[msg.id] = msg
-            elif msg.state != FETCHING:
-                continue
-            else:
-                msg.body = row.body
-            out.append(msg)
-        return out
 
     def _lease(self, q: QueueState, msgs: list[Msg], lease: float,
                owner: LeaseOwner | None) -> list[Delivery]:
@@ -184,7 +145,7 @@ class Leaser:
         """Remove up to ``n`` ready messages (auto-ack); returns them and their deletion."""
         hot, cold = self._pop(q, n)
         if cold:
-            hot.extend(await self._fetch(q, cold))
+            hot.extend(await self._bodies.fetch(q, cold))
             hot.sort(key=delivery_order(q))
         out: list[Delivery] = []
         for msg in hot:
@@ -270,6 +231,7 @@ class Leaser:
             q.wake()
             await self._log.commit(ops.records())
             self._observer.nacked(q.room, q.name, nacked)
+            self._report_dead(ops)
         return outcomes
 
     def extend(self, q: QueueState, items: Sequence[ExtendItem]) -> list[SettleOutcome]:
@@ -377,7 +339,11 @@ class Leaser:
         dq.wake()
         ops.moves.setdefault((dq.room, dq.name), []).append(
             st.Change(msg.attempts, 0.0, msg.headers_json, msg.seq))
-        self._observer.dead_lettered(q.room, q.name, 1)
+        ops.dead[q] = ops.dead.get(q, 0) + 1
+
+    def _report_dead(self, ops: _Ops) -> None:
+        for q, count in ops.dead.items():
+            self._observer.dead_lettered(q.room, q.name, count)
 
     def process_due(self) -> None:
         """Apply every deadline that has passed: expired leases, delays that ended."""
@@ -394,6 +360,7 @@ class Leaser:
             touched.add(q)
         ops = _Ops()
         owners: dict[LeaseOwner, list[str]] = {}
+        counts: dict[QueueState, int] = {}
         for msg in expired:
             q = msg.q
             del q.leases[msg.token]
@@ -402,12 +369,15 @@ class Leaser:
             self._end_lease(msg)
             self._failed(q, msg, 0.0, EXPIRED_ERROR, ops)
             touched.add(q)
-            self._observer.lease_expired(q.room, q.name, 1)
+            counts[q] = counts.get(q, 0) + 1
         _tell_settled(owners)
         for q in touched:
             q.wake()
         if expired:
             self._log.spawn(ops.records())
+            for q, count in counts.items():
+                self._observer.lease_expired(q.room, q.name, count)
+            self._report_dead(ops)
 
     def on_timer(self) -> None:
         self.process_due()
@@ -415,14 +385,16 @@ class Leaser:
 
 
 class _Ops:
-    """Store records of one settle call, grouped: queue creations, changes, moves."""
+    """Store records of one settle call, grouped: queue creations, changes, moves; and how
+    many messages each queue dead-lettered (told to the observer once per call)."""
 
-    __slots__ = ("first", "changes", "moves")
+    __slots__ = ("first", "changes", "moves", "dead")
 
     def __init__(self) -> None:
         self.first: list[st.Op] = []  # dead-letter queues created on the way
         self.changes: list[st.Change] = []
         self.moves: dict[tuple[str, str], list[st.Change]] = {}
+        self.dead: dict[QueueState, int] = {}
 
     def records(self) -> list[st.Op]:
         out = list(self.first)

@@ -49,8 +49,9 @@ class MemoryQueueStore:
         future.set_result(None)
         return future
 
-    async def read(self, seqs: Sequence[int]) -> list[s.StoredMessage]:
-        return [s.StoredMessage(*self.messages[q]) for q in seqs if q in self.messages]
+    async def read(self, seqs: Sequence[int]) -> list[s.StoredBody]:
+        rows = [self.messages[q] for q in seqs if q in self.messages]
+        return [s.StoredBody(m[3], m[0], m[4], m[5], m[6], m[7]) for m in rows]
 
     async def find(self, message_id: str) -> s.StoredMessage | None:
         seq = s.message_seq(message_id)

@@ -154,6 +154,17 @@ class StoredMessage(NamedTuple):
     ready_at: float
 
 
+class StoredBody(NamedTuple):
+    """What a delivery needs of a message the engine holds no object for (``read``)."""
+
+    seq: int
+    id: str
+    body: str
+    headers_json: str
+    enqueued_at: float
+    attempts: int
+
+
 class StoredDedup(NamedTuple):
     room: str
     queue: str
@@ -221,7 +232,7 @@ class QueueStore(Protocol):
         """Queue a batch of mutations; the future resolves once it is committed (or fails)."""
         ...
 
-    async def read(self, seqs: Sequence[int]) -> list[StoredMessage]:
+    async def read(self, seqs: Sequence[int]) -> list[StoredBody]:
         """The committed messages with these seqs (missing ones left out), in any order."""
         ...
 
