@@ -10,7 +10,7 @@ child process and measures, over raw generated stubs:
    run's delivery rate);
 3. the throughput cost of keys and priorities: the same drain (4 Subscribe + ack) of 20,000
    messages of a plain queue and of queues whose messages carry priorities and 100 keys, in
-   send order and shuffled (see ``FlowBench.cost``), alternating 3 times, the best of each.
+   send order and shuffled (see ``FlowBench.cost``), alternating 5 times, the best of each.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ BIG, SMALL = 10_000, 10
 FAIR_KEY_CONCURRENCY = 4
 COST_MESSAGES = 20_000
 COST_KEYS = 100
-COST_ROUNDS = 3
+COST_ROUNDS = 5
 Log = Callable[[str], None]
 
 
@@ -146,8 +146,10 @@ class FlowBench:
                                                      key=f"tenant-{rng.randrange(COST_KEYS)}"),
         }
         best = dict.fromkeys(makers, 0.0)
+        names = list(makers)
         for r in range(COST_ROUNDS):
-            for name, make in makers.items():
+            for name in names[r % 3:] + names[:r % 3]:  # each kind first in turn
+                make = makers[name]
                 queue = f"{name}-{r}"
                 await self.open(queue)
                 await self.send(queue, [make(i) for i in range(COST_MESSAGES)])
