@@ -153,3 +153,21 @@ def test_peek_order_drain_and_cold_entries() -> None:
     assert index.cold_count() == 1 and index.oldest_enqueued_at() == 0.5
     drained = index.drain()
     assert [seq for seq, _, _ in drained] == [0, 1, 2] and index.pop() is None
+
+
+def test_a_delivery_carries_priority_and_key_in_its_own_fields() -> None:
+    from meshq.queue import convert
+    from meshq.queue.model import new_delivery
+    from meshq.v1 import queues_pb2
+
+    out = queues_pb2.SubscribeResponse()
+    convert.add_deliveries(out.deliveries, [
+        new_delivery("a", "1", {PRIORITY_HEADER: "7", KEY_HEADER: "t", "trace": "x"}, 1.0, 1,
+                     "q", "tok", 2.0),
+        new_delivery("b", "1", {KEY_HEADER: "u"}, 1.0, 1, "q", "tok2", 2.0),
+        new_delivery("c", "1", {"trace": "y"}, 1.0, 1, "q", "tok3", 2.0),
+    ])
+    got = [(d.priority, d.key, dict(d.headers)) for d in out.deliveries]
+    assert got == [(7, "t", {"trace": "x"}), (0, "u", {}), (0, "", {"trace": "y"})]
+    assert convert.delivery_to_proto(new_delivery(
+        "d", "1", {PRIORITY_HEADER: "2"}, 1.0, 1, "q")).priority == 2

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from meshq.queue import model
-from meshq.queue.flow import KEY_HEADER, PRIORITY_HEADER, flow_headers
+from meshq.queue.flow import KEY_HEADER, MAX_PRIORITY, PRIORITY_HEADER, flow_headers
 from meshq.queue.validate import MAX_WAIT_SECONDS
 from meshq.v1 import queues_pb2, rooms_pb2
 
@@ -146,16 +146,21 @@ def add_deliveries(out: Any, deliveries: Sequence[model.Delivery]) -> None:
 def _add_headers(proto: queues_pb2.Delivery, headers: dict[str, str]) -> None:
     """The headers, but a priority and key in the Delivery's own fields (a map entry costs
     ~5 us to build; a scalar field a tenth of that)."""
-    if PRIORITY_HEADER in headers or KEY_HEADER in headers:
-        rest = dict(headers)
-        prio = rest.pop(PRIORITY_HEADER, None)
-        if prio:
-            proto.priority = int(prio)
-        proto.key = rest.pop(KEY_HEADER, "")
-        if rest:
-            proto.headers.update(rest)
-    else:
+    prio = headers.get(PRIORITY_HEADER)
+    key = headers.get(KEY_HEADER)
+    if prio is None and key is None:
         proto.headers.update(headers)
+        return
+    if prio:
+        proto.priority = _PRIORITIES.get(prio, 0)
+    if key:
+        proto.key = key
+    if len(headers) > (prio is not None) + (key is not None):
+        proto.headers.update({k: v for k, v in headers.items()
+                              if k != PRIORITY_HEADER and k != KEY_HEADER})
+
+
+_PRIORITIES = {str(p): p for p in range(MAX_PRIORITY + 1)}
 
 
 def add_settle_results(out: Any, tokens: Sequence[str],
