@@ -143,3 +143,33 @@ async def test_a_waiting_stream_gets_the_next_of_a_key_when_its_lease_ends(h: Ha
     batch = await asyncio.wait_for(waiting, 10)
     assert values(batch) == [2]
     await sub.close()
+
+
+async def test_an_expired_lease_frees_its_key_and_a_delayed_message_holds_no_slot(
+        h: Harness) -> None:
+    e = engine(h)
+    await e.open_queue(R, Q, QueueOptions(key_concurrency=1))
+    await e.send(R, Q, [m(1, key="k"), m(2, key="k")])
+    first = await e.receive(R, Q, lease_seconds=5)
+    assert values(first) == [1] and await e.receive(R, Q) == []
+    h.advance(6)  # the lease expired: 1 is ready again (attempt 2), k's slot is free
+    again = await e.receive(R, Q)
+    assert values(again) == [1] and again[0].attempt == 2
+    # A nack with a delay ends the lease at once: 2 may go while 1 waits out its delay
+    await e.nack(R, Q, [NackItem(lease_token=again[0].lease_token, delay_seconds=60)])
+    assert values(await e.receive(R, Q)) == [2]
+
+
+async def test_a_stream_waiting_on_the_rate_limit_is_woken_when_a_token_is_due(
+        h: Harness) -> None:
+    e = engine(h)
+    await e.open_queue(R, Q, QueueOptions(rate_limit=4, rate_burst=1))
+    await e.send(R, Q, [m(1), m(2)])
+    sub = await e.subscribe(R, Q, max_in_flight=10)
+    assert values(await sub.next_batch()) == [1]  # the burst
+    waiting = asyncio.create_task(sub.next_batch())
+    await asyncio.sleep(0)
+    assert not waiting.done()  # no token
+    h.advance(0.25)  # the next token is due; the flow gate's wake-up lets the stream take it
+    assert values(await asyncio.wait_for(waiting, 10)) == [2]
+    await sub.close()
