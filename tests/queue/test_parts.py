@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import tracemalloc
@@ -11,9 +12,11 @@ from pathlib import Path
 from conftest import FakeClock
 
 from meshq.queue.engine import QueueEngine
-from meshq.queue.model import Delivery, NewMessage, SettleOutcome
+from meshq.queue.memory_store import MemoryQueueStore
+from meshq.queue.model import Delivery, NackItem, NewMessage, QueueOptions, SettleOutcome
 from meshq.queue.observer import QueueObserver
 from meshq.queue.sqlite_store import SqliteQueueStore
+from meshq.queue.store import StoredBody
 
 R, Q = "room", "parts"
 
@@ -129,3 +132,96 @@ async def test_a_restart_loads_the_index_only_at_under_200_bytes_a_message(
     assert (await again.message_state(R, Q, (await again.peek(R, Q, 1))[0].message_id)
             ).state.value == "ready"
     await again.close()
+
+
+class GatedReads(MemoryQueueStore):
+    """A memory store whose body reads wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.reading = asyncio.Event()
+
+    async def read(self, seqs: Sequence[int]) -> list[StoredBody]:
+        self.reading.set()
+        await self.gate.wait()
+        return await super().read(seqs)
+
+
+async def _cold_engine(store: MemoryQueueStore, n: int) -> QueueEngine:
+    """An engine over ``store`` holding ``n`` cold messages (sent, then restarted)."""
+    e = QueueEngine(store)
+    await e.start()
+    await e.send(R, Q, [NewMessage(body=str(i)) for i in range(n)], create=True)
+    await e.close()
+    e = QueueEngine(store)
+    await e.start()
+    return e
+
+
+async def test_a_drain_while_bodies_are_read_delivers_nothing() -> None:
+    # Given a consumer whose take waits for the bodies of cold messages
+    store = GatedReads()
+    e = await _cold_engine(store, 3)
+    sub = await e.subscribe(R, Q, max_in_flight=10)
+    taking = asyncio.create_task(sub.next_batch())
+    await store.reading.wait()
+    assert (await e.queue_info(R, Q)).in_flight == 3  # being read counts as in flight
+    # When the queue is drained before the read returns
+    assert await e.drain_queue(R, Q) == 3
+    store.gate.set()
+    await asyncio.sleep(0)
+    # Then nothing is delivered or leased, and nothing is left
+    assert not taking.done() or taking.result() == []
+    info = await e.queue_info(R, Q)
+    assert (info.depth, info.in_flight) == (0, 0) and sub.unsettled == 0
+    await sub.close()
+    taking.cancel()
+    await e.close()
+
+
+async def test_a_stream_closed_while_bodies_are_read_hands_them_back() -> None:
+    # Given a consumer whose take waits for the bodies of cold messages
+    store = GatedReads()
+    e = await _cold_engine(store, 2)
+    sub = await e.subscribe(R, Q, max_in_flight=10)
+    taking = asyncio.create_task(sub.next_batch())
+    await store.reading.wait()
+    # When the stream closes first, then the read returns
+    await sub.close()
+    store.gate.set()
+    assert await taking == []
+    # Then both messages are ready again, attempt unchanged
+    info = await e.queue_info(R, Q)
+    assert (info.depth, info.in_flight) == (2, 0)
+    got = await e.receive(R, Q, max_messages=5)
+    assert [(d.body, d.attempt) for d in got] == [("0", 1), ("1", 1)]
+    await e.close()
+
+
+async def test_cold_dead_letters_redrive_after_a_restart(tmp_path: Path) -> None:
+    # Given two dead-lettered messages, cold after a restart
+    e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"))
+    await e.start()
+    await e.open_queue(R, Q, QueueOptions(max_deliveries=1))
+    await e.send(R, Q, [NewMessage(body='"a"'), NewMessage(body='"b"')])
+    got = await e.receive(R, Q, max_messages=2)
+    await e.nack(R, Q, [NackItem(lease_token=d.lease_token, error="bad") for d in got])
+    await e.close()
+    e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"))
+    await e.start()
+    assert (await e.queue_info(R, Q)).dead_lettered == 2
+    [peeked] = await e.peek(R, Q + ".dlq", 1)
+    assert peeked.body == '"a"' and peeked.headers["x-meshq-last-error"] == "bad"
+    # When one is redriven, then the other
+    assert await e.redrive(R, Q, max_messages=1) == 1
+    assert await e.redrive(R, Q) == 1
+    # Then both are back, oldest first, attempts reset, headers kept, also after a restart
+    await e.close()
+    e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"))
+    await e.start()
+    got = await e.receive(R, Q, max_messages=5)
+    assert [(d.body, d.attempt, d.headers["x-meshq-last-error"]) for d in got] == [
+        ('"a"', 1, "bad"), ('"b"', 1, "bad")]
+    assert (await e.queue_info(R, Q)).dead_lettered == 0
+    await e.close()
