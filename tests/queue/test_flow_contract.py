@@ -173,3 +173,15 @@ async def test_a_stream_waiting_on_the_rate_limit_is_woken_when_a_token_is_due(
     h.advance(0.25)  # the next token is due; the flow gate's wake-up lets the stream take it
     assert values(await asyncio.wait_for(waiting, 10)) == [2]
     await sub.close()
+
+
+async def test_a_key_limit_set_while_leased_counts_the_leases_held(h: Harness) -> None:
+    e = engine(h)
+    await e.send(R, Q, [m(i, key="k") for i in range(4)], create=True)
+    held = await e.receive(R, Q, max_messages=2)  # no limit yet: 2 of k leased
+    await e.open_queue(R, Q, QueueOptions(key_concurrency=2))
+    assert await e.receive(R, Q, max_messages=10) == []  # k is at its new limit
+    await e.open_queue(R, Q, QueueOptions(key_concurrency=0))
+    await e.ack(R, Q, [held[0].lease_token])  # a lease ends while unlimited
+    await e.open_queue(R, Q, QueueOptions(key_concurrency=2))  # 1 held now: 1 more may go
+    assert values(await e.receive(R, Q, max_messages=10)) == [2]

@@ -286,6 +286,16 @@ class FlowIndex(ReadyIndex):
         """Messages of ``key`` popped and not yet released (counted while limited)."""
         return self._leased.get(key, 0)
 
+    def recount(self, key_limit: int, leased: Iterable[Msg]) -> None:
+        """Apply a new ``key_limit``, counting the leases held now (``leased``) per key."""
+        self.key_limit = key_limit
+        self._leased.clear()
+        if key_limit:
+            for msg in leased:
+                key = msg.headers.get(KEY_HEADER) if msg.headers else None
+                if key:
+                    self._leased[key] = self._leased.get(key, 0) + 1
+
     def release(self, msg: Msg) -> bool:
         """A popped message's lease ended; True when its key was at the limit (a consumer
         waiting for it may go on)."""
@@ -381,9 +391,10 @@ async def index_queue(q: QueueState, read: Callable[[Sequence[int]], Awaitable[
     """Move ``q``'s ready messages into a ``FlowIndex``, reading the cold ones' headers from
     the store (their bodies are dropped again: read at delivery)."""
     if isinstance(q.ready, FlowIndex):
-        q.ready.key_limit = q.options.key_concurrency
+        q.ready.recount(q.options.key_concurrency, q.leases.values())
         return
-    old, new = q.ready, FlowIndex(q.options.key_concurrency)
+    old, new = q.ready, FlowIndex()
+    new.recount(q.options.key_concurrency, q.leases.values())
     q.ready = new
     cold: list[int] = []
     for seq, entry, _ in old.drain():
@@ -435,7 +446,7 @@ class FlowGate:
         else:
             bucket.reconfigure(opts.rate_limit, burst_of(opts))
         if isinstance(q.ready, FlowIndex):
-            q.ready.key_limit = opts.key_concurrency
+            q.ready.recount(opts.key_concurrency, q.leases.values())
 
     def forget(self, q: QueueState) -> None:
         self._buckets.pop(q, None)
