@@ -54,6 +54,8 @@ async def test_a_priority_out_of_range_is_refused_and_writes_nothing(h: Harness)
     e = engine(h)
     await e.open_queue(R, Q)
     before = h.stored()
+    with pytest.raises(InvalidArgument, match="priority"):  # not even the queue it would create
+        await e.send(R, "new", [m(1, priority=-1)], create=True)
     with pytest.raises(InvalidArgument, match="priority must be between 0 and 9"):
         await e.send(R, Q, [m(1), m(2, priority=10)])
     with pytest.raises(InvalidArgument, match="priority"):

@@ -130,6 +130,7 @@ class QueueEngine:
         self._log.running = False
         self._end_streams()
         self._timers.stop()
+        self._flow.close()
         await self._store.close()
 
     @property
@@ -196,10 +197,10 @@ class QueueEngine:
                 await index_queue(q, self._store.read)
             self._flow.configure(q)
 
-    async def _flow_send(self, q: QueueState, headers: list[dict[str, str]]) -> None:
-        """Validate a send's priorities and keys; the first one a queue sees gives it a flow
-        index (stored in its row, so a restart rebuilds it)."""
-        if needs_index(headers) and not is_indexed(q):
+    async def _flow_send(self, q: QueueState) -> None:
+        """The first priority or key a queue is sent gives it a flow index (stored in its row,
+        so a restart rebuilds it)."""
+        if not is_indexed(q):
             await index_queue(q, self._store.read)
             await self._log.commit([queue_record(q)])
 
@@ -245,8 +246,10 @@ class QueueEngine:
         """Enqueue a batch; returns once it is durable. Duplicates enqueue nothing."""
         v.check_target(room, queue)
         prepared = v.prepare(messages, self.limits)
+        flow = needs_index([p[1] for p in prepared])  # (validates priorities and keys)
         q = await self._usable(room, queue, create)
-        await self._flow_send(q, [p[1] for p in prepared])
+        if flow:
+            await self._flow_send(q)
         return [new_send_result(mid, dup) for mid, dup in await self._sender.send(q, prepared)]
 
     async def send_fields(self, room: str, queue: str, messages: Sequence[MessageFields], *,
@@ -254,8 +257,10 @@ class QueueEngine:
         """``send`` over ``MessageFields`` tuples: the servicer's path."""
         v.check_target(room, queue)
         prepared = v.prepare_fields(messages, self.limits)
+        flow = needs_index([p[1] for p in prepared])  # (validates priorities and keys)
         q = await self._usable(room, queue, create)
-        await self._flow_send(q, [p[1] for p in prepared])
+        if flow:
+            await self._flow_send(q)
         return await self._sender.send(q, prepared)
 
     async def receive(self, room: str, queue: str, *, max_messages: int = 1,

@@ -448,6 +448,12 @@ class FlowGate:
         if isinstance(q.ready, FlowIndex):
             q.ready.recount(opts.key_concurrency, q.leases.values())
 
+    def close(self) -> None:
+        """Cancel every pending wake-up (the engine is stopping)."""
+        for handle in self._wakes.values():
+            handle.cancel()
+        self._wakes.clear()
+
     def forget(self, q: QueueState) -> None:
         self._buckets.pop(q, None)
         handle = self._wakes.pop(q, None)
