@@ -10,7 +10,9 @@ child process and measures, over raw generated stubs:
    run's delivery rate);
 3. the throughput cost of keys and priorities: the same drain (4 Subscribe + ack) of 20,000
    messages of a plain queue and of queues whose messages carry priorities and 100 keys, in
-   send order and shuffled (see ``FlowBench.cost``), alternating 5 times, the best of each.
+   send order and shuffled (see ``FlowBench.cost``), alternating 5 times, the best of each;
+   and the server's CPU time per message drained (from /proc: steadier than throughput on a
+   shared machine).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -44,13 +47,20 @@ COST_ROUNDS = 5
 Log = Callable[[str], None]
 
 
-class FlowBench:
-    """The flow measurements over one channel to the queue server."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, channel: grpc.aio.Channel, md: Any) -> None:
+
+class FlowBench:
+    """The flow measurements over one channel to the queue server (process ``pid``)."""
+
+    def __init__(self, channel: grpc.aio.Channel, md: Any, pid: int) -> None:
         self.bench = Bench(channel, md)
         self.stub = self.bench.stub
         self.md = md
+        self.pid = pid
 
     async def open(self, queue: str, **options: Any) -> None:
         await self.stub.OpenQueue(pb.OpenQueueRequest(
@@ -146,6 +156,7 @@ class FlowBench:
                                                      key=f"tenant-{rng.randrange(COST_KEYS)}"),
         }
         best = dict.fromkeys(makers, 0.0)
+        cpu = dict.fromkeys(makers, float("inf"))
         names = list(makers)
         for r in range(COST_ROUNDS):
             for name in names[r % 3:] + names[:r % 3]:  # each kind first in turn
@@ -153,13 +164,17 @@ class FlowBench:
                 queue = f"{name}-{r}"
                 await self.open(queue)
                 await self.send(queue, [make(i) for i in range(COST_MESSAGES)])
+                used = cpu_seconds(self.pid)
                 best[name] = max(best[name],
                                  await self.bench.consume(queue, COST_MESSAGES, 300))
+                cpu[name] = min(cpu[name], (cpu_seconds(self.pid) - used) / COST_MESSAGES)
         return {"plain_drain_msgs_per_s": best["plain"],
                 "flow_drain_msgs_per_s": best["in_order"],
                 "shuffled_drain_msgs_per_s": best["shuffled"],
                 "flow_cost": 1 - best["in_order"] / best["plain"],
-                "shuffled_cost": 1 - best["shuffled"] / best["plain"]}
+                "shuffled_cost": 1 - best["shuffled"] / best["plain"],
+                "plain_cpu_us": cpu["plain"] * 1e6, "flow_cpu_us": cpu["in_order"] * 1e6,
+                "shuffled_cpu_us": cpu["shuffled"] * 1e6}
 
 
 async def run_flow(limit: float, seconds: float, work: float, log: Log) -> dict[str, float]:
@@ -168,7 +183,7 @@ async def run_flow(limit: float, seconds: float, work: float, log: Log) -> dict[
         server, address, _ = await serve_queue(data_dir)
         try:
             async with grpc.aio.insecure_channel(address) as channel:
-                b = FlowBench(channel, metadata(data_dir))
+                b = FlowBench(channel, metadata(data_dir), server.pid)
                 log(f"rate limit {limit:g}/s, {CONSUMERS} consumers, {seconds:g} s ...")
                 results["rate_measured"] = await b.rate(limit, seconds)
                 results["rate_error"] = results["rate_measured"] / limit - 1
@@ -200,6 +215,10 @@ def _table(r: dict[str, float]) -> str:
         f"  shuffled (random priorities 0-9, random keys): "
         f"{r['shuffled_drain_msgs_per_s']:,.0f} msg/s ({r['shuffled_cost']:+.1%})  "
         f"target <= 20 %: {ok[r['shuffled_cost'] <= 0.2]}",
+        f"  server CPU per message drained (least of the rounds): plain "
+        f"{r['plain_cpu_us']:.1f} us, in send order {r['flow_cpu_us']:.1f} us "
+        f"({r['flow_cpu_us'] / r['plain_cpu_us'] - 1:+.1%}), shuffled "
+        f"{r['shuffled_cpu_us']:.1f} us ({r['shuffled_cpu_us'] / r['plain_cpu_us'] - 1:+.1%})",
         f"(load average {r['load_avg_1m']:.2f} at the end)",
     ])
 
