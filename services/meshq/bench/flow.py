@@ -3,7 +3,8 @@
 Starts `meshq serve queue` on a fresh temporary data dir (SQLite, fsync on every commit) as a
 child process and measures, over raw generated stubs:
 
-1. the delivery rate under a rate limit, 4 Subscribe consumers, over ``--seconds`` (30);
+1. the delivery rate under a rate limit (its default burst, one second's worth), 4 Subscribe
+   consumers, over ``--seconds`` (30) after a second of warm-up;
 2. fairness: 10,000 messages of one key, then 10 of another, ``key_concurrency`` 4,
    consumers that work ``--work-ms`` per message: when the small key's last message is
    delivered, against its fair share of time (the two keys alternating: 20 deliveries at the
@@ -38,7 +39,7 @@ from meshq.bench.queue import _stop as stop_process
 from meshq.v1 import queues_pb2 as pb
 
 DEFAULT_RATE = 200.0  # deliveries per second in the rate phase
-RATE_BURST = 10  # a small bucket: the first burst barely moves a 30-s average
+RATE_WARMUP = 1.0  # seconds before the rate phase counts (the bucket's saved-up burst)
 BIG, SMALL = 10_000, 10
 FAIR_KEY_CONCURRENCY = 4
 COST_MESSAGES = 20_000
@@ -72,10 +73,12 @@ class FlowBench:
                                                 messages=messages[i:i + BATCH]),
                                  metadata=self.md)
 
-    async def rate(self, limit: float, seconds: float) -> float:
-        """Deliveries per second to CONSUMERS streams under ``limit``, over ``seconds``."""
-        await self.open("rate", rate_limit=limit, rate_burst=RATE_BURST)
-        await self.bench.fill("rate", int(limit * seconds * 1.2) // BATCH * BATCH + BATCH)
+    async def rate(self, limit: float, seconds: float) -> dict[str, float]:
+        """Deliveries per second to CONSUMERS streams under ``limit`` (default burst: one
+        second's worth), over ``seconds`` after a second of warm-up (the saved-up burst)."""
+        await self.open("rate", rate_limit=limit)
+        total = int(limit * (seconds + RATE_WARMUP) * 1.2) + int(limit) + BATCH
+        await self.bench.fill("rate", total // BATCH * BATCH + BATCH)
         got = 0
         stop = asyncio.Event()
 
@@ -86,11 +89,15 @@ class FlowBench:
         started = time.perf_counter()
         consumers = [asyncio.create_task(self.bench.subscribe("rate", 50, count, stop))
                      for _ in range(CONSUMERS)]
+        await asyncio.sleep(RATE_WARMUP)
+        first, warm = got, time.perf_counter()
         await asyncio.sleep(seconds)
-        delivered, elapsed = got, time.perf_counter() - started
+        delivered, now = got, time.perf_counter()
         stop.set()
         await asyncio.gather(*consumers)
-        return delivered / elapsed
+        steady = (delivered - first) / (now - warm)
+        return {"rate_measured": steady, "rate_error": steady / limit - 1,
+                "rate_with_burst": delivered / (now - started)}
 
     async def fairness(self, work: float) -> dict[str, float]:
         """Seconds until the small key is all delivered, and its fair share of time."""
@@ -185,8 +192,7 @@ async def run_flow(limit: float, seconds: float, work: float, log: Log) -> dict[
             async with grpc.aio.insecure_channel(address) as channel:
                 b = FlowBench(channel, metadata(data_dir), server.pid)
                 log(f"rate limit {limit:g}/s, {CONSUMERS} consumers, {seconds:g} s ...")
-                results["rate_measured"] = await b.rate(limit, seconds)
-                results["rate_error"] = results["rate_measured"] / limit - 1
+                results.update(await b.rate(limit, seconds))
                 log(f"fairness: {BIG:,} + {SMALL} messages, key concurrency "
                     f"{FAIR_KEY_CONCURRENCY} ...")
                 results.update(await b.fairness(work))
@@ -201,9 +207,11 @@ async def run_flow(limit: float, seconds: float, work: float, log: Log) -> dict[
 def _table(r: dict[str, float]) -> str:
     ok = {True: "ok", False: "MISSED"}
     return "\n".join([
-        f"rate limit {r['rate_limit']:g}/s, {CONSUMERS} consumers, {r['seconds']:g} s: "
-        f"{r['rate_measured']:.1f} deliveries/s ({r['rate_error']:+.1%})  "
-        f"target within +-5 %: {ok[abs(r['rate_error']) <= 0.05]}",
+        f"rate limit {r['rate_limit']:g}/s, {CONSUMERS} consumers, {r['seconds']:g} s after "
+        f"{RATE_WARMUP:g} s warm-up: {r['rate_measured']:.1f} deliveries/s "
+        f"({r['rate_error']:+.1%})  target within +-5 %: {ok[abs(r['rate_error']) <= 0.05]}",
+        f"  (from the first delivery, with the bucket's saved-up burst: "
+        f"{r['rate_with_burst']:.1f}/s)",
         f"fairness: small key's {SMALL} done after {r['fair_small_done_s'] * 1000:.0f} ms, fair "
         f"share {r['fair_share_s'] * 1000:.0f} ms ({r['fair_ratio']:.2f}x; "
         f"{r['fair_delivery_rate']:,.0f} deliveries/s)  target <= 2x: "
