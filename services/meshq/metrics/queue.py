@@ -94,6 +94,10 @@ class PrometheusQueueObserver(QueueObserver):
         if count > 0:
             self._m.stale_settled.labels(room, queue).inc(count)
 
+    def rate_limit_waited(self, room: str, queue: str, seconds: float) -> None:
+        if seconds > 0:
+            self._m.rate_limit_wait.labels(room, queue).inc(seconds)
+
     def stream_opened(self, room: str, queue: str) -> None:
         self._m.open_streams.labels(room, queue).inc()
 

@@ -34,6 +34,7 @@ from meshq.queue import validate as v
 from meshq.queue.admin import Admin
 from meshq.queue.bodies import BodyReader
 from meshq.queue.commitlog import CommitLog
+from meshq.queue.flow import FlowGate, index_queue, is_indexed, needs_index, parse_flow_record
 from meshq.queue.leaser import Leaser
 from meshq.queue.model import (
     Delivery,
@@ -95,10 +96,12 @@ class QueueEngine:
         self._observer = observer
         budget = BodyBudget(body_budget)
         self._timers: Timers[Msg] = Timers(mono, self._on_timer)
+        self._flow = FlowGate(monotonic=mono, on_wait=lambda q, secs: observer.rate_limit_waited(
+            q.room, q.name, secs))
         bodies = BodyReader(read=store.read, log=self._log)
         self._leaser = Leaser(clock=clock, monotonic=mono, observer=observer, log=self._log,
                               timers=self._timers, dlq_for=self.registry.dlq_for,
-                              bodies=bodies, budget=budget)
+                              bodies=bodies, budget=budget, flow=self._flow)
         self._sender = Sender(clock=clock, log=self._log, limits=limits, observer=observer,
                               budget=budget, place_delayed=self._leaser.place_delayed)
         self._admin = Admin(registry=self.registry, log=self._log, leaser=self._leaser,
@@ -111,6 +114,7 @@ class QueueEngine:
         now = self._clock()
         snapshot = await self._store.load(now)
         repairs = self._restore(snapshot, now)
+        await self._restore_flow(snapshot)
         self._log.running = True
         if repairs:
             await self._log.commit(repairs)
@@ -126,6 +130,7 @@ class QueueEngine:
         self._log.running = False
         self._end_streams()
         self._timers.stop()
+        self._flow.close()
         await self._store.close()
 
     @property
@@ -158,8 +163,9 @@ class QueueEngine:
             self.registry.add_room(name, created_at)
         for sq in snap.queues:
             room = self.registry.rooms.get(sq.room) or self._orphan_room(sq.room, repairs)
+            flow, _ = parse_flow_record(sq.flow)
             opts = QueueOptions(max_deliveries=sq.max_deliveries,
-                                dedup_window_seconds=sq.dedup_window)
+                                dedup_window_seconds=sq.dedup_window, **flow)
             q = room.queues[sq.name] = QueueState(sq.room, sq.name, opts, sq.created_at)
             q.closed = sq.closed
         for run in snap.ready:
@@ -179,6 +185,24 @@ class QueueEngine:
                 q_.dedup[rec.dedup_id] = DedupEntry(rec.message_id, rec.expires_at, None)
                 q_.dedup_order.append((rec.expires_at, rec.dedup_id))  # sorted: a heap
         return repairs
+
+    async def _restore_flow(self, snap: st.Snapshot) -> None:
+        """Rate limits back on, and the flow index of queues that had one rebuilt (reading
+        their ready messages' headers)."""
+        for sq in snap.queues:
+            q = self.registry.find(sq.room, sq.name)
+            if q is None:
+                continue
+            if parse_flow_record(sq.flow)[1]:
+                await index_queue(q, self._store.read)
+            self._flow.configure(q)
+
+    async def _flow_send(self, q: QueueState) -> None:
+        """The first priority or key a queue is sent gives it a flow index (stored in its row,
+        so a restart rebuilds it)."""
+        if not is_indexed(q):
+            await index_queue(q, self._store.read)
+            await self._log.commit([queue_record(q)])
 
     def _orphan_room(self, room: str, repairs: list[st.Op]) -> RoomState:
         """Stored rows name a room with no row of its own (a store written by an older meshq
@@ -222,7 +246,10 @@ class QueueEngine:
         """Enqueue a batch; returns once it is durable. Duplicates enqueue nothing."""
         v.check_target(room, queue)
         prepared = v.prepare(messages, self.limits)
+        flow = needs_index([p[1] for p in prepared])  # (validates priorities and keys)
         q = await self._usable(room, queue, create)
+        if flow:
+            await self._flow_send(q)
         return [new_send_result(mid, dup) for mid, dup in await self._sender.send(q, prepared)]
 
     async def send_fields(self, room: str, queue: str, messages: Sequence[MessageFields], *,
@@ -230,7 +257,10 @@ class QueueEngine:
         """``send`` over ``MessageFields`` tuples: the servicer's path."""
         v.check_target(room, queue)
         prepared = v.prepare_fields(messages, self.limits)
+        flow = needs_index([p[1] for p in prepared])  # (validates priorities and keys)
         q = await self._usable(room, queue, create)
+        if flow:
+            await self._flow_send(q)
         return await self._sender.send(q, prepared)
 
     async def receive(self, room: str, queue: str, *, max_messages: int = 1,
@@ -319,7 +349,13 @@ class QueueEngine:
 
     async def open_queue(self, room: str, queue: str, options: QueueOptions | None = None
                          ) -> QueueInfo:
-        return await self._admin.open_queue(room, queue, options)
+        info = await self._admin.open_queue(room, queue, options)
+        q = self.registry.existing(room, queue)
+        if q.options.key_concurrency and not is_indexed(q):
+            await index_queue(q, self._store.read)
+            await self._log.commit([queue_record(q)])
+        self._flow.configure(q)
+        return info
 
     async def close_queue(self, room: str, queue: str) -> None:
         await self._admin.close_queue(room, queue)
@@ -328,7 +364,10 @@ class QueueEngine:
         return await self._admin.drain_queue(room, queue)
 
     async def delete_queue(self, room: str, queue: str) -> None:
+        q = self.registry.find(room, queue)
         await self._admin.delete_queue(room, queue)
+        if q is not None:
+            self._flow.forget(q)
 
     async def redrive(self, room: str, queue: str, max_messages: int = 0) -> int:
         return await self._admin.redrive(room, queue, max_messages)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from meshq.queue import store as st
 from meshq.queue.bodies import BodyReader
 from meshq.queue.commitlog import CommitLog
+from meshq.queue.flow import FlowGate, delivery_order
 from meshq.queue.model import (
     LAST_ERROR_HEADER,
     Delivery,
@@ -72,6 +73,7 @@ class Leaser:
         dlq_for: Callable[[QueueState, list[st.Op]], QueueState],
         bodies: BodyReader,
         budget: BodyBudget,
+        flow: FlowGate | None = None,
     ) -> None:
         self._clock = clock
         self._mono = monotonic
@@ -81,16 +83,17 @@ class Leaser:
         self._dlq_for = dlq_for
         self._bodies = bodies
         self._budget = budget
+        self._flow = flow
 
     # -- delivery ---------------------------------------------------------------------------
 
     async def take(self, q: QueueState, n: int, lease: float,
                    owner: LeaseOwner | None) -> list[Delivery]:
-        """Lease up to ``n`` ready messages of ``q``, oldest first."""
+        """Lease up to ``n`` ready messages of ``q``, oldest first (within the rate limit)."""
         hot, cold = self._pop(q, n)
         if cold:
             hot.extend(await self._bodies.fetch(q, cold))
-            hot.sort(key=lambda m: m.seq)
+            hot.sort(key=delivery_order(q))
         return self._lease(q, hot, lease, owner)
 
     def _pop(self, q: QueueState, n: int) -> tuple[list[Msg], list[Entry]]:
@@ -98,6 +101,8 @@ class Leaser:
         hot: list[Msg] = []
         cold: list[Entry] = []
         ready = q.ready
+        flow = self._flow
+        admitted = n = flow.admit(q, n) if flow is not None else n
         for _ in range(n):
             entry = ready.pop()
             if entry is None:
@@ -107,6 +112,8 @@ class Leaser:
             else:
                 hot.append(entry)
         q.n_ready -= len(hot) + len(cold)
+        if flow is not None and len(hot) + len(cold) < admitted:
+            flow.unused(q, admitted - len(hot) - len(cold))
         return hot, cold
 
     def _lease(self, q: QueueState, msgs: list[Msg], lease: float,
@@ -139,9 +146,11 @@ class Leaser:
         hot, cold = self._pop(q, n)
         if cold:
             hot.extend(await self._bodies.fetch(q, cold))
-            hot.sort(key=lambda m: m.seq)
+            hot.sort(key=delivery_order(q))
         out: list[Delivery] = []
         for msg in hot:
+            if self._flow is not None:
+                self._flow.released(msg)
             self._forget(q, msg)
             out.append(new_delivery(msg.id, msg.body or "", msg.headers, msg.enqueued_at,
                                     msg.attempts + 1, q.name))
@@ -163,6 +172,8 @@ class Leaser:
     def _end_lease(self, msg: Msg) -> str:
         """Take the lease off ``msg`` (its token is then unknown); returns the token."""
         self._timers.remove_lease(msg)
+        if self._flow is not None:
+            self._flow.released(msg)
         token = msg.token
         msg.owner = None
         msg.token = ""

@@ -50,6 +50,13 @@ class QueueOptions:
     """Deliveries before a message is dead-lettered."""
     dedup_window_seconds: float = DEFAULT_DEDUP_WINDOW
     """How long a dedup_id is remembered."""
+    rate_limit: float = 0.0
+    """Deliveries per second to all consumers together, a token bucket (0: no limit)."""
+    rate_burst: int = 0
+    """Deliveries the bucket saves up while idle (0: one second's worth, at least 1)."""
+    key_concurrency: int = 0
+    """Most leased messages per key at once (0: no limit); messages without a key are not
+    limited."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +71,10 @@ class NewMessage:
     dedup_window_seconds: float = 0.0
     """How long this message's dedup_id is remembered (0: the queue's window); at most 30
     days. Set, it applies even on a queue whose window is 0 (dedup off)."""
+    priority: int = 0
+    """0-9, higher delivered first (kept as the ``x-meshq-priority`` header)."""
+    key: str = ""
+    """Groups messages for ``key_concurrency`` and fair turns (the ``x-meshq-key`` header)."""
 
 
 @dataclass(frozen=True, kw_only=True)

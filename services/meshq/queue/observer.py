@@ -45,6 +45,10 @@ class QueueObserver:
     def stream_closed(self, room: str, queue: str) -> None:
         """A Subscribe stream closed."""
 
+    def rate_limit_waited(self, room: str, queue: str, seconds: float) -> None:
+        """Deliveries waited ``seconds`` on the queue's rate limit (reported when the wait
+        ends)."""
+
 
 class GuardedObserver(QueueObserver):
     """Wraps an observer so that a hook that raises is logged and changes nothing else.
@@ -112,3 +116,9 @@ class GuardedObserver(QueueObserver):
             self._inner.stream_closed(room, queue)
         except Exception:
             self._failed("stream_closed")
+
+    def rate_limit_waited(self, room: str, queue: str, seconds: float) -> None:
+        try:
+            self._inner.rate_limit_waited(room, queue, seconds)
+        except Exception:
+            self._failed("rate_limit_waited")

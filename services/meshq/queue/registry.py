@@ -16,6 +16,7 @@ from meshq.core.errors import NotFound
 from meshq.core.validation import check_name
 from meshq.queue import store as st
 from meshq.queue import validate as v
+from meshq.queue.flow import flow_record, is_indexed
 from meshq.queue.model import (
     MessageState,
     QueueInfo,
@@ -130,4 +131,5 @@ def room_info(room: RoomState) -> RoomInfo:
 def queue_record(q: QueueState) -> st.PutQueue:
     """The store record of a queue's row as memory has it now."""
     return st.PutQueue(q.room, q.name, q.options.max_deliveries,
-                       q.options.dedup_window_seconds, q.closed, q.created_at)
+                       q.options.dedup_window_seconds, q.closed, q.created_at,
+                       flow_record(q.options, is_indexed(q)))

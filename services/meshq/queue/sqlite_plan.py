@@ -16,7 +16,8 @@ from meshq.queue import store as s
 
 _ROOM_PUT = "INSERT OR REPLACE INTO rooms VALUES (?, ?)"
 _ROOM_DEL = "DELETE FROM rooms WHERE name = ?"
-_QUEUE_PUT = "INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?, ?, ?)"
+_QUEUE_PUT = ("INSERT OR REPLACE INTO queues (room, name, max_deliveries, dedup_window, closed, "
+              "created_at, flow) VALUES (?, ?, ?, ?, ?, ?, ?)")
 _QUEUE_DEL = (
     "DELETE FROM messages WHERE room = ?1 AND queue = ?2",
     "DELETE FROM dedup WHERE room = ?1 AND queue = ?2",
@@ -81,6 +82,7 @@ def _plan(ops: list[s.Op]) -> list[_Statement]:
                     dels.extend(op.seqs)  # type: ignore[union-attr]
                 i += 1
             _many_rows(plan, _insert_sql, puts, 9)
+            dels.sort()  # acks out of send order (priorities, keys) touch fewer pages sorted
             _many_rows(plan, _delete_sql, dels, 1)
             continue
         kind = type(op)

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS rooms (name TEXT PRIMARY KEY, created_at REAL NOT NUL
 CREATE TABLE IF NOT EXISTS queues (
   room TEXT NOT NULL, name TEXT NOT NULL, max_deliveries INTEGER NOT NULL,
   dedup_window REAL NOT NULL, closed INTEGER NOT NULL, created_at REAL NOT NULL,
-  PRIMARY KEY (room, name));
+  flow TEXT NOT NULL DEFAULT '', PRIMARY KEY (room, name));
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT NOT NULL, room TEXT NOT NULL, queue TEXT NOT NULL, seq INTEGER PRIMARY KEY,
   body TEXT NOT NULL, headers TEXT NOT NULL, enqueued_at REAL NOT NULL,
@@ -171,6 +171,9 @@ class SqliteQueueStore:
         elif row[0] != SCHEMA_VERSION:
             raise RuntimeError(f"{self.path}: schema version {row[0]}, this meshq reads "
                                f"{SCHEMA_VERSION}")
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(queues)")}
+        if "flow" not in columns:  # a file from before flow control: an additive column
+            conn.execute("ALTER TABLE queues ADD COLUMN flow TEXT NOT NULL DEFAULT ''")
         return conn
 
     def _run(self) -> None:
@@ -272,8 +275,10 @@ class SqliteQueueStore:
         assert conn is not None
         snap = s.Snapshot(
             rooms=[(r[0], r[1]) for r in conn.execute("SELECT name, created_at FROM rooms")],
-            queues=[s.StoredQueue(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
-                    for r in conn.execute("SELECT * FROM queues")],
+            queues=[s.StoredQueue(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6])
+                    for r in conn.execute(
+                        "SELECT room, name, max_deliveries, dedup_window, closed, created_at, "
+                        "flow FROM queues")],
             delayed=[s.StoredMessage(*r) for r in conn.execute(
                 f"SELECT {_INDEX_COLUMNS} FROM messages WHERE ready_at > ? ORDER BY seq",
                 (now,))],

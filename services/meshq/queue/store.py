@@ -41,6 +41,8 @@ class PutQueue(NamedTuple):
     dedup_window: float
     closed: bool
     created_at: float
+    flow: str = ""
+    """Flow-control settings as JSON ("" when none; see ``flow.flow_record``)."""
 
 
 class DeleteQueue(NamedTuple):
@@ -135,6 +137,7 @@ class StoredQueue(NamedTuple):
     dedup_window: float
     closed: bool
     created_at: float
+    flow: str = ""
 
 
 class StoredMessage(NamedTuple):
