@@ -15,6 +15,7 @@ import pytest
 
 from meshq.server.app import Stack, StackConfig
 from meshq.server.runner import open_stack
+from meshq.server.settings import PoolsConfig, Settings
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
@@ -55,7 +56,7 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
     config = StackConfig(
         data_dir=data_dir,
         listen="127.0.0.1:0",
-        settings={"pool_backend": "asyncio"},
+        settings=Settings(pools=PoolsConfig(backend="asyncio")),
     )
     stack = await open_stack(config, metrics_listen="127.0.0.1:0")
     try:

@@ -48,7 +48,8 @@ class Live:
 
     target: str
     engine: QueueEngine
-    settings: dict[str, Any]
+    settings: Any
+    """The server's ``Settings`` (its Prometheus observers are filled in)."""
     room: str
 
 
@@ -57,7 +58,7 @@ async def _load(live: Live, stop: asyncio.Event) -> None:
     room, engine, s = live.room, live.engine, live.settings
     await engine.open_queue(room, "jobs", QueueOptions(max_deliveries=2))
     stream = await engine.subscribe(room, "jobs", max_in_flight=1)
-    s["scheduler_observer"].tasks_changed(2, 1)
+    s.scheduler.observer.tasks_changed(2, 1)
     try:
         rounds = 0
         while not stop.is_set():
@@ -83,14 +84,14 @@ async def _queue_round(engine: QueueEngine, room: str, rounds: int) -> None:
     # got[3], if any, is left to expire: a redelivery
 
 
-def _component_round(settings: dict[str, Any], room: str, rounds: int) -> None:
-    settings["scheduler_observer"].fired(room, "jobs", "task-1", "enqueued", 0.02 * (rounds % 5))
-    worker = settings["worker_observer"]
+def _component_round(settings: Any, room: str, rounds: int) -> None:
+    settings.scheduler.observer.fired(room, "jobs", "task-1", "enqueued", 0.02 * (rounds % 5))
+    worker = settings.metrics.worker_observer
     worker.job_finished("jobs", "failed" if rounds % 4 == 0 else "ok", 0.2 + rounds % 3)
     worker.llm_tokens("gpt-test", 120, 30)
     if rounds % 3 == 0:
         worker.receive_retry("jobs", 0.5)
-    pools = settings["pool_observer"]
+    pools = settings.pools.observer
     pools.replicas("p1", room, "jobs", wanted=3, running=2)
     pools.jobs("p1", room, "jobs", in_flight=1, done=rounds, failed=rounds // 4)
     pools.unsubscribed("p1", room, "jobs", 1)

@@ -67,13 +67,13 @@ async def _queue_load(live: Live, stop: asyncio.Event) -> None:
 
     await engine.open_queue(room, "jobs", QueueOptions(max_deliveries=2))
     stream = await engine.subscribe(room, "jobs", max_in_flight=1)
-    s["scheduler_observer"].tasks_changed(2, 1)
+    s.scheduler.observer.tasks_changed(2, 1)
     try:
         rounds = 0
         while not stop.is_set():
             rounds += 1
             await _queue_round(engine, room, rounds)
-            s["scheduler_observer"].fired(room, "jobs", "task-1", "enqueued", 0.01 * (rounds % 5))
+            s.scheduler.observer.fired(room, "jobs", "task-1", "enqueued", 0.01 * (rounds % 5))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.05)
     finally:

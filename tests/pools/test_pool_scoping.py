@@ -21,6 +21,7 @@ from meshq.pools.model import PoolConfig, ScalingConfig, WorkerConfig
 from meshq.pools.tokens import PoolTokens, pool_scope, read_api_key
 from meshq.server.app import StackConfig
 from meshq.server.runner import open_stack
+from meshq.server.settings import PoolsConfig, SecurityConfig, Settings
 
 SLEEP = "pool_workers:SleepWorker"
 
@@ -95,8 +96,8 @@ def test_a_pool_token_grants_what_a_worker_needs_in_its_room_only() -> None:
 async def test_each_pool_runs_with_its_own_token_so_quotas_are_per_pool(tmp_path: Path) -> None:
     # Given a server whose per-token stream quota is 2
     config = StackConfig(data_dir=tmp_path, listen="127.0.0.1:0",
-                         settings={"pool_backend": "asyncio", "max_streams_per_token": 2,
-                                   "pool_store": "memory"})
+                         settings=Settings(pools=PoolsConfig(backend="asyncio", store="memory"),
+                                           security=SecurityConfig(max_streams_per_token=2)))
     stack = await open_stack(config)
     conn = Connection(server=stack.address, token=stack.context.token)
     pools = PoolsClient(conn)

@@ -17,13 +17,14 @@ from meshq.pools.model import HIDDEN, PoolConfig, RuntimeConfig, ScalingConfig, 
 from meshq.pools.store import SqlitePoolStore
 from meshq.server.app import StackConfig
 from meshq.server.runner import open_stack
+from meshq.server.settings import PoolsConfig, Settings
 
 SLEEP = "pool_workers:SleepWorker"
 
 
 async def test_pools_are_recreated_when_the_server_starts_again(tmp_path: Path) -> None:
     config = StackConfig(data_dir=tmp_path, listen="127.0.0.1:0",
-                         settings={"pool_backend": "asyncio"})
+                         settings=Settings(pools=PoolsConfig(backend="asyncio")))
     # Given a server with an autoscaled pool and a fixed one, the fixed one scaled to 2
     stack = await open_stack(config)
     conn = Connection(server=stack.address, token=stack.context.token)
@@ -88,7 +89,7 @@ async def test_a_second_workers_service_on_the_same_data_dir_is_refused(tmp_path
     # Given `meshq serve workers` on a data dir (its pools.db holds the pools' desired state)
     config = StackConfig(data_dir=tmp_path, listen="127.0.0.1:0", services=("workers",),
                          queue_server="127.0.0.1:1", queue_token="t",
-                         settings={"pool_backend": "asyncio"})
+                         settings=Settings(pools=PoolsConfig(backend="asyncio")))
     first = await open_stack(config)
     try:
         # When a second one starts on it, it is refused naming the holder (two would both

@@ -23,6 +23,7 @@ from meshq.api.tokens import ApiScope, ParticipantGrant, ParticipantToken
 from meshq.security.interceptor import AuthInterceptor
 from meshq.security.keys import ensure_local_credentials
 from meshq.server.context import StackContext
+from meshq.server.settings import PoolsConfig, Settings
 from meshq.v1 import queues_pb2, rooms_pb2, scheduler_pb2, storage_pb2, workers_pb2
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ async def start_live_server(data_dir: Path, *, credentials: Any = None,
     else:
         port = server.add_insecure_port("127.0.0.1:0")
     ctx = StackContext(data_dir=data_dir, server_address=f"127.0.0.1:{port}", token=admin,
-                       settings={"pool_backend": "asyncio"})
+                       settings=Settings(pools=PoolsConfig(backend="asyncio")))
     components: list[Any] = []
     hosted: set[str] = set()
     for module_name in COMPONENT_MODULES.values():

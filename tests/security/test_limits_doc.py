@@ -19,6 +19,7 @@ from meshq.api.rooms import RoomClient
 from meshq.queue.model import QueueLimits
 from meshq.server.app import Stack, StackConfig
 from meshq.server.runner import open_stack
+from meshq.server.settings import QueueConfig, SecurityConfig, Settings, StorageConfig
 from meshq.v1 import queues_pb2, queues_pb2_grpc
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
@@ -39,8 +40,9 @@ async def small(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     stack = await open_stack(StackConfig(
         data_dir=tmp_path_factory.mktemp("limits"), listen="127.0.0.1:0",
         services=("queue", "storage"),
-        settings={"queue_limits": LIMITS, "max_streams_per_token": MAX_STREAMS,
-                  "max_file_bytes": MAX_FILE_BYTES}))
+        settings=Settings(queue=QueueConfig(limits=LIMITS),
+                          security=SecurityConfig(max_streams_per_token=MAX_STREAMS),
+                          storage=StorageConfig(max_file_bytes=MAX_FILE_BYTES))))
     yield stack
     await stack.stop(grace=0.5)
 

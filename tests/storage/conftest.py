@@ -18,6 +18,7 @@ import pytest
 from meshq.api.connection import Connection
 from meshq.api.storage import StorageClient
 from meshq.server.context import StackContext
+from meshq.server.settings import Settings, StorageConfig
 from meshq.storage.component import build_component
 
 SMALL_LIMIT = 2 * 1024 * 1024
@@ -34,7 +35,7 @@ async def small_limit_server(tmp_path_factory: pytest.TempPathFactory
                              ) -> AsyncIterator[SmallServer]:
     data_dir = tmp_path_factory.mktemp("storage-small")
     component = build_component(
-        StackContext(data_dir=data_dir, settings={"max_file_bytes": SMALL_LIMIT}))
+        StackContext(data_dir=data_dir, settings=Settings(storage=StorageConfig(max_file_bytes=SMALL_LIMIT))))
     server = grpc.aio.server()
     await component.start()
     component.register(server)

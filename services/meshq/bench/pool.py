@@ -113,9 +113,11 @@ async def _main(opts: dict[str, Any]) -> dict[str, Any]:
     from meshq.api.rooms import RoomClient
     from meshq.server.app import StackConfig
     from meshq.server.runner import open_stack
+    from meshq.server.settings import PoolsConfig, Settings
 
     with tempfile.TemporaryDirectory(prefix="meshq-bench-pool-") as tmp:
-        settings = {"pool_backend": "ray", "ray_address": opts["ray_address"] or ""}
+        settings = Settings(pools=PoolsConfig(backend="ray",
+                                              ray_address=opts["ray_address"] or ""))
         stack = await open_stack(StackConfig(data_dir=Path(tmp), listen="127.0.0.1:0",
                                              services=("queue", "workers"), settings=settings))
         conn = Connection(server=stack.address, token=stack.context.token or None,

@@ -20,11 +20,12 @@ from meshq.cli.common import EXIT_USAGE, fail
 from meshq.cli.studio import DEFAULT_STUDIO_LISTEN, ServeCommand, studio_listen_option
 from meshq.core.errors import MeshqError
 from meshq.queue.model import QueueLimits
-from meshq.security.interceptor import DEFAULT_MAX_STREAMS_PER_TOKEN
 from meshq.server.app import ALL_SERVICES, StackConfig
 from meshq.server.runner import run_until_signalled
+from meshq.server.settings import PoolsConfig, QueueConfig, SecurityConfig, Settings
 
-_LIMITS = QueueLimits()  # the engine's defaults are the command line's
+_DEFAULTS = Settings()  # the settings' defaults are the command line's
+_LIMITS = _DEFAULTS.queue.limits
 
 
 def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,7 +50,8 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Allow plaintext on a non-loopback address."),
         click.option("--ray-address", default=None,
                      help="Join this Ray cluster for worker pools (default: a local Ray)."),
-        click.option("--pool-backend", type=click.Choice(["ray", "asyncio"]), default="ray",
+        click.option("--pool-backend", type=click.Choice(["ray", "asyncio"]),
+                     default=_DEFAULTS.pools.backend,
                      show_default=True, help="Where pool workers run."),
         click.option("--max-message-bytes", type=click.IntRange(1),
                      default=_LIMITS.max_message_bytes, show_default=True,
@@ -62,7 +64,7 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-depth", type=click.IntRange(1), default=_LIMITS.max_depth,
                      show_default=True, help="Most messages in a queue."),
         click.option("--max-streams-per-token", type=click.IntRange(1),
-                     default=DEFAULT_MAX_STREAMS_PER_TOKEN,
+                     default=_DEFAULTS.security.max_streams_per_token,
                      show_default=True, help="Most open streams (Subscribe, WriteFile, ReadFile) per token."),
     ]
     for option in reversed(options):
@@ -73,17 +75,17 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def make_config(services: tuple[str, ...], *, data_dir: Path | None, listen: str | None,
                 queue_server: str = "", queue_token: str = "",
                 **opts: Any) -> tuple[StackConfig, str]:
-    """Turn command-line options into a StackConfig and the metrics address."""
+    """Turn command-line options into a StackConfig and the metrics address (the one place
+    the command line becomes typed settings)."""
     limits = QueueLimits(
         max_message_bytes=opts["max_message_bytes"], max_batch=opts["max_batch"],
         max_queues_per_room=opts["max_queues_per_room"], max_depth=opts["max_depth"],
     )
-    settings = {
-        "queue_limits": limits,
-        "ray_address": opts["ray_address"],
-        "pool_backend": opts["pool_backend"],
-        "max_streams_per_token": opts["max_streams_per_token"],
-    }
+    settings = Settings(
+        queue=QueueConfig(limits=limits),
+        pools=PoolsConfig(backend=opts["pool_backend"], ray_address=opts["ray_address"] or ""),
+        security=SecurityConfig(max_streams_per_token=opts["max_streams_per_token"]),
+    )
     config = StackConfig(
         data_dir=(data_dir or default_data_dir()).expanduser(),
         listen=listen or default_server(),

@@ -16,7 +16,7 @@ JOB_OUTCOMES = ("done", "failed")
 
 
 class PrometheusPoolObserver(PoolObserver):
-    """Pass as ``ctx.settings["pool_observer"]``.
+    """Pass as ``Settings.pools.observer``.
 
     The supervisor reports job counts as totals since the pool started; the observer turns
     them into counter increments (a total that went down means the pool restarted: count it

@@ -9,7 +9,7 @@ from meshq.scheduler.observer import SchedulerObserver
 
 
 class PrometheusSchedulerObserver(SchedulerObserver):
-    """Pass as ``ctx.settings["scheduler_observer"]``."""
+    """Pass as ``Settings.scheduler.observer``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._m = metrics_for(SchedulerMetrics, registry)

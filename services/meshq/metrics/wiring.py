@@ -1,13 +1,14 @@
 """What a server process (``meshq up`` / ``meshq serve``) plugs in: observers and the endpoint.
 
-The lead's runner calls ``observer_settings(registry)`` into ``StackConfig.settings`` before
+The runner calls ``with_observers(settings, registry)`` on ``StackConfig.settings`` before
 the components are built, then ``serve_metrics`` once the queue engine exists.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry
@@ -17,19 +18,25 @@ from meshq.metrics.queue import PrometheusQueueObserver, QueueStatsCollector
 from meshq.metrics.scheduler import PrometheusSchedulerObserver
 from meshq.metrics.server import start_metrics_server
 from meshq.metrics.worker import PrometheusWorkerObserver
+from meshq.server.settings import Settings
 
 if TYPE_CHECKING:
     from meshq.queue.engine import QueueEngine
 
 
-def observer_settings(registry: CollectorRegistry) -> dict[str, Any]:
-    """Each component's observer under the settings key its ``build_component`` reads."""
-    return {
-        "queue_observer": PrometheusQueueObserver(registry),
-        "scheduler_observer": PrometheusSchedulerObserver(registry),
-        "worker_observer": PrometheusWorkerObserver(registry),
-        "pool_observer": PrometheusPoolObserver(registry),
-    }
+def with_observers(settings: Settings, registry: CollectorRegistry) -> Settings:
+    """``settings`` with a Prometheus observer on ``registry`` wherever none was given."""
+    queue, scheduler, pools, metrics = (
+        settings.queue, settings.scheduler, settings.pools, settings.metrics)
+    if queue.observer is None:
+        queue = replace(queue, observer=PrometheusQueueObserver(registry))
+    if scheduler.observer is None:
+        scheduler = replace(scheduler, observer=PrometheusSchedulerObserver(registry))
+    if pools.observer is None:
+        pools = replace(pools, observer=PrometheusPoolObserver(registry))
+    if metrics.worker_observer is None:
+        metrics = replace(metrics, worker_observer=PrometheusWorkerObserver(registry))
+    return replace(settings, queue=queue, scheduler=scheduler, pools=pools, metrics=metrics)
 
 
 def serve_metrics(

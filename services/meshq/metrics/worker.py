@@ -9,7 +9,7 @@ from meshq.metrics.definitions import WorkerMetrics, metrics_for
 
 
 class PrometheusWorkerObserver(WorkerObserver):
-    """Pass as ``Worker(observer=...)`` (or ``ctx.settings["worker_observer"]``)."""
+    """Pass as ``Worker(observer=...)`` (or ``Settings.metrics.worker_observer``)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._m = metrics_for(WorkerMetrics, registry)

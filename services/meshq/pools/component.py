@@ -1,16 +1,10 @@
 """The Workers component that `meshq up` / `meshq serve workers` host.
 
-Settings (``ctx.settings``): ``pool_backend`` ("ray", the default, or "asyncio"),
-``ray_address`` ("" / "local": start a local Ray; "host:port" or "auto": join a cluster),
-``pool_observer`` (a ``PoolObserver``), ``pool_timing`` (a ``SupervisorTiming``),
-``ray_runtime_env`` (a dict for ``ray.init``), ``pool_server_address`` (host:port actors dial
-to reach the queue service; default the stack's own address, with a loopback host replaced by
-this node's IP when Ray is a cluster), ``pool_store`` ("sqlite", the default: ``pools.db`` in
-the data dir; "memory": nothing survives a restart; or a ``PoolStore``), ``pool_lease`` (a
-``SupervisorLease``; default: always the supervisor), ``api_key`` (signs each pool's own
-token; default the data dir's key when this process also hosts the queue service). Ray is
-joined at the first StartPool, or when stored pools are re-created at start (in the
-background: ``meshq up`` does not wait for Ray).
+Settings: ``ctx.settings.pools`` (``meshq.server.settings.PoolsConfig``: backend, Ray
+address and runtime env, the address actors dial, observer, timing, store, lease, API key,
+watchdog interval). A loopback ``server_address`` is replaced by this node's IP when Ray is a
+cluster. Ray is joined at the first StartPool, or when stored pools are re-created at start
+(in the background: ``meshq up`` does not wait for Ray).
 """
 
 from __future__ import annotations
@@ -111,39 +105,39 @@ class WorkersComponent:
 
 
 def build_component(ctx: StackContext) -> WorkersComponent:
-    kind = str(ctx.settings.get("pool_backend") or "ray")
+    settings = ctx.settings.pools
+    kind = settings.backend
     if kind not in BACKENDS:
         raise InvalidArgument(f"pool backend {kind!r} is unknown; use one of {', '.join(BACKENDS)}")
-    address = str(ctx.settings.get("ray_address") or "")
-    runtime_env = ctx.settings.get("ray_runtime_env")
-    server = str(ctx.settings.get("pool_server_address") or ctx.server_address)
+    address = settings.ray_address
+    runtime_env = settings.ray_runtime_env
+    server = settings.server_address or ctx.server_address
     connect = Connect(server_address=server, token=ctx.token,
                       tls_ca=str(ctx.tls_ca) if ctx.tls_ca else "")
-    observer = ctx.settings.get("pool_observer")
-    api_key = ctx.settings.get("api_key") or (
+    api_key = settings.api_key or (
         read_api_key(ctx.data_dir) if ctx.engine is not None else None)
     if not api_key:
         logger.info("pools run with the server's token (no API key here to mint their own)")
-    observer = observer if isinstance(observer, PoolObserver) else None
+    observer = settings.observer if isinstance(settings.observer, PoolObserver) else None
     manager = PoolManager(
         backend=lambda: make_backend(kind, ray_address=address, runtime_env=runtime_env),
         connect=connect,
         load=engine_load(ctx.engine) if ctx.engine is not None else grpc_load(ctx),
         observer=observer,
-        timing=ctx.settings.get("pool_timing"),
+        timing=settings.timing,
         tokens=PoolTokens(api_key, fallback=ctx.token),
         store=make_store(ctx),
-        lease=ctx.settings.get("pool_lease"),
+        lease=settings.lease,
     )
     watchdog = BackendWatchdog(
         backend=lambda: manager.started_backend, supervisors=manager.supervisors,
-        observer=observer, interval=float(ctx.settings.get("pool_watchdog_interval") or 2.0))
+        observer=observer, interval=settings.watchdog_interval)
     return WorkersComponent(manager, watchdog)
 
 
 def make_store(ctx: StackContext) -> PoolStore:
     """The pool store the settings ask for (module docstring)."""
-    choice = ctx.settings.get("pool_store") or "sqlite"
+    choice = ctx.settings.pools.store
     if choice == "memory":
         return MemoryPoolStore()
     if choice == "sqlite":

@@ -10,8 +10,6 @@ import grpc
 
 from meshq.queue.backend import QueueBackend
 from meshq.queue.engine import QueueEngine
-from meshq.queue.model import QueueLimits
-from meshq.queue.observer import QueueObserver
 from meshq.queue.servicer import QueueServicer, RoomServicer
 from meshq.queue.sqlite_store import SqliteQueueStore
 from meshq.server.context import StackContext
@@ -64,11 +62,9 @@ def _shorten_gil_switch() -> None:
 def build_component(ctx: StackContext) -> QueueComponent:
     """Open ``<data_dir>/queues.db`` and build the engine.
 
-    Optional settings: ``queue_limits`` (a ``QueueLimits``) and ``queue_observer`` (a
-    ``QueueObserver``, e.g. the Prometheus one).
+    Settings: ``ctx.settings.queue`` (limits and observer).
     """
-    limits = ctx.settings.get("queue_limits") or QueueLimits()
-    observer: QueueObserver | None = ctx.settings.get("queue_observer")
+    limits, observer = ctx.settings.queue.limits, ctx.settings.queue.observer
     ctx.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteQueueStore(ctx.data_dir / STORE_FILE)
     engine = QueueEngine(store, limits=limits, observer=observer)

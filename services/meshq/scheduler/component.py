@@ -10,9 +10,8 @@ import logging
 
 import grpc
 
-from meshq.scheduler.engine import MISFIRE_GRACE, SchedulerEngine
+from meshq.scheduler.engine import SchedulerEngine
 from meshq.scheduler.enqueuer import EngineEnqueuer, Enqueuer, GrpcEnqueuer
-from meshq.scheduler.observer import SchedulerObserver
 from meshq.scheduler.servicer import SchedulerServicer
 from meshq.scheduler.sqlite_store import SqliteScheduleStore
 from meshq.server.context import StackContext
@@ -51,10 +50,9 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
     """Open ``<data_dir>/scheduler.db``; send in process when ``ctx.engine`` is set, else over
     gRPC to ``ctx.server_address`` with ``ctx.token``.
 
-    Optional settings: ``scheduler_observer`` (a ``SchedulerObserver``, e.g. the Prometheus
-    one) and ``scheduler_misfire_grace`` (seconds).
+    Settings: ``ctx.settings.scheduler`` (observer, misfire grace).
     """
-    observer: SchedulerObserver | None = ctx.settings.get("scheduler_observer")
+    settings = ctx.settings.scheduler
     ctx.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteScheduleStore(ctx.data_dir / STORE_FILE)
     close: list[object] = []
@@ -68,7 +66,7 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
                           data_dir=ctx.data_dir)
         enqueuer = GrpcEnqueuer(conn)
         close.append(conn)
-    grace = float(ctx.settings.get("scheduler_misfire_grace", MISFIRE_GRACE))
-    engine = SchedulerEngine(store, enqueuer, observer=observer, misfire_grace_seconds=grace)
+    engine = SchedulerEngine(store, enqueuer, observer=settings.observer,
+                             misfire_grace_seconds=settings.misfire_grace_seconds)
     logger.info("scheduler store at %s (%s)", ctx.data_dir / STORE_FILE, type(enqueuer).__name__)
     return SchedulerComponent(engine, close)

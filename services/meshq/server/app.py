@@ -25,6 +25,7 @@ from meshq.core.errors import FailedPrecondition
 from meshq.server.component import Component
 from meshq.server.context import StackContext
 from meshq.server.datadir import StoreLocks, prepare_data_dir
+from meshq.server.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,8 @@ class StackConfig:
     """Allow plaintext on a non-loopback address."""
     auth: bool = True
     """Require a bearer token on every RPC (off only in narrow tests)."""
-    settings: dict[str, Any] = field(default_factory=dict)
-    """Component settings (limits, observers, ray_address, pool_backend, ...)."""
+    settings: Settings = field(default_factory=Settings)
+    """Each service's typed settings (``meshq.server.settings``)."""
 
 
 @dataclass
@@ -160,7 +161,7 @@ async def start_stack(
         server_address=config.queue_server or address,
         token=config.queue_token if config.queue_server else token,
         tls_ca=config.tls_cert,
-        settings=dict(config.settings),
+        settings=config.settings,
     )
     components: list[Component] = []
     health_servicer = health.aio.HealthServicer()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from meshq.server.settings import Settings
 
 if TYPE_CHECKING:
     from meshq.queue.engine import QueueEngine
@@ -30,8 +32,8 @@ class StackContext:
     """An admin token for the stack's own calls to its gRPC API."""
     tls_ca: Path | None = None
     """CA for the stack's own calls when the server uses TLS."""
-    settings: dict[str, Any] = field(default_factory=dict)
-    """Component settings from the command line, by name (e.g. "ray_address")."""
+    settings: Settings = field(default_factory=Settings)
+    """Each service's typed settings; a component reads its own (``settings.queue``, ...)."""
     mark_not_serving: Callable[[Sequence[str]], None] = lambda names: None
     """A component that can no longer serve (e.g. its store failed) reports it here: the
     health service then answers NOT_SERVING for those service names."""

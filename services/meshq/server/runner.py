@@ -22,8 +22,8 @@ from meshq.metrics.server import (
     start_metrics_server,
     stop_metrics_server,
 )
-from meshq.metrics.wiring import observer_settings
-from meshq.security.interceptor import DEFAULT_MAX_STREAMS_PER_TOKEN, AuthInterceptor
+from meshq.metrics.wiring import with_observers
+from meshq.security.interceptor import AuthInterceptor
 from meshq.security.keys import ensure_local_credentials
 from meshq.server.app import Stack, StackConfig, start_stack
 from meshq.server.datadir import StoreLocks, prepare_data_dir
@@ -60,12 +60,11 @@ async def _open_locked(config: StackConfig, locks: StoreLocks, metrics_listen: s
     if config.auth:
         api_key, token = ensure_local_credentials(config.data_dir)
         interceptors.append(AuthInterceptor(
-            api_key, max_streams_per_token=config.settings.get("max_streams_per_token", DEFAULT_MAX_STREAMS_PER_TOKEN)
-        ))
+            api_key, max_streams_per_token=config.settings.security.max_streams_per_token))
     registry = new_registry()
     metrics = (start_metrics_server(metrics_listen, registry, public=metrics_public)
                if metrics_listen else None)
-    config = replace(config, settings={**observer_settings(registry), **config.settings})
+    config = replace(config, settings=with_observers(config.settings, registry))
     try:
         stack = await start_stack(config, interceptors=interceptors, token=token, locks=locks)
     except BaseException:

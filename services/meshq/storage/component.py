@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from meshq.server.context import StackContext
-from meshq.storage.backend import DEFAULT_MAX_FILE_BYTES, FileStorage
+from meshq.storage.backend import FileStorage
 from meshq.storage.servicer import StorageServicer
 from meshq.v1 import storage_pb2_grpc
 
@@ -29,6 +29,6 @@ class StorageComponent:
 
 
 def build_component(ctx: StackContext) -> StorageComponent:
-    """Storage under ``<data_dir>/storage``; settings: ``max_file_bytes`` (default 100 MiB)."""
-    max_bytes = int(ctx.settings.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
+    """Storage under ``<data_dir>/storage``; settings: ``ctx.settings.storage``."""
+    max_bytes = ctx.settings.storage.max_file_bytes
     return StorageComponent(FileStorage(ctx.data_dir / "storage", max_file_bytes=max_bytes))
