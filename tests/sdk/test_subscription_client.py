@@ -147,3 +147,41 @@ async def test_cancelling_close_is_not_swallowed(call: ScriptedCall, yields: int
         assert all(t.done() for t in sub._tasks)
     else:  # cancelled before close() began
         await sub.close()
+
+
+async def test_the_workers_leaser_extends_every_held_lease_in_one_frame_per_tick(
+    call: ScriptedCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meshq.agents.leaser import Leaser
+
+    calls: list[list[str]] = []
+    real = Subscription.settle_extend_many
+
+    async def counted(self: Subscription, tokens: Any, seconds: float) -> list[bool]:
+        calls.append(list(tokens))
+        return await real(self, tokens, seconds)
+
+    monkeypatch.setattr(Subscription, "settle_extend_many", counted)
+    tokens = [f"t{i}" for i in range(5)]
+    conn = Connection(server="127.0.0.1:1", timeout=5)
+    async with Subscription(conn, "r", "q", max_in_flight=5, lease=30, create=True) as sub:
+        # Given a worker's leaser holding five jobs of one stream
+        call.incoming.put_nowait(queues_pb2.SubscribeResponse(
+            deliveries=[_delivery(t) for t in tokens]))
+        leaser = Leaser(lease_seconds=0.3)
+        for _ in tokens:
+            leaser.add(await anext(sub))
+        leaser.start()
+        # When a tick comes (the stand-in stream answers every extension)
+        async with asyncio.timeout(5):  # fails here if the leaser settles job by job
+            while not calls or not any(f.extends for f in call.written):
+                await asyncio.sleep(0.01)
+        call.incoming.put_nowait(queues_pb2.SubscribeResponse(results=[
+            queues_pb2.SettleResult(lease_token=t, outcome=queues_pb2.SETTLE_OUTCOME_OK)
+            for t in tokens]))
+        await leaser.stop()
+        # Then each tick made one call and wrote one frame carrying every held token
+        extend_frames = [f for f in call.written if f.extends]
+        assert calls and all(sorted(c) == tokens for c in calls)
+        assert len(extend_frames) == len(calls)
+        assert all(sorted(e.lease_token for e in f.extends) == tokens for f in extend_frames)

@@ -3,6 +3,8 @@
 Every job the worker holds (waiting for a slot or running) is in the table; every
 ``lease_seconds / 3`` each one's lease is extended to ``lease_seconds`` from now, so a job may
 run far longer than its lease while a dead worker's jobs still come back within one lease.
+Each tick extends everything held with one call per subscription (``extend_all``: one
+Subscribe frame carrying every token), not one settle per job.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 from typing import Any
+
+from meshq.api.messages import extend_all
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +60,14 @@ class Leaser:
                 return
             held = list(self._held.values())
             if held:
-                await asyncio.gather(*(self._extend(message) for message in held))
+                await self._extend(held)
 
-    async def _extend(self, message: Any) -> None:
+    async def _extend(self, held: list[Any]) -> None:
         try:
-            await message.extend(self.lease_seconds)
-        except Exception as err:  # the stream broke or the lease was lost: nothing to save
-            logger.debug("lease extension of %s failed: %s",
-                         getattr(message, "message_id", "?"), err)
+            applied = await extend_all(held, self.lease_seconds)
+        except Exception as err:  # the stream broke: nothing to save, the consumer reconnects
+            logger.debug("extending %d leases failed: %s", len(held), err)
+            return
+        for message, ok in zip(held, applied, strict=True):
+            if not ok:  # lost already (expired, or settled meanwhile): its settle says so
+                logger.debug("lease of %s is stale", getattr(message, "message_id", "?"))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,6 +40,10 @@ class Settler(Protocol):
     async def settle_nack(self, token: str, delay: float, error: str) -> None: ...
 
     async def settle_extend(self, token: str, seconds: float) -> None: ...
+
+    async def settle_extend_many(self, tokens: Sequence[str], seconds: float) -> list[bool]:
+        """Extend every lease in one frame or call; True for each applied, False if stale."""
+        ...
 
 
 @dataclass(eq=False)
@@ -87,6 +93,31 @@ class ReceivedMessage:
     async def extend(self, seconds: float) -> None:
         """Keep the lease for ``seconds`` more, counted from now."""
         await self._lease().settle_extend(self.lease_token, seconds)
+
+
+async def extend_all(messages: Iterable[ReceivedMessage], seconds: float) -> list[bool]:
+    """Extend the lease of every message to ``seconds`` from now, with one call per settler
+    (a Subscribe stream: one frame; ``receive_leased``: one ExtendLease), as Pub/Sub's
+    client leaser does each tick. True for each applied; False for each stale lease and each
+    message without one. Every settler is tried; then the first error, if any, is raised."""
+    held = list(messages)
+    groups: dict[int, tuple[Settler, list[int]]] = {}
+    for i, message in enumerate(held):
+        if message._settler is not None and message.lease_token:
+            groups.setdefault(id(message._settler), (message._settler, []))[1].append(i)
+    applied = [False] * len(held)
+    calls = [settler.settle_extend_many([held[i].lease_token for i in indexes], seconds)
+             for settler, indexes in groups.values()]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    for (_, indexes), outcome in zip(groups.values(), outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            continue
+        for i, ok in zip(indexes, outcome, strict=True):
+            applied[i] = ok
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return applied
 
 
 def message_from_proto(d: queues_pb2.Delivery, settler: Settler | None) -> ReceivedMessage:

@@ -243,6 +243,9 @@ class _UnarySettler:
     async def settle_extend(self, token: str, seconds: float) -> None:
         _applied(await self._client.extend(self._queue, token, seconds), token, "extend")
 
+    async def settle_extend_many(self, tokens: Sequence[str], seconds: float) -> list[bool]:
+        return await self._client.extend_many(self._queue, tokens, seconds) if tokens else []
+
 
 def _applied(applied: bool, token: str, action: str) -> None:
     if not applied:

@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
@@ -249,23 +249,49 @@ class Subscription:
         item = queues_pb2.ExtendItem(lease_token=token, seconds=seconds)
         check_outcome(await self._settle(token, ("extend", item)), "extend")
 
+    async def settle_extend_many(self, tokens: Sequence[str], seconds: float) -> list[bool]:
+        """Extend many leases in one frame (up to MAX_FRAME_ITEMS tokens a frame)."""
+        self._check_open()
+        frames = []
+        for start in range(0, len(tokens), MAX_FRAME_ITEMS):
+            chunk = tokens[start:start + MAX_FRAME_ITEMS]
+            futures = [self._waiter(token, "extend") for token in chunk]
+            self._outgoing.put_nowait(("extends", [
+                queues_pb2.ExtendItem(lease_token=token, seconds=seconds) for token in chunk]))
+            frames.append(futures)
+        futures = [future for chunk in frames for future in chunk]
+        try:
+            results = await asyncio.gather(*futures)
+        finally:
+            for future in futures:
+                self._deadlines.pop(future, None)
+        return [r.outcome == queues_pb2.SETTLE_OUTCOME_OK for r in results]
+
     async def _settle(self, token: str, op: tuple[str, Any]) -> queues_pb2.SettleResult:
-        if self._failure is not None:
-            raise self._failure
-        if self._closing:
-            raise SubscriptionClosed("the subscription is closed; the message went back")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[queues_pb2.SettleResult] = loop.create_future()
-        self._waiters.setdefault(token, deque()).append(future)
+        self._check_open()
+        future = self._waiter(token, op[0])
         self._outgoing.put_nowait(op)
-        # One watchdog timer serves every pending settle (a timer per ack costs too much).
-        self._deadlines[future] = (loop.time() + self._conn.timeout, op[0])
-        if self._watchdog is None:
-            self._watchdog = asyncio.create_task(self._watch(), name=f"sub-deadlines:{self.queue}")
         try:
             return await future
         finally:
             self._deadlines.pop(future, None)
+
+    def _check_open(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if self._closing:
+            raise SubscriptionClosed("the subscription is closed; the message went back")
+
+    def _waiter(self, token: str, action: str) -> asyncio.Future[queues_pb2.SettleResult]:
+        """A future for ``token``'s next result, failed if none comes within the timeout."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[queues_pb2.SettleResult] = loop.create_future()
+        self._waiters.setdefault(token, deque()).append(future)
+        # One watchdog timer serves every pending settle (a timer per ack costs too much).
+        self._deadlines[future] = (loop.time() + self._conn.timeout, action)
+        if self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch(), name=f"sub-deadlines:{self.queue}")
+        return future
 
     async def _watch(self) -> None:
         """Fail settles whose answer did not come within the deadline, oldest first."""
@@ -286,10 +312,17 @@ class Subscription:
 
     async def _write(self) -> None:
         done = False
-        while not done:
-            items = [await self._outgoing.get()]
-            while not self._outgoing.empty() and len(items) < MAX_FRAME_ITEMS:
-                items.append(self._outgoing.get_nowait())
+        carry: Any = None  # an item that did not fit in the last frame
+        while not done or carry is not None:
+            items = [carry if carry is not None else await self._outgoing.get()]
+            carry, count = None, _weight(items[0])
+            while not self._outgoing.empty():
+                item = self._outgoing.get_nowait()
+                if count + _weight(item) > MAX_FRAME_ITEMS:
+                    carry = item
+                    break
+                items.append(item)
+                count += _weight(item)
             frame = queues_pb2.SubscribeRequest()
             for item in items:
                 if item is _CLOSE:
@@ -302,6 +335,8 @@ class Subscription:
                     frame.nacks.append(value)
                 elif kind == "extend":
                     frame.extends.append(value)
+                elif kind == "extends":
+                    frame.extends.extend(value)
                 else:
                     frame.max_in_flight = value
             if frame.ByteSize():
@@ -349,6 +384,14 @@ class Subscription:
                 if not future.done():
                     future.set_exception(err)
         self._waiters.clear()
+
+
+def _weight(item: Any) -> int:
+    """Settle items ``item`` adds to a frame (a window change counts as one)."""
+    if item is _CLOSE:
+        return 0
+    kind, value = item
+    return len(value) if kind == "extends" else 1
 
 
 def _ignore_outcome(future: asyncio.Future[Any]) -> None:
