@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from meshq.queue.backend import QueueBackend
+from meshq.queue.backend import QueueBackend, SettleByParts
 from meshq.queue.engine import QueueEngine
 from meshq.queue.memory_store import MemoryQueueStore
 from meshq.queue.model import QueueLimits
@@ -48,8 +48,10 @@ class Harness:
     This base is the embedded engine over the in-memory or the SQLite store (``kind``).
     """
 
-    def __init__(self, kind: str, tmp_path: Path, **engine_options: Any) -> None:
+    def __init__(self, kind: str, tmp_path: Path, *,
+                 engine_class: type[QueueEngine] = QueueEngine, **engine_options: Any) -> None:
         self.kind = kind
+        self.engine_class = engine_class
         self.engine_options = engine_options
         self.path = tmp_path / "queues.db"
         self.memory = MemoryQueueStore()
@@ -64,7 +66,7 @@ class Harness:
         """A started backend; ``kwargs`` are constructor options (``limits=``...)."""
         kwargs = {"limits": self.limits, **self.engine_options, **kwargs}
         clock = time.time if real_clock else self.clock
-        engine = QueueEngine(self.new_store(), clock=clock, **kwargs)
+        engine = self.engine_class(self.new_store(), clock=clock, **kwargs)
         await engine.start()
         self.engine = engine
         return engine
@@ -97,6 +99,11 @@ class Harness:
                     for t in ("rooms", "queues", "messages", "dedup")}
 
 
+class SettlingByParts(SettleByParts, QueueEngine):
+    """The embedded engine with the default ``settle`` (``settle_by_parts``), as a backend
+    that implements only ``ack`` / ``nack`` / ``extend`` gets it."""
+
+
 BACKENDS: dict[str, Callable[[Path], Harness]] = {
     "memory": lambda tmp_path: Harness("memory", tmp_path),
     "sqlite": lambda tmp_path: Harness("sqlite", tmp_path),
@@ -106,6 +113,9 @@ BACKENDS: dict[str, Callable[[Path], Harness]] = {
 VARIANTS: dict[str, Callable[[Path], Harness]] = {
     # No body budget: every message is cold, its body read from the store at delivery.
     "sqlite-cold": lambda tmp_path: Harness("sqlite", tmp_path, body_budget=0),
+    # settle through the default a backend gets from its ack / nack / extend (SettleByParts)
+    "sqlite-settle-by-parts": lambda tmp_path: Harness("sqlite", tmp_path,
+                                                       engine_class=SettlingByParts),
 }
 """Configurations of the embedded engine the contract suite runs against too (only the
 contract: e.g. the cold path needs a store read per delivery, not just an event)."""

@@ -420,3 +420,44 @@ async def test_the_backend_is_a_queue_backend(h: Harness) -> None:
     sub = await h.engine.subscribe(R, Q, max_in_flight=1, create=True)
     assert isinstance(sub, QueueSubscription)
     await sub.close()
+
+
+async def test_settle_applies_extensions_then_acks_then_nacks_in_one_call(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs(1, 2, 3), create=True)
+    a, b, c = await e.receive(R, Q, max_messages=3, lease_seconds=5)
+    # One call: a extended then acked (still OK), b nacked, c extended, a bogus token
+    done = await e.settle(R, Q, acks=[a.lease_token, "nope"],
+                          nacks=[NackItem(lease_token=b.lease_token, error="bad")],
+                          extends=[ExtendItem(lease_token=a.lease_token, seconds=60),
+                                   ExtendItem(lease_token=c.lease_token, seconds=60)])
+    assert (done.extends, done.acks, done.nacks) == ([OK, OK], [OK, STALE], [OK])
+    h.advance(30)  # past the first lease: c's extension holds it
+    assert await e.message_state(R, Q, a.message_id) == (MessageState.GONE, 0)
+    assert await e.message_state(R, Q, b.message_id) == (MessageState.READY, 1)
+    assert await e.message_state(R, Q, c.message_id) == (MessageState.IN_FLIGHT, 1)
+
+
+@pytest.mark.parametrize("bad", [
+    {"nacks": [NackItem(lease_token="x", delay_seconds=-1)]},
+    {"extends": [ExtendItem(lease_token="x", seconds=0)]},
+    {"acks": ["x"] * 1001},
+])
+async def test_a_settle_with_a_bad_item_is_refused_whole(h: Harness, bad: dict[str, list[object]]
+                                                         ) -> None:
+    e = h.engine
+    assert e is not None
+    await e.send(R, Q, msgs(1, 2), create=True)
+    a, b = await e.receive(R, Q, max_messages=2, lease_seconds=5)
+    before = h.stored()
+    calls = {"acks": [a.lease_token], "extends": [ExtendItem(lease_token=b.lease_token, seconds=60)]}
+    for kind, items in bad.items():
+        calls[kind] = [*calls.get(kind, []), *items]
+    with pytest.raises(InvalidArgument):
+        await e.settle(R, Q, **calls)  # type: ignore[arg-type]
+    # Nothing of it applied: a is still leased, b's lease was not extended
+    assert h.stored() == before
+    h.advance(6)
+    assert await e.message_state(R, Q, a.message_id) == (MessageState.READY, 1)
+    assert await e.message_state(R, Q, b.message_id) == (MessageState.READY, 1)

@@ -18,8 +18,9 @@ re-exported here so an implementation needs one import.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
+from meshq.queue import validate as v
 from meshq.queue.model import (
     Delivery,
     ExtendItem,
@@ -33,6 +34,7 @@ from meshq.queue.model import (
     RoomInfo,
     SendResult,
     Sent,
+    Settled,
     SettleOutcome,
 )
 
@@ -51,7 +53,10 @@ __all__ = [
     "RoomInfo",
     "SendResult",
     "Sent",
+    "SettleByParts",
+    "Settled",
     "SettleOutcome",
+    "settle_by_parts",
 ]
 
 
@@ -59,8 +64,8 @@ __all__ = [
 class QueueSubscription(Protocol):
     """A streaming consumer: deliveries within a credit window of unsettled leases.
 
-    Deliveries are settled through the backend's ``ack`` / ``nack`` / ``extend`` with their
-    lease tokens; a settled lease frees its credit. ``close`` hands every unsettled delivery
+    Deliveries are settled through the backend's ``settle`` with their lease tokens; a
+    settled lease frees its credit. ``close`` hands every unsettled delivery
     back at once (attempt unchanged).
     """
 
@@ -166,8 +171,23 @@ class QueueBackend(Protocol):
         """Open a streaming consumer with a credit window of ``max_in_flight``."""
         ...
 
+    async def settle(self, room: str, queue: str, *, acks: Sequence[str] = (),
+                     nacks: Sequence[NackItem] = (), extends: Sequence[ExtendItem] = ()
+                     ) -> Settled:
+        """Settle leases by token lists, checked whole once (``validate.check_settle``): bad
+        input refuses the call before anything changes. Extensions apply first, then acks,
+        then nacks (a job extended then finished stays OK); one outcome per token, STALE
+        changing nothing. The stream and the unary Ack / Nack / ExtendLease all come here.
+
+        This default (for a backend that subclasses the Protocol, or uses ``SettleByParts``)
+        is ``settle_by_parts``: the checks, then ``extend``, ``ack``, ``nack``.
+        """
+        return await settle_by_parts(self, room, queue, acks=acks, nacks=nacks,
+                                     extends=extends)
+
     async def ack(self, room: str, queue: str, tokens: Sequence[str]) -> list[SettleOutcome]:
-        """Settle deliveries as done; one outcome per token (STALE changes nothing)."""
+        """Settle deliveries as done; one outcome per token (STALE changes nothing).
+        ``ack``, ``nack`` and ``extend`` are one-kind calls of ``settle``."""
         ...
 
     async def nack(self, room: str, queue: str, items: Sequence[NackItem]
@@ -218,3 +238,40 @@ class QueueBackend(Protocol):
     async def message_state(self, room: str, queue: str, message_id: str) -> MessageStatus:
         """Where a message is and its delivery attempts (GONE, 0 when unknown)."""
         ...
+
+
+class _SettlesByParts(Protocol):
+    limits: QueueLimits
+
+    async def ack(self, room: str, queue: str, tokens: Sequence[str]
+                  ) -> list[SettleOutcome]: ...
+
+    async def nack(self, room: str, queue: str, items: Sequence[NackItem]
+                   ) -> list[SettleOutcome]: ...
+
+    async def extend(self, room: str, queue: str, items: Sequence[ExtendItem]
+                     ) -> list[SettleOutcome]: ...
+
+
+async def settle_by_parts(backend: _SettlesByParts, room: str, queue: str, *,
+                          acks: Sequence[str] = (), nacks: Sequence[NackItem] = (),
+                          extends: Sequence[ExtendItem] = ()) -> Settled:
+    """``QueueBackend.settle`` for a backend that has only ``ack`` / ``nack`` / ``extend``:
+    the whole call is checked first (so bad nacks refuse it before extensions or acks apply),
+    then each non-empty list goes to its method (which may check its part again)."""
+    nacks = v.check_settle(acks, nacks, extends, max_batch=backend.limits.max_batch)
+    extended = await backend.extend(room, queue, extends) if extends else []
+    acked = await backend.ack(room, queue, acks) if acks else []
+    nacked = await backend.nack(room, queue, nacks) if nacks else []
+    return Settled(acks=acked, nacks=nacked, extends=extended)
+
+
+class SettleByParts:
+    """Mixin giving a backend with ``ack`` / ``nack`` / ``extend`` its ``settle``
+    (``settle_by_parts``); list it before the backend's other bases."""
+
+    async def settle(self, room: str, queue: str, *, acks: Sequence[str] = (),
+                     nacks: Sequence[NackItem] = (), extends: Sequence[ExtendItem] = ()
+                     ) -> Settled:
+        return await settle_by_parts(cast(_SettlesByParts, self), room, queue, acks=acks,
+                                     nacks=nacks, extends=extends)

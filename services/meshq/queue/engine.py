@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from meshq.core.errors import FailedPrecondition, InvalidArgument
+from meshq.core.errors import FailedPrecondition
 from meshq.core.validation import check_seconds
 from meshq.queue import store as st
 from meshq.queue import validate as v
@@ -49,6 +49,7 @@ from meshq.queue.model import (
     RoomInfo,
     SendResult,
     Sent,
+    Settled,
     SettleOutcome,
     new_send_result,
 )
@@ -311,32 +312,34 @@ class QueueEngine:
         self._observer.stream_opened(room, queue)
         return sub
 
+    async def settle(self, room: str, queue: str, *, acks: Sequence[str] = (),
+                     nacks: Sequence[NackItem] = (), extends: Sequence[ExtendItem] = ()
+                     ) -> Settled:
+        """Checked whole once, then extensions, acks (one delete commit), nacks (one move
+        commit); stale or unknown tokens change nothing (``QueueBackend.settle``)."""
+        return await self._settle(room, queue, acks, nacks, extends)
+
+    async def _settle(self, room: str, queue: str, acks: Sequence[str],
+                      nacks: Sequence[NackItem], extends: Sequence[ExtendItem]) -> Settled:
+        q = self.registry.existing(room, queue)
+        nacks = v.check_settle(acks, nacks, extends, max_batch=self.limits.max_batch)
+        extended = self._leaser.extend(q, extends) if extends else []
+        acked = await self._leaser.ack(q, acks) if acks else []
+        nacked = await self._leaser.nack(q, nacks) if nacks else []
+        return Settled(acks=acked, nacks=nacked, extends=extended)
+
     async def ack(self, room: str, queue: str, tokens: Sequence[str]) -> list[SettleOutcome]:
         """Settle deliveries as done; stale or unknown tokens change nothing."""
-        q = self.registry.existing(room, queue)
-        self._check_settle_batch(len(tokens))
-        return await self._leaser.ack(q, tokens)
+        return (await self._settle(room, queue, tokens, (), ())).acks
 
     async def nack(self, room: str, queue: str, items: Sequence[NackItem]) -> list[SettleOutcome]:
         """Hand deliveries back (after an optional delay); each counts as a failed attempt."""
-        q = self.registry.existing(room, queue)
-        self._check_settle_batch(len(items))
-        v.check_nacks(items)
-        items = [NackItem(lease_token=i.lease_token, delay_seconds=i.delay_seconds,
-                          error=v.check_error_text(i.error)) if i.error else i for i in items]
-        return await self._leaser.nack(q, items)
+        return (await self._settle(room, queue, (), items, ())).nacks
 
     async def extend(self, room: str, queue: str,
                      items: Sequence[ExtendItem]) -> list[SettleOutcome]:
         """Set each lease to expire ``seconds`` from now."""
-        q = self.registry.existing(room, queue)
-        self._check_settle_batch(len(items))
-        v.check_extends(items)
-        return self._leaser.extend(q, items)
-
-    def _check_settle_batch(self, n: int) -> None:
-        if n > self.limits.max_batch:
-            raise InvalidArgument(f"{n} items in one call; the limit is {self.limits.max_batch}")
+        return (await self._settle(room, queue, (), (), items)).extends
 
     # -- administration ---------------------------------------------------------------------
 

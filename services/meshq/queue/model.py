@@ -102,6 +102,14 @@ class Sent(NamedTuple):
     duplicate: bool
 
 
+class Settled(NamedTuple):
+    """The outcomes of one ``settle`` call: one per token of each list, in its order."""
+
+    acks: list[SettleOutcome]
+    nacks: list[SettleOutcome]
+    extends: list[SettleOutcome]
+
+
 class Delivery(NamedTuple):
     """A message handed to a consumer (or peeked: then lease fields are empty).
 

@@ -101,22 +101,23 @@ class QueueServicer(queues_pb2_grpc.QueueServiceServicer):
     async def Ack(self, request: queues_pb2.AckRequest,
                   context: Context) -> queues_pb2.AckResponse:
         tokens = list(request.lease_tokens)
-        outcomes = await self._backend.ack(request.room, request.queue, tokens)
+        outcomes = (await self._backend.settle(request.room, request.queue, acks=tokens)).acks
         return queues_pb2.AckResponse(results=convert.settle_results_to_proto(tokens, outcomes))
 
     @rpc_errors
     async def Nack(self, request: queues_pb2.NackRequest,
                    context: Context) -> queues_pb2.NackResponse:
-        outcomes = await self._backend.nack(request.room, request.queue,
-                                           convert.nacks_from_proto(request.nacks))
+        outcomes = (await self._backend.settle(
+            request.room, request.queue, nacks=convert.nacks_from_proto(request.nacks))).nacks
         tokens = [n.lease_token for n in request.nacks]
         return queues_pb2.NackResponse(results=convert.settle_results_to_proto(tokens, outcomes))
 
     @rpc_errors
     async def ExtendLease(self, request: queues_pb2.ExtendLeaseRequest,
                           context: Context) -> queues_pb2.ExtendLeaseResponse:
-        outcomes = await self._backend.extend(request.room, request.queue,
-                                             convert.extends_from_proto(request.extends))
+        outcomes = (await self._backend.settle(
+            request.room, request.queue,
+            extends=convert.extends_from_proto(request.extends))).extends
         tokens = [e.lease_token for e in request.extends]
         return queues_pb2.ExtendLeaseResponse(
             results=convert.settle_results_to_proto(tokens, outcomes))

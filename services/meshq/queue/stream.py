@@ -2,8 +2,9 @@
 
 - the *reader* reads consumer frames: window changes apply at once, settle items go to an
   inbox (bounded, so a flooding consumer is pushed back through gRPC flow control);
-- the *settler* drains the inbox and applies everything it holds with as few backend calls
-  as it can (so many acks share one commit), then queues the SettleResults out;
+- the *settler* drains the inbox and applies everything it holds with one
+  ``backend.settle`` (so many acks share one commit; the backend checks the items, once),
+  then queues the SettleResults out;
 - the *pump* waits on ``Subscription.next_batch()`` and queues the deliveries out;
 - the response generator (``frames``) merges everything queued into as few frames as it can.
 
@@ -22,7 +23,6 @@ from typing import Any
 
 from meshq.core.errors import InvalidArgument
 from meshq.queue import convert, model
-from meshq.queue import validate as v
 from meshq.queue.backend import QueueBackend, QueueSubscription
 from meshq.queue.subscription import check_window
 from meshq.v1 import queues_pb2
@@ -51,11 +51,20 @@ class _Settle:
     acks: list[str] = field(default_factory=list)
     nacks: list[queues_pb2.NackItem] = field(default_factory=list)
     extends: list[queues_pb2.ExtendItem] = field(default_factory=list)
+    frames: list[queues_pb2.SubscribeRequest] = field(default_factory=list)
+    """The frames merged, to apply one by one if the merge is refused."""
 
     def add(self, frame: queues_pb2.SubscribeRequest) -> None:
         self.acks.extend(frame.ack_tokens)
         self.nacks.extend(frame.nacks)
         self.extends.extend(frame.extends)
+        self.frames.append(frame)
+
+    @classmethod
+    def of(cls, frame: queues_pb2.SubscribeRequest) -> _Settle:
+        one = cls()
+        one.add(frame)
+        return one
 
     def __len__(self) -> int:
         return len(self.acks) + len(self.nacks) + len(self.extends)
@@ -125,6 +134,10 @@ class SubscribeSession:
                 items.append(self._outbox.get_nowait())
             failure = next((i.error for i in items if i.error is not None), None)
             if failure is not None:
+                # What was settled before the failure is answered first, then the stream ends.
+                done = items[:next(n for n, i in enumerate(items) if i.error is not None)]
+                for frame in _split((), [pair for i in done for pair in i.results]):
+                    yield frame
                 raise failure
             end = any(i.end for i in items)
             results = [pair for i in items for pair in i.results]
@@ -189,20 +202,13 @@ class SubscribeSession:
                 and len(pending.extends) + len(frame.extends) <= limit)
 
     def _merge(self, frame: Any, pending: _Settle) -> bool:
-        """Check a whole frame, then add its settle items to ``pending`` and apply its window.
+        """Apply a frame's window and add its settle items to ``pending``; True at EOF.
 
-        True at EOF. A frame with any bad item raises InvalidArgument before anything of it
-        is applied: its acks are never applied without their results being sent.
+        The items are checked once, by ``backend.settle``. A bad window refuses the frame
+        here, before any of its items is taken.
         """
         if frame is _EOF:
             return True
-        limit = self._max_batch
-        for name, n in (("ack_tokens", len(frame.ack_tokens)), ("nacks", len(frame.nacks)),
-                        ("extends", len(frame.extends))):
-            if n > limit:
-                raise InvalidArgument(f"{n} {name} in one frame; the limit is {limit}")
-        v.check_nacks(frame.nacks)
-        v.check_extends(frame.extends)
         if frame.HasField("max_in_flight"):
             check_window(frame.max_in_flight, minimum=0)
             self._sub.set_max_in_flight(frame.max_in_flight)
@@ -210,21 +216,38 @@ class SubscribeSession:
         return False
 
     async def _apply(self, pending: _Settle) -> None:
-        """Extensions first, then acks, then nacks: a job extended then finished stays OK."""
+        """One ``backend.settle`` for everything merged (extensions, then acks, then nacks).
+
+        The backend refuses a call with any bad item whole, before anything changes. Then the
+        merged frames are applied one by one, so the frames before the bad one are settled
+        and answered as if they had come alone, and the bad one's error ends the stream: a
+        frame with a bad item is refused whole, and no ack is applied without its result
+        being sent.
+        """
+        try:
+            await self._settle_one(pending)
+        except InvalidArgument:
+            if len(pending.frames) == 1:
+                raise
+            for frame in pending.frames:
+                await self._settle_one(_Settle.of(frame))
+            raise  # each frame passed alone (a backend stricter on merges): still refused
+
+    async def _settle_one(self, pending: _Settle) -> None:
+        if not (pending.acks or pending.nacks or pending.extends):
+            return
+        done = await self._backend.settle(
+            self._room, self._queue, acks=pending.acks,
+            nacks=convert.nacks_from_proto(pending.nacks),
+            extends=convert.extends_from_proto(pending.extends))
         results: list[tuple[Sequence[str], Sequence[model.SettleOutcome]]] = []
         if pending.extends:
-            outcomes = await self._backend.extend(self._room, self._queue,
-                                                 convert.extends_from_proto(pending.extends))
-            results.append(([e.lease_token for e in pending.extends], outcomes))
+            results.append(([e.lease_token for e in pending.extends], done.extends))
         if pending.acks:
-            outcomes = await self._backend.ack(self._room, self._queue, pending.acks)
-            results.append((pending.acks, outcomes))
+            results.append((pending.acks, done.acks))
         if pending.nacks:
-            outcomes = await self._backend.nack(self._room, self._queue,
-                                               convert.nacks_from_proto(pending.nacks))
-            results.append(([n.lease_token for n in pending.nacks], outcomes))
-        if results:
-            self._outbox.put_nowait(_Out(results=results))
+            results.append(([n.lease_token for n in pending.nacks], done.nacks))
+        self._outbox.put_nowait(_Out(results=results))
 
     async def _pump(self) -> None:
         while True:

@@ -22,6 +22,8 @@ from meshq.queue.model import (
     DLQ_SUFFIX,
     MAX_DELAY_SECONDS,
     MAX_LEASE_SECONDS,
+    ExtendItem,
+    NackItem,
     NewMessage,
     QueueLimits,
     QueueOptions,
@@ -223,6 +225,20 @@ def check_extends(items: Sequence[_ExtendLike]) -> None:
         check_seconds(f"extends[{i}].seconds", item.seconds, maximum=MAX_LEASE_SECONDS)
         if item.seconds <= 0:
             raise InvalidArgument(f"extends[{i}].seconds must be more than 0")
+
+
+def check_settle(acks: Sequence[str], nacks: Sequence[NackItem],
+                 extends: Sequence[ExtendItem], *, max_batch: int) -> list[NackItem]:
+    """One settle call, whole (``QueueBackend.settle``): each list within ``max_batch``, each
+    nack's delay, each extension's length; the nacks with their error texts made safe. Bad
+    input raises InvalidArgument before anything is applied."""
+    for name, n in (("acks", len(acks)), ("nacks", len(nacks)), ("extends", len(extends))):
+        if n > max_batch:
+            raise InvalidArgument(f"{n} {name} in one call; the limit is {max_batch}")
+    check_nacks(nacks)
+    check_extends(extends)
+    return [NackItem(lease_token=i.lease_token, delay_seconds=i.delay_seconds,
+                     error=check_error_text(i.error)) if i.error else i for i in nacks]
 
 
 def check_error_text(error: str) -> str:
