@@ -1,0 +1,96 @@
+"""Inserting messages: the one place that writes ``q_messages`` and ``q_dedup`` rows for a send.
+
+Both the queue backend's Send and the scheduler store's ``record`` call ``insert``, inside a
+transaction the caller owns: that is what lets a scheduled fire's ledger row and its message
+commit together. Dedup is a unique key (room, queue, dedup_id) with an expiry: an insert that
+meets an unexpired record is a duplicate and returns the first message's id; an expired
+record is taken over. ``ON CONFLICT`` waits for a concurrent sender of the same id, so two
+replicas never both enqueue it. A NOTIFY on ``CHANNEL`` goes out when the transaction commits.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+CHANNEL = "meshq_queue"  # LISTEN/NOTIFY channel; the payload is "<room>/<queue>"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to insert."""
+
+    body: str
+    headers_json: str = "{}"
+    delay: float = 0.0
+    dedup_id: str = ""
+    dedup_window: float = 0.0
+    """Seconds the dedup id is remembered (0: not remembered)."""
+
+
+def new_id() -> str:
+    """A message id, unique across replicas (random, 128 bits)."""
+    return uuid.UUID(bytes=os.urandom(16)).hex
+
+
+async def insert(conn: asyncpg.Connection, room: str, queue: str, batch: list[Outgoing],
+                 now: float) -> list[tuple[str, bool]]:
+    """Insert ``batch`` into one queue; (message_id, duplicate) per message, in order."""
+    ids = [new_id() for _ in batch]
+    first: dict[str, int] = {}
+    results: list[tuple[str, bool] | None] = [None] * len(batch)
+    keyed: list[int] = []
+    for i, m in enumerate(batch):
+        if not m.dedup_id:
+            continue
+        if m.dedup_id in first:
+            results[i] = (ids[first[m.dedup_id]], True)
+        else:
+            first[m.dedup_id] = i
+            keyed.append(i)
+    if keyed:
+        await _claim_dedup(conn, room, queue, batch, ids, keyed, results, now)
+    fresh = [i for i in range(len(batch)) if results[i] is None]
+    if fresh:
+        await conn.execute(
+            "INSERT INTO q_messages (id, room, queue, body, headers_json, enqueued_at, ready_at) "
+            "SELECT i, $1, $2, b, h, $3, r FROM unnest($4::text[], $5::text[], $6::text[], "
+            "$7::float8[]) WITH ORDINALITY AS t(i, b, h, r, o) ORDER BY o",
+            room, queue, now, [ids[i] for i in fresh], [batch[i].body for i in fresh],
+            [batch[i].headers_json for i in fresh],
+            [now + batch[i].delay if batch[i].delay > 0 else 0.0 for i in fresh])
+        for i in fresh:
+            results[i] = (ids[i], False)
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{room}/{queue}")
+    return [r for r in results if r is not None]
+
+
+async def _claim_dedup(conn: asyncpg.Connection, room: str, queue: str, batch: list[Outgoing],
+                       ids: list[str], keyed: list[int], results: list[tuple[str, bool] | None],
+                       now: float) -> None:
+    """Take each keyed message's dedup record, or mark it a duplicate of the holder's id."""
+    remembered = [i for i in keyed if batch[i].dedup_window > 0]
+    won: set[str] = set()
+    if remembered:
+        rows = await conn.fetch(
+            "INSERT INTO q_dedup AS d (room, queue, dedup_id, message_id, expires_at) "
+            "SELECT $1, $2, k, m, e FROM unnest($3::text[], $4::text[], $5::float8[]) AS t(k, m, e) "
+            "ON CONFLICT (room, queue, dedup_id) DO UPDATE SET message_id = EXCLUDED.message_id, "
+            "expires_at = EXCLUDED.expires_at WHERE d.expires_at <= $6 RETURNING dedup_id",
+            room, queue, [batch[i].dedup_id for i in remembered], [ids[i] for i in remembered],
+            [now + batch[i].dedup_window for i in remembered], now)
+        won = {r["dedup_id"] for r in rows}
+    lost = [batch[i].dedup_id for i in remembered if batch[i].dedup_id not in won]
+    holders: dict[str, str] = {}
+    if lost:
+        rows = await conn.fetch(
+            "SELECT dedup_id, message_id FROM q_dedup WHERE room = $1 AND queue = $2 "
+            "AND dedup_id = ANY($3::text[])", room, queue, lost)
+        holders = {r["dedup_id"]: r["message_id"] for r in rows}
+    for i in remembered:
+        key = batch[i].dedup_id
+        if key not in won:
+            results[i] = (holders[key], True)

@@ -1,0 +1,154 @@
+"""Versioned schema migrations, applied at start under an advisory lock.
+
+``MIGRATIONS[i]`` brings the schema from version ``i`` to ``i + 1``; the applied version is
+the row count of ``meshq_schema``. ``migrate`` takes a transaction-level advisory lock first,
+so two replicas starting together apply each step once: the second waits, then sees the new
+version and does nothing. A database newer than this code is refused (an older replica must
+not run against a schema it does not know).
+
+Every table lives in the connection's current schema (``search_path``), so one database can
+hold several meshq installations (and each test its own).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+
+from meshq.core.errors import FailedPrecondition
+
+logger = logging.getLogger(__name__)
+
+MIGRATION_LOCK = 0x6D65_7368_7100_0001  # pg_advisory_xact_lock key: "meshq" + 1
+
+SCHEDULER = """
+CREATE TABLE sched_tasks (
+  id TEXT PRIMARY KEY,
+  room TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  schedule TEXT NOT NULL,
+  timezone TEXT NOT NULL,
+  payload_json TEXT NOT NULL,
+  active BOOLEAN NOT NULL,
+  once BOOLEAN NOT NULL,
+  name TEXT NOT NULL,
+  annotations TEXT NOT NULL,
+  catchup_window DOUBLE PRECISION NOT NULL,
+  misfire_policy TEXT NOT NULL,
+  misfire_cap INTEGER NOT NULL,
+  jitter DOUBLE PRECISION NOT NULL,
+  skip_if_pending BOOLEAN NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  cursor_ms BIGINT NOT NULL
+);
+CREATE TABLE sched_runs (
+  task_id TEXT NOT NULL REFERENCES sched_tasks(id) ON DELETE CASCADE,
+  scheduled_ms BIGINT NOT NULL,
+  fired_at_ms BIGINT NOT NULL,
+  outcome TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  error TEXT NOT NULL,
+  manual BOOLEAN NOT NULL,
+  PRIMARY KEY (task_id, scheduled_ms)
+);
+CREATE INDEX sched_runs_sending ON sched_runs (scheduled_ms) WHERE outcome = 'sending';
+"""
+
+QUEUES = """
+CREATE TABLE q_rooms (
+  name TEXT PRIMARY KEY,
+  created_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE q_queues (
+  room TEXT NOT NULL REFERENCES q_rooms(name) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  max_deliveries INTEGER NOT NULL,
+  dedup_window DOUBLE PRECISION NOT NULL,
+  closed BOOLEAN NOT NULL DEFAULT false,
+  created_at DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (room, name)
+);
+CREATE TABLE q_messages (
+  seq BIGSERIAL PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  room TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  body TEXT NOT NULL,
+  headers_json TEXT NOT NULL,
+  enqueued_at DOUBLE PRECISION NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  ready_at DOUBLE PRECISION NOT NULL,
+  lease_token TEXT,
+  lease_expires_at DOUBLE PRECISION,
+  leased_at DOUBLE PRECISION,
+  FOREIGN KEY (room, queue) REFERENCES q_queues(room, name) ON DELETE CASCADE
+);
+-- Claims: the ready (unleased) messages of one queue in FIFO order.
+CREATE INDEX q_messages_ready ON q_messages (room, queue, seq) WHERE lease_token IS NULL;
+-- Expiry sweeps: leases by deadline.
+CREATE INDEX q_messages_leased ON q_messages (lease_expires_at) WHERE lease_token IS NOT NULL;
+CREATE INDEX q_messages_queue ON q_messages (room, queue);
+CREATE TABLE q_dedup (
+  room TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  dedup_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  expires_at DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (room, queue, dedup_id),
+  FOREIGN KEY (room, queue) REFERENCES q_queues(room, name) ON DELETE CASCADE
+);
+CREATE INDEX q_dedup_expiry ON q_dedup (expires_at);
+"""
+
+STORAGE = """
+CREATE TABLE st_blobs (
+  id BIGSERIAL PRIMARY KEY,
+  created_at DOUBLE PRECISION NOT NULL,
+  committed BOOLEAN NOT NULL DEFAULT false
+);
+CREATE TABLE st_chunks (
+  blob_id BIGINT NOT NULL REFERENCES st_blobs(id) ON DELETE CASCADE,
+  n INTEGER NOT NULL,
+  start_offset BIGINT NOT NULL,
+  data BYTEA NOT NULL,
+  PRIMARY KEY (blob_id, n)
+);
+CREATE TABLE st_files (
+  room TEXT NOT NULL,
+  path TEXT NOT NULL COLLATE "C",
+  blob_id BIGINT NOT NULL REFERENCES st_blobs(id),
+  size BIGINT NOT NULL,
+  modified_ms BIGINT NOT NULL,
+  PRIMARY KEY (room, path)
+);
+CREATE TABLE st_folders (
+  room TEXT NOT NULL,
+  path TEXT NOT NULL COLLATE "C",
+  modified_ms BIGINT NOT NULL,
+  PRIMARY KEY (room, path)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (SCHEDULER, QUEUES, STORAGE)
+VERSION = len(MIGRATIONS)
+
+
+async def migrate(conn: asyncpg.Connection) -> int:
+    """Bring the schema to ``VERSION``; returns the version found before."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS meshq_schema ("
+            " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        found = int(await conn.fetchval("SELECT count(*) FROM meshq_schema"))
+        if found > VERSION:
+            raise FailedPrecondition(
+                f"the database schema is at version {found}, newer than this meshq knows "
+                f"({VERSION}); upgrade meshq on this replica")
+        for version in range(found, VERSION):
+            await conn.execute(MIGRATIONS[version])
+            await conn.execute("INSERT INTO meshq_schema (version) VALUES ($1)", version + 1)
+            logger.info("PostgreSQL schema migrated to version %d", version + 1)
+    return found

@@ -1,0 +1,181 @@
+"""A throwaway PostgreSQL cluster for tests, started from the installed binaries.
+
+``PgCluster`` runs ``initdb`` into a temp dir and ``pg_ctl start`` on a free loopback port with
+its unix socket in that dir and ``fsync`` on (the durability the tests rely on is the real
+one). It never touches the system's PostgreSQL service. As root (CI), the server runs as the
+``postgres`` user, since PostgreSQL refuses to run as root.
+
+The binaries are looked up on PATH, in /usr/local/bin and in /usr/lib/postgresql/NN/bin
+(Debian's layout, newest first); ``find_bin`` returns None when PostgreSQL is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+SEARCH = ("/usr/local/bin", "/usr/lib/postgresql/*/bin")
+START_TIMEOUT = 60  # seconds pg_ctl waits for the server to accept connections
+
+
+def find_bin(name: str) -> Path | None:
+    """The path of a PostgreSQL binary (initdb, pg_ctl), or None."""
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    for pattern in SEARCH:
+        for folder in sorted(Path("/").glob(pattern.lstrip("/")), reverse=True):
+            if (folder / name).exists():
+                return folder / name
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PgCluster:
+    """One initdb'd cluster in a temp dir; ``start`` / ``stop`` / ``restart`` / ``kill``."""
+
+    def __init__(self, *, port: int | None = None, user: str = "meshq") -> None:
+        initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
+        if initdb is None or pg_ctl is None:
+            raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) not found; install the "
+                               "postgresql package")
+        self.initdb, self.pg_ctl = initdb, pg_ctl
+        self.port = port or free_port()
+        self.user = user
+        self.root = Path(tempfile.mkdtemp(prefix="meshq-pg-"))
+        self.data = self.root / "data"
+        self.socket_dir = self.root
+        self.log = self.root / "server.log"
+        self._run_as = _server_user()
+        if self._run_as is not None:
+            os.chown(self.root, self._run_as.pw_uid, self._run_as.pw_gid)
+
+    @property
+    def dsn(self) -> str:
+        """A URL over TCP on loopback (what a replica on another host would use)."""
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
+
+    def _cmd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        kwargs: dict[str, object] = {}
+        if self._run_as is not None:
+            kwargs = {"user": self._run_as.pw_uid, "group": self._run_as.pw_gid,
+                      "extra_groups": []}
+        return subprocess.run(args, check=check, capture_output=True, text=True,  # type: ignore[call-overload, no-any-return]
+                              cwd=self.root, **kwargs)
+
+    def init(self) -> PgCluster:
+        self._cmd(str(self.initdb), "-D", str(self.data), "-U", self.user, "-A", "trust",
+                  "-E", "UTF8", "--no-locale", "--no-sync")
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(
+                f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.socket_dir}'\nfsync = on\n"
+                "max_connections = 200\nshared_buffers = 128MB\n"
+                "log_min_messages = warning\n")
+        return self
+
+    def start(self) -> None:
+        self._cmd(str(self.pg_ctl), "-D", str(self.data), "-l", str(self.log), "-w",
+                  "-t", str(START_TIMEOUT), "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._cmd(str(self.pg_ctl), "-D", str(self.data), "-m", mode, "-w", "stop",
+                  check=False)
+
+    def restart(self) -> None:
+        """Stop at once (connections cut, like a crash of the primary) and start again."""
+        self.stop("immediate")
+        self.start()
+
+    def cleanup(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until the port accepts TCP connections."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+
+def _server_user() -> pwd.struct_passwd | None:
+    """The account the server runs as when we are root (PostgreSQL refuses root)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        raise RuntimeError("running as root needs a 'postgres' user to run the server; "
+                           "install the postgresql package") from None
+
+
+_shared: PgCluster | None = None
+
+
+def shared_cluster() -> PgCluster:
+    """The session's one cluster, started on first use and removed when the process exits."""
+    global _shared
+    if _shared is None:
+        import atexit
+
+        cluster = PgCluster().init()
+        cluster.start()
+        atexit.register(cluster.cleanup)
+        _shared = cluster
+    return _shared
+
+
+def fresh_schema(cluster: PgCluster, prefix: str = "t") -> str:
+    """A new empty schema; returns a URL whose connections use it (search_path)."""
+    import uuid
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    psql = find_bin("psql")
+    if psql is None:
+        raise RuntimeError("psql not found; install the postgresql package")
+    subprocess.run([str(psql), "-h", str(cluster.socket_dir), "-p", str(cluster.port), "-U",
+                    cluster.user, "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                    f"CREATE SCHEMA {name}"], check=True, capture_output=True)
+    return f"{cluster.dsn}?search_path={name}"
+
+
+def postgres_missing() -> str:
+    """Why PostgreSQL tests cannot run here ("" when they can)."""
+    if find_bin("initdb") is None or find_bin("pg_ctl") is None or find_bin("psql") is None:
+        return "PostgreSQL binaries (initdb, pg_ctl, psql) are not installed"
+    return ""
+
+
+def need_postgres() -> None:
+    """Skip the calling test where PostgreSQL is not installed, saying why; in CI
+    (``CI=true``, where .ci/run installs it) fail instead."""
+    import pytest
+
+    missing = postgres_missing()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(missing)
+        pytest.skip(missing)
+
+
+def schema_url() -> str:
+    """A fresh schema on the shared cluster (skips or fails as ``need_postgres`` says)."""
+    need_postgres()
+    return fresh_schema(shared_cluster())
