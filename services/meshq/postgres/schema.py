@@ -103,11 +103,14 @@ CREATE INDEX q_dedup_expiry ON q_dedup (expires_at);
 """
 
 STORAGE = """
+-- state: 'writing' (a stream in progress), 'live' (a file points at it), 'dead' (replaced or
+-- deleted; kept a while for reads that started before).
 CREATE TABLE st_blobs (
   id BIGSERIAL PRIMARY KEY,
-  created_at DOUBLE PRECISION NOT NULL,
-  committed BOOLEAN NOT NULL DEFAULT false
+  state TEXT NOT NULL,
+  changed_at DOUBLE PRECISION NOT NULL
 );
+CREATE INDEX st_blobs_collect ON st_blobs (changed_at) WHERE state <> 'live';
 CREATE TABLE st_chunks (
   blob_id BIGINT NOT NULL REFERENCES st_blobs(id) ON DELETE CASCADE,
   n INTEGER NOT NULL,
@@ -115,6 +118,7 @@ CREATE TABLE st_chunks (
   data BYTEA NOT NULL,
   PRIMARY KEY (blob_id, n)
 );
+ALTER TABLE st_chunks ALTER COLUMN data SET STORAGE EXTERNAL;  -- arbitrary bytes: no compression
 CREATE TABLE st_files (
   room TEXT NOT NULL,
   path TEXT NOT NULL COLLATE "C",
