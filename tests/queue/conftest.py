@@ -1,15 +1,24 @@
-"""Engine fixtures: a fresh engine per test over each store, a fake clock, and restarts."""
+"""Backend fixtures: a fresh backend per test for every registered backend, a fake clock,
+restarts.
+
+``BACKENDS`` lists a factory per backend: tests taking the ``h`` fixture (the contract suite,
+validation, the fast paths, the wake-ups) run once for each. A backend adds itself with a
+``Harness`` subclass that builds its ``QueueBackend`` on the harness's clock and implements
+``start`` / ``stored`` / ``advance`` for it; a backend that needs a tool missing here skips
+its own parameter (never in CI).
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from meshq.queue.backend import QueueBackend
 from meshq.queue.engine import QueueEngine
 from meshq.queue.memory_store import MemoryQueueStore
 from meshq.queue.model import QueueLimits
@@ -33,7 +42,10 @@ class FakeClock:
 
 
 class Harness:
-    """One engine over one store; ``restart`` builds a new engine over the same data."""
+    """One backend over one data set; ``restart`` builds a new backend over the same data.
+
+    This base is the embedded engine over the in-memory or the SQLite store (``kind``).
+    """
 
     def __init__(self, kind: str, tmp_path: Path) -> None:
         self.kind = kind
@@ -41,26 +53,35 @@ class Harness:
         self.memory = MemoryQueueStore()
         self.clock = FakeClock()
         self.limits = QueueLimits()
-        self.engine: QueueEngine | None = None
+        self.engine: QueueBackend | None = None
 
     def new_store(self) -> QueueStore:
         return self.memory if self.kind == "memory" else SqliteQueueStore(self.path)
 
-    async def start(self, *, real_clock: bool = False, **kwargs: Any) -> QueueEngine:
+    async def start(self, *, real_clock: bool = False, **kwargs: Any) -> QueueBackend:
+        """A started backend; ``kwargs`` are constructor options (``limits=``...)."""
         kwargs.setdefault("limits", self.limits)
         clock = time.time if real_clock else self.clock
-        self.engine = QueueEngine(self.new_store(), clock=clock, **kwargs)
-        await self.engine.start()
-        return self.engine
+        engine = QueueEngine(self.new_store(), clock=clock, **kwargs)
+        await engine.start()
+        self.engine = engine
+        return engine
 
-    async def restart(self, **kwargs: Any) -> QueueEngine:
+    async def restart(self, **kwargs: Any) -> QueueBackend:
         assert self.engine is not None
-        await self.engine.stop()
+        await self.engine.close()
         return await self.start(**kwargs)
 
     async def stop(self) -> None:
         if self.engine is not None:
-            await self.engine.stop()
+            await self.engine.close()
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake clock and apply every deadline now passed (expiries, delays), as
+        the backend's own timer would have."""
+        self.clock.advance(seconds)
+        assert isinstance(self.engine, QueueEngine)
+        self.engine.process_due()
 
     def stored(self) -> dict[str, Any]:
         """Everything durable, as plain data (to show a rejected call wrote nothing)."""
@@ -74,9 +95,16 @@ class Harness:
                     for t in ("rooms", "queues", "messages", "dedup")}
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+BACKENDS: dict[str, Callable[[Path], Harness]] = {
+    "memory": lambda tmp_path: Harness("memory", tmp_path),
+    "sqlite": lambda tmp_path: Harness("sqlite", tmp_path),
+}
+"""Every backend the suite runs against: name -> harness factory (given the test's tmp dir)."""
+
+
+@pytest.fixture(params=list(BACKENDS))
 async def h(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    harness = Harness(request.param, tmp_path)
+    harness = BACKENDS[request.param](tmp_path)
     await harness.start()
     try:
         yield harness

@@ -55,7 +55,7 @@ async def test_send_fields_matches_send(h: Harness) -> None:
     ], create=True)
     assert [duplicate for _, duplicate in results] == [False, False, True, False]
     assert results[2][0] == results[1][0]
-    info = e.queue_info(R, "q")
+    info = await e.queue_info(R, "q")
     assert (info.depth, info.delayed) == (2, 1)  # depth counts ready messages
     got = await e.receive(R, "q", max_messages=10)
     assert [(d.body, d.headers) for d in got] == [('{"a": "é"}', {}), ("[1, 2]", {"k": "v"})]
@@ -101,7 +101,7 @@ async def test_big_interleaved_group_commits_survive_a_restart(h: Harness) -> No
     )
     assert outcomes == [SettleOutcome.OK] * n
     e = await h.restart()
-    info = e.queue_info(R, "q")
+    info = await e.queue_info(R, "q")
     assert info.depth == 2 * n + 3
     bodies = [d.body for d in await e.receive(R, "q", max_messages=1000)]
     assert bodies == [str(i) for i in range(n, 3 * n + 3)]

@@ -174,9 +174,9 @@ class QueueStatsCollector(Collector):
         stats: list[tuple[str, QueueInfo]] = []
         if not getattr(self._engine, "healthy", True):  # a failed commit: it refuses all calls
             return stats
-        for room in self._engine.list_rooms():
+        for room in self._engine.registry.list_rooms():
             try:
-                queues = self._engine.list_queues(room.name)
+                queues = self._engine.registry.list_queues(room.name)
             except NotFound:  # deleted between the two calls
                 continue
             stats.extend((room.name, info) for info in queues)

@@ -50,7 +50,7 @@ def engine_load(engine: Any) -> LoadSource:
 
     async def load(room: str, queue: str) -> QueueLoad:
         try:
-            info = engine.queue_info(room, queue)
+            info = engine.registry.queue_info(room, queue)
         except NotFound:
             return QueueLoad(ready=0, in_flight=0)
         return QueueLoad(ready=info.depth, in_flight=info.in_flight)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from meshq.core.errors import AlreadyExists, FailedPrecondition, NotFound, ResourceExhausted
+from meshq.core.errors import AlreadyExists, FailedPrecondition, ResourceExhausted
 from meshq.core.validation import check_name
 from meshq.queue import store as st
 from meshq.queue import validate as v
 from meshq.queue.leaser import Leaser
 from meshq.queue.model import (
-    Delivery,
     QueueInfo,
     QueueLimits,
     QueueOptions,
@@ -19,9 +18,8 @@ from meshq.queue.model import (
     is_dlq,
 )
 from meshq.queue.observer import QueueObserver
+from meshq.queue.registry import Registry, room_info
 from meshq.queue.state import DELAYED, GONE, LEASED, READY, QueueState, RoomState
-
-DEFAULT_PEEK = 10
 
 
 class AdminMixin:
@@ -32,10 +30,10 @@ class AdminMixin:
     _leaser: Leaser
     _observer: QueueObserver
     limits: QueueLimits
+    registry: Registry
     _commit: Callable[[list[st.Op]], Awaitable[None]]
     _existing: Callable[[str, str], QueueState]
     _check_running: Callable[[], None]
-    _check_healthy: Callable[[], None]
 
     # -- rooms ------------------------------------------------------------------------------
 
@@ -47,29 +45,14 @@ class AdminMixin:
         if room is not None:
             if not if_not_exists:
                 raise AlreadyExists(f"room {name!r} exists already")
-            return _room_info(room), False
+            return room_info(room), False
         room = self._rooms[name] = RoomState(name, self._clock())
         await self._commit([(st.ROOM_PUT, (name, room.created_at))])
-        return _room_info(room), True
-
-    def _room(self, name: str) -> RoomState:
-        check_name("room", name)
-        self._check_healthy()
-        room = self._rooms.get(name)
-        if room is None:
-            raise NotFound(f"room {name!r} does not exist")
-        return room
-
-    def get_room(self, name: str) -> RoomInfo:
-        return _room_info(self._room(name))
-
-    def list_rooms(self) -> list[RoomInfo]:
-        self._check_healthy()
-        return [_room_info(r) for _, r in sorted(self._rooms.items())]
+        return room_info(room), True
 
     async def delete_room(self, name: str, *, force: bool = False) -> None:
         """Delete a room; with queues in it only when ``force`` (they go too)."""
-        room = self._room(name)
+        room = self.registry.room(name)
         self._check_running()
         if room.queues and not force:
             raise FailedPrecondition(f"room {name!r} still has {len(room.queues)} queues; "
@@ -130,7 +113,7 @@ class AdminMixin:
         q = r.queues.get(queue) if r is not None else None
         if q is None:
             q = await self._create_queue(room, queue, options or QueueOptions())
-            return self.queue_info(room, queue)
+            return self.registry.queue_info(room, queue)
         q.closed = False
         if options is not None:
             q.options = options
@@ -138,7 +121,7 @@ class AdminMixin:
         for sub in q.subs:
             sub.wake()
         await self._commit([_queue_put(q)])
-        return self.queue_info(room, queue)
+        return self.registry.queue_info(room, queue)
 
     async def close_queue(self, room: str, queue: str) -> None:
         """Refuse Send, Receive and new deliveries until reopened; settling still works."""
@@ -185,37 +168,6 @@ class AdminMixin:
         self._forget_queue(self._rooms[room], q, ops)
         await self._commit(ops)
 
-    def list_queues(self, room: str) -> list[QueueInfo]:
-        r = self._room(room)
-        return [self._info(r, q) for _, q in sorted(r.queues.items())]
-
-    def queue_info(self, room: str, queue: str) -> QueueInfo:
-        q = self._existing(room, queue)
-        return self._info(self._rooms[room], q)
-
-    def _info(self, room: RoomState, q: QueueState) -> QueueInfo:
-        dq = None if is_dlq(q.name) else room.queues.get(dlq_name(q.name))
-        first = q.ready.first() if q.n_ready else None
-        return QueueInfo(
-            name=q.name, depth=q.n_ready, in_flight=len(q.leases), delayed=q.n_delayed,
-            dead_lettered=len(dq.msgs) if dq is not None else 0,
-            oldest_age_seconds=max(0.0, self._clock() - first.enqueued_at) if first else 0.0,
-            closed=q.closed, options=q.options,
-        )
-
-    def peek(self, room: str, queue: str, max_messages: int) -> list[Delivery]:
-        """The next ready messages, oldest first, without leasing them."""
-        q = self._existing(room, queue)
-        n = v.check_count("max_messages", max_messages or DEFAULT_PEEK, self.limits)
-        out: list[Delivery] = []
-        for msg in q.ready.in_order():
-            if len(out) >= n:
-                break
-            out.append(Delivery(message_id=msg.id, body=msg.body, headers=msg.headers,
-                                enqueued_at=msg.enqueued_at, attempt=msg.attempts + 1,
-                                queue=q.name))
-        return out
-
     async def redrive(self, room: str, queue: str, max_messages: int = 0) -> int:
         """Move messages of ``<queue>.dlq`` (not leased ones) back, oldest first, attempts 0."""
         q = self._existing(room, queue)
@@ -250,7 +202,3 @@ class AdminMixin:
 def _queue_put(q: QueueState) -> st.Op:
     return (st.QUEUE_PUT, (q.room, q.name, q.options.max_deliveries,
                            q.options.dedup_window_seconds, int(q.closed), q.created_at))
-
-
-def _room_info(room: RoomState) -> RoomInfo:
-    return RoomInfo(name=room.name, created_at=room.created_at, queue_count=len(room.queues))

@@ -87,14 +87,14 @@ def queue_info_to_proto(info: model.QueueInfo) -> queues_pb2.QueueInfo:
 
 def fields_from_proto(
     messages: Sequence[queues_pb2.OutgoingMessage],
-) -> list[tuple[str, Any, float, str, float]]:
-    """(body, headers, delay_seconds, dedup_id, dedup_window_seconds) per message for
-    ``QueueEngine.send_fields``.
+) -> list[model.MessageFields]:
+    """One ``MessageFields`` per message for ``QueueBackend.send_fields``.
 
-    The headers stay the proto map (the engine copies it only when it is not empty): building
-    a dict and a ``NewMessage`` per message cost more than validating it.
+    The headers stay the proto map (the backend copies it only when it is not empty):
+    building a dict and a ``NewMessage`` per message cost more than validating it.
     """
-    return [(m.json, m.headers, m.delay_seconds, m.dedup_id, m.dedup_window_seconds)
+    fields = model.MessageFields
+    return [fields(m.json, m.headers, m.delay_seconds, m.dedup_id, m.dedup_window_seconds)
             for m in messages]
 
 

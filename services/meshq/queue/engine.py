@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import overload
 
-from meshq.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from meshq.core.errors import FailedPrecondition, InvalidArgument, Unavailable
 from meshq.core.validation import check_name, check_seconds
 from meshq.queue import store as st
 from meshq.queue import validate as v
@@ -25,24 +25,28 @@ from meshq.queue.leaser import Leaser
 from meshq.queue.model import (
     Delivery,
     ExtendItem,
-    MessageState,
+    MessageFields,
+    MessageStatus,
     NackItem,
     NewMessage,
+    QueueInfo,
     QueueLimits,
     QueueOptions,
+    RoomInfo,
     SendResult,
+    Sent,
     SettleOutcome,
     new_send_result,
 )
 from meshq.queue.observer import QueueObserver
+from meshq.queue.registry import Registry
 from meshq.queue.sending import Sender
-from meshq.queue.state import DELAYED, LEASED, READY, DedupEntry, Msg, QueueState, RoomState
+from meshq.queue.state import DedupEntry, Msg, QueueState, RoomState
 from meshq.queue.subscription import Subscription, check_window
 
 logger = logging.getLogger(__name__)
 
 BROKEN = "queue store failed; restart the server"
-_STATES = {READY: MessageState.READY, DELAYED: MessageState.DELAYED, LEASED: MessageState.IN_FLIGHT}
 
 
 class QueueEngine(AdminMixin):
@@ -60,7 +64,11 @@ class QueueEngine(AdminMixin):
         self.limits = limits
         self._observer = observer or QueueObserver()
         self._clock = clock
-        self._rooms: dict[str, RoomState] = {}
+        self.registry = Registry(clock=clock, limits=limits, check_healthy=self._check_healthy,
+                                 check_running=self._check_running)
+        """Rooms and queues in memory; its reads are synchronous (for in-process callers that
+        cannot await, e.g. a metrics collector at scrape time)."""
+        self._rooms = self.registry.rooms
         self._running = False
         self._broken = False
         self.on_broken: Callable[[BaseException], None] | None = None
@@ -85,7 +93,7 @@ class QueueEngine(AdminMixin):
         logger.info("queue engine started: %d rooms, %d messages",
                     len(self._rooms), len(snapshot.messages))
 
-    async def stop(self) -> None:
+    async def close(self) -> None:
         """End every subscription and wait, drop in-flight leases, close the store."""
         if not self._running:
             return
@@ -226,19 +234,10 @@ class QueueEngine(AdminMixin):
     # -- lookups ----------------------------------------------------------------------------
 
     def _find(self, room: str, queue: str) -> QueueState | None:
-        r = self._rooms.get(room)
-        return r.queues.get(queue) if r is not None else None
+        return self.registry.find(room, queue)
 
     def _existing(self, room: str, queue: str) -> QueueState:
-        v.check_target(room, queue)
-        self._check_running()
-        q = self._find(room, queue)
-        if q is None:
-            if room not in self._rooms:
-                raise NotFound(f"room {room!r} does not exist")
-            raise NotFound(f"queue {queue!r} does not exist in room {room!r}; "
-                           "send with create=true or open it first")
-        return q
+        return self.registry.existing(room, queue)
 
     async def _usable(self, room: str, queue: str, create: bool) -> QueueState:
         """The queue for send / receive / subscribe: created if asked, refused if closed."""
@@ -263,12 +262,9 @@ class QueueEngine(AdminMixin):
         q = await self._usable(room, queue, create)
         return [new_send_result(mid, dup) for mid, dup in await self._sender.send(q, prepared)]
 
-    async def send_fields(self, room: str, queue: str, messages: Sequence[v.Fields], *,
-                          create: bool = False) -> list[tuple[str, bool]]:
-        """``send`` over (body, headers, delay_seconds, dedup_id) tuples: the servicer's path.
-
-        Returns (message_id, duplicate) per message, in order.
-        """
+    async def send_fields(self, room: str, queue: str, messages: Sequence[MessageFields], *,
+                          create: bool = False) -> list[Sent]:
+        """``send`` over ``MessageFields`` tuples: the servicer's path."""
         v.check_target(room, queue)
         prepared = v.prepare_fields(messages, self.limits)
         q = await self._usable(room, queue, create)
@@ -349,14 +345,27 @@ class QueueEngine(AdminMixin):
         if n > self.limits.max_batch:
             raise InvalidArgument(f"{n} items in one call; the limit is {self.limits.max_batch}")
 
-    def message_state(self, room: str, queue: str, message_id: str) -> tuple[MessageState, int]:
+    # -- reads (the registry answers; async for the QueueBackend seam) ---------------------
+
+    async def get_room(self, name: str) -> RoomInfo:
+        return self.registry.get_room(name)
+
+    async def list_rooms(self) -> list[RoomInfo]:
+        return self.registry.list_rooms()
+
+    async def list_queues(self, room: str) -> list[QueueInfo]:
+        return self.registry.list_queues(room)
+
+    async def queue_info(self, room: str, queue: str) -> QueueInfo:
+        return self.registry.queue_info(room, queue)
+
+    async def peek(self, room: str, queue: str, max_messages: int) -> list[Delivery]:
+        """The next ready messages, oldest first, without leasing them."""
+        return self.registry.peek(room, queue, max_messages)
+
+    async def message_state(self, room: str, queue: str, message_id: str) -> MessageStatus:
         """Where a message is, and its delivery attempts so far."""
-        q = self._existing(room, queue)
-        msg = q.msgs.get(message_id) if isinstance(message_id, str) else None
-        if msg is None:
-            return MessageState.GONE, 0
-        attempts = msg.attempts + (1 if msg.state == LEASED else 0)
-        return _STATES[msg.state], attempts
+        return self.registry.message_state(room, queue, message_id)
 
 
 async def _wait(q: QueueState, seconds: float) -> bool:

@@ -6,7 +6,9 @@ Times are float seconds since the Unix epoch (``time.time()``) unless a name say
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 DEFAULT_MAX_DELIVERIES = 5  # deliveries before a message moves to "<queue>.dlq"
 DEFAULT_DEDUP_WINDOW = 300.0  # seconds a dedup_id is remembered
@@ -70,6 +72,25 @@ class SendResult:
     duplicate: bool = False
 
 
+class MessageFields(NamedTuple):
+    """One message to send as plain fields: what the servicer builds per ``OutgoingMessage``
+    (validating fields costs less than building a ``NewMessage`` first)."""
+
+    body: str
+    headers: Mapping[str, str]
+    """Any mapping (a proto map is fine): copied only when not empty."""
+    delay_seconds: float = 0.0
+    dedup_id: str = ""
+    dedup_window_seconds: float = 0.0
+
+
+class Sent(NamedTuple):
+    """The result of one message of ``send_fields``."""
+
+    message_id: str
+    duplicate: bool
+
+
 @dataclass(frozen=True, kw_only=True)
 class Delivery:
     """A message handed to a consumer (or peeked: then lease fields are empty)."""
@@ -108,6 +129,14 @@ class MessageState(enum.Enum):
     DELAYED = "delayed"
     IN_FLIGHT = "in_flight"
     GONE = "gone"
+
+
+class MessageStatus(NamedTuple):
+    """Where a message is, and its delivery attempts (the current one included while in
+    flight)."""
+
+    state: MessageState
+    attempt: int
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,15 +11,12 @@ from typing import TYPE_CHECKING
 
 from meshq.core.errors import ResourceExhausted, Unavailable
 from meshq.queue import store as st
+from meshq.queue.model import Sent
 from meshq.queue.state import DELAYED, DedupEntry, Msg, QueueState
 from meshq.queue.validate import Prepared
 
 if TYPE_CHECKING:
     from meshq.queue.engine import QueueEngine
-
-
-Sent = tuple[str, bool]
-"""(message_id, duplicate) of one message of a send."""
 
 
 class Sender:
@@ -66,19 +63,19 @@ class Sender:
             if dedup_id:
                 entry = q.dedup.get(dedup_id)
                 if entry is not None and entry.expires_at > now:
-                    results.append((entry.message_id, True))
+                    results.append(Sent(entry.message_id, True))
                     if entry.commit is not None:
                         waits.append(entry.commit)
                     continue
                 first = in_batch.get(dedup_id)
                 if first is not None:
-                    results.append((first, True))
+                    results.append(Sent(first, True))
                     continue
             mid = f"{prefix}{next(counter):010x}"
             if dedup_id:
                 in_batch[dedup_id] = mid
             fresh.append((mid, p))
-            results.append((mid, False))
+            results.append(Sent(mid, False))
         return results, fresh, waits
 
     async def send(self, q: QueueState, batch: list[Prepared]) -> list[Sent]:

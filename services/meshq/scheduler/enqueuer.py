@@ -68,7 +68,7 @@ class EngineEnqueuer:
 
     async def room_exists(self, room: str) -> bool:
         try:
-            self.engine.get_room(room)
+            self.engine.registry.get_room(room)
         except NotFound:
             return False
         return True
@@ -90,7 +90,7 @@ class EngineEnqueuer:
 
     def _queue_exists(self, room: str, queue: str) -> bool:
         try:
-            self.engine.queue_info(room, queue)
+            self.engine.registry.queue_info(room, queue)
         except NotFound:
             return False
         return True
@@ -99,7 +99,7 @@ class EngineEnqueuer:
         from meshq.queue.model import MessageState
 
         try:
-            state, _attempt = self.engine.message_state(room, queue, message_id)
+            state, _attempt = self.engine.registry.message_state(room, queue, message_id)
         except NotFound:
             return False
         return state is not MessageState.GONE
