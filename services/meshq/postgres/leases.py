@@ -3,7 +3,7 @@
 A lease token is "<seq in hex>.<32 random hex digits>", new for every delivery: the seq finds
 the row by primary key, and the row must still carry that exact token with an unexpired
 lease, so a stale token (settled, expired, redelivered, or from another replica's past) is
-refused on every replica. Claims take ready rows in enqueue order with ``FOR UPDATE SKIP
+refused on every replica. Claims take ready rows in enqueue order (enqueue time, then seq) with ``FOR UPDATE SKIP
 LOCKED``, so concurrent consumers on any replicas never block on or receive the same row.
 
 A failed delivery (nack, expiry) adds one to the stored attempts; at the queue's
@@ -46,16 +46,11 @@ def parse_token(token: str) -> int | None:
 
 
 async def claim(conn: asyncpg.Connection, room: str, queue: str, n: int, now: float,
-                expires: float) -> list[Delivery]:
-    """Lease up to ``n`` ready messages, oldest first."""
-    rows = await conn.fetch(
-        "WITH c AS (SELECT seq FROM q_messages WHERE room=$1 AND queue=$2 AND lease_token IS "
-        "NULL AND ready_at <= $4 ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) "
-        "UPDATE q_messages m SET lease_token = to_hex(m.seq) || '.' || "
-        "replace(gen_random_uuid()::text, '-', ''), lease_expires_at=$5, leased_at=$4 FROM c "
-        "WHERE m.seq = c.seq RETURNING m.seq, m.id, m.body, m.headers_json, m.enqueued_at, "
-        "m.attempts, m.lease_token", room, queue, n, now, expires)
-    rows = sorted(rows, key=lambda r: r["seq"])
+                expires: float, replica: str) -> list[Delivery]:
+    """Lease up to ``n`` ready messages, oldest first, on behalf of ``replica``."""
+    rows = await conn.fetch("SELECT * FROM meshq_claim($1, $2, $3, $4, $5, $6)",
+                            room, queue, n, now, expires, replica)
+    rows = sorted(rows, key=_fifo)
     return [new_delivery(r["id"], r["body"], _headers(r["headers_json"]), r["enqueued_at"],
                          r["attempts"] + 1, queue, r["lease_token"], expires) for r in rows]
 
@@ -65,12 +60,17 @@ async def pop(conn: asyncpg.Connection, room: str, queue: str, n: int,
     """Remove up to ``n`` ready messages, oldest first (auto-ack)."""
     rows = await conn.fetch(
         "DELETE FROM q_messages WHERE seq IN (SELECT seq FROM q_messages WHERE room=$1 AND "
-        "queue=$2 AND lease_token IS NULL AND ready_at <= $4 ORDER BY seq LIMIT $3 FOR UPDATE "
-        "SKIP LOCKED) RETURNING seq, id, body, headers_json, enqueued_at, attempts",
+        "queue=$2 AND lease_token IS NULL AND ready_at <= $4 AND EXISTS (SELECT 1 FROM q_queues "
+        "WHERE room=$1 AND name=$2 AND NOT closed) ORDER BY enqueued_at, seq LIMIT $3 FOR "
+        "UPDATE SKIP LOCKED) RETURNING seq, id, body, headers_json, enqueued_at, attempts",
         room, queue, n, now)
-    rows = sorted(rows, key=lambda r: r["seq"])
+    rows = sorted(rows, key=_fifo)
     return [new_delivery(r["id"], r["body"], _headers(r["headers_json"]), r["enqueued_at"],
                          r["attempts"] + 1, queue) for r in rows]
+
+
+def _fifo(row: asyncpg.Record) -> tuple[float, int]:
+    return row["enqueued_at"], row["seq"]
 
 
 def _headers(text: str) -> dict[str, str]:
@@ -123,11 +123,23 @@ async def hand_back(conn: asyncpg.Connection, room: str, queue: str,
     if not seqs:
         return 0
     rows = await conn.fetch(
-        "UPDATE q_messages m SET lease_token=NULL, lease_expires_at=NULL, leased_at=NULL "
-        "FROM unnest($3::bigint[], $4::text[]) AS t(seq, tok) WHERE m.seq = t.seq AND "
+        "UPDATE q_messages m SET lease_token=NULL, lease_expires_at=NULL, leased_at=NULL, "
+        "leased_by=NULL FROM unnest($3::bigint[], $4::text[]) AS t(seq, tok) WHERE m.seq = t.seq AND "
         "m.lease_token = t.tok AND m.room=$1 AND m.queue=$2 AND m.lease_expires_at > $5 "
         "RETURNING m.seq", room, queue, seqs, toks, now)
     if rows:
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{room}/{queue}")
+    return len(rows)
+
+
+async def release_replica(conn: asyncpg.Connection, replica: str) -> int:
+    """Return every lease ``replica`` handed out before it restarted, attempt unchanged: its
+    streams are gone with its old process (as the embedded engine forgets leases)."""
+    rows = await conn.fetch(
+        "UPDATE q_messages SET lease_token=NULL, lease_expires_at=NULL, leased_at=NULL, "
+        "leased_by=NULL WHERE leased_by=$1 AND lease_token IS NOT NULL RETURNING room, queue",
+        replica)
+    for room, queue in {(r["room"], r["queue"]) for r in rows}:
         await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{room}/{queue}")
     return len(rows)
 
@@ -167,13 +179,17 @@ async def fail(conn: asyncpg.Connection, room: str, queue: str, options: QueueOp
     return Failed({r["lease_token"] for r in rows}, dead)
 
 
-async def expire(conn: asyncpg.Connection, now: float) -> dict[tuple[str, str], tuple[int, int]]:
-    """Return expired leases of every queue (one batch); {(room, queue): (expired, dead)}."""
+async def expire(conn: asyncpg.Connection, now: float, room: str | None = None,
+                 queue: str | None = None) -> dict[tuple[str, str], tuple[int, int]]:
+    """Return expired leases (one batch) of every queue, or of one; {(room, queue):
+    (expired, dead)}. Calls that must see expiries first (claims, late settles, state
+    reads) run it for their queue; the sweeper for all."""
     rows = await conn.fetch(
         "SELECT m.seq, m.room, m.queue, m.attempts, m.headers_json, q.max_deliveries, "
         "q.dedup_window FROM q_messages m JOIN q_queues q ON q.room = m.room AND q.name = "
-        "m.queue WHERE m.lease_token IS NOT NULL AND m.lease_expires_at <= $1 ORDER BY "
-        "m.lease_expires_at LIMIT $2 FOR UPDATE OF m SKIP LOCKED", now, SWEEP_BATCH)
+        "m.queue WHERE m.lease_token IS NOT NULL AND m.lease_expires_at <= $1 AND "
+        "($3::text IS NULL OR (m.room = $3 AND m.queue = $4)) ORDER BY m.lease_expires_at "
+        "LIMIT $2 FOR UPDATE OF m SKIP LOCKED", now, SWEEP_BATCH, room, queue)
     groups: dict[tuple[str, str], list[asyncpg.Record]] = {}
     for r in rows:
         groups.setdefault((r["room"], r["queue"]), []).append(r)
@@ -223,7 +239,8 @@ async def _apply(conn: asyncpg.Connection, room: str, queue: str, updates: list[
             defaults.max_deliveries, defaults.dedup_window_seconds, now)
     await conn.execute(
         "UPDATE q_messages m SET attempts=u.att, ready_at=u.ready, queue=u.queue, "
-        "headers_json=u.h, lease_token=NULL, lease_expires_at=NULL, leased_at=NULL FROM "
+        "headers_json=u.h, lease_token=NULL, lease_expires_at=NULL, leased_at=NULL, "
+        "leased_by=NULL FROM "
         "unnest($1::bigint[], $2::int[], $3::float8[], $4::text[], $5::text[]) AS "
         "u(seq, att, ready, queue, h) WHERE m.seq = u.seq",
         [u[0] for u in updates], [u[1] for u in updates], [u[2] for u in updates],

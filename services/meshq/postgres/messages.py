@@ -36,23 +36,44 @@ def new_id() -> str:
     return uuid.UUID(bytes=os.urandom(16)).hex
 
 
+async def insert_open(conn: asyncpg.Connection, room: str, queue: str,
+                      batch: list[Outgoing], now: float) -> list[str] | None:
+    """One statement (its own transaction when the connection is in none): insert ``batch``
+    (no dedup ids) if the queue exists and is open, and NOTIFY. The new ids, or None when
+    nothing was inserted because the queue is missing or closed (the caller finds out which).
+    """
+    ids = [new_id() for _ in batch]
+    n = await conn.fetchval(
+        "WITH q AS (SELECT 1 FROM q_queues WHERE room=$1 AND name=$2 AND NOT closed), "
+        "ins AS (INSERT INTO q_messages (id, room, queue, body, headers_json, enqueued_at, "
+        "ready_at) SELECT i, $1, $2, b, h, $3, r FROM unnest($4::text[], $5::text[], "
+        "$6::text[], $7::float8[]) WITH ORDINALITY AS t(i, b, h, r, o) WHERE EXISTS "
+        "(SELECT 1 FROM q) ORDER BY o RETURNING 1) "
+        "SELECT count(*) AS n, CASE WHEN count(*) > 0 THEN pg_notify($8, $9)::text END FROM ins",
+        room, queue, now, ids, [m.body for m in batch], [m.headers_json for m in batch],
+        [now + m.delay if m.delay > 0 else 0.0 for m in batch], CHANNEL, f"{room}/{queue}")
+    return ids if n else None
+
+
 async def insert(conn: asyncpg.Connection, room: str, queue: str, batch: list[Outgoing],
                  now: float) -> list[tuple[str, bool]]:
     """Insert ``batch`` into one queue; (message_id, duplicate) per message, in order."""
     ids = [new_id() for _ in batch]
     first: dict[str, int] = {}
-    results: list[tuple[str, bool] | None] = [None] * len(batch)
-    keyed: list[int] = []
+    repeats: list[tuple[int, int]] = []  # (index, index of the first with that dedup id)
     for i, m in enumerate(batch):
-        if not m.dedup_id:
-            continue
-        if m.dedup_id in first:
-            results[i] = (ids[first[m.dedup_id]], True)
-        else:
-            first[m.dedup_id] = i
-            keyed.append(i)
-    if keyed:
-        await _claim_dedup(conn, room, queue, batch, ids, keyed, results, now)
+        if m.dedup_id:
+            if m.dedup_id in first:
+                repeats.append((i, first[m.dedup_id]))
+            else:
+                first[m.dedup_id] = i
+    held = await _claim_dedup(conn, room, queue, batch, ids, list(first.values()), now)
+    results: list[tuple[str, bool] | None] = [None] * len(batch)
+    for i, holder in held.items():
+        results[i] = (holder, True)
+    for i, j in repeats:
+        holder = results[j]
+        results[i] = (holder[0] if holder is not None else ids[j], True)
     fresh = [i for i in range(len(batch)) if results[i] is None]
     if fresh:
         await conn.execute(
@@ -69,9 +90,11 @@ async def insert(conn: asyncpg.Connection, room: str, queue: str, batch: list[Ou
 
 
 async def _claim_dedup(conn: asyncpg.Connection, room: str, queue: str, batch: list[Outgoing],
-                       ids: list[str], keyed: list[int], results: list[tuple[str, bool] | None],
-                       now: float) -> None:
-    """Take each keyed message's dedup record, or mark it a duplicate of the holder's id."""
+                       ids: list[str], keyed: list[int], now: float) -> dict[int, str]:
+    """Take the dedup record of each keyed message whose window is set (an expired record
+    is taken over); {index: holder's message id} of those that repeat a live record."""
+    if not keyed:
+        return {}
     remembered = [i for i in keyed if batch[i].dedup_window > 0]
     won: set[str] = set()
     if remembered:
@@ -83,14 +106,11 @@ async def _claim_dedup(conn: asyncpg.Connection, room: str, queue: str, batch: l
             room, queue, [batch[i].dedup_id for i in remembered], [ids[i] for i in remembered],
             [now + batch[i].dedup_window for i in remembered], now)
         won = {r["dedup_id"] for r in rows}
-    lost = [batch[i].dedup_id for i in remembered if batch[i].dedup_id not in won]
-    holders: dict[str, str] = {}
-    if lost:
-        rows = await conn.fetch(
-            "SELECT dedup_id, message_id FROM q_dedup WHERE room = $1 AND queue = $2 "
-            "AND dedup_id = ANY($3::text[])", room, queue, lost)
-        holders = {r["dedup_id"]: r["message_id"] for r in rows}
-    for i in remembered:
-        key = batch[i].dedup_id
-        if key not in won:
-            results[i] = (holders[key], True)
+    lost = [batch[i].dedup_id for i in keyed if batch[i].dedup_id not in won]
+    if not lost:
+        return {}
+    rows = await conn.fetch(
+        "SELECT dedup_id, message_id FROM q_dedup WHERE room = $1 AND queue = $2 "
+        "AND dedup_id = ANY($3::text[]) AND expires_at > $4", room, queue, lost, now)
+    holders = {r["dedup_id"]: r["message_id"] for r in rows}
+    return {i: holders[batch[i].dedup_id] for i in keyed if batch[i].dedup_id in holders}

@@ -35,12 +35,15 @@ from meshq.queue import validate as v
 from meshq.queue.model import (
     Delivery,
     ExtendItem,
+    MessageFields,
     MessageState,
+    MessageStatus,
     NackItem,
     NewMessage,
     QueueLimits,
     QueueOptions,
     SendResult,
+    Sent,
     SettleOutcome,
     new_send_result,
 )
@@ -69,6 +72,17 @@ class DepthGuard:
         self.max_depth = max_depth
         self._known: dict[tuple[str, str], tuple[int, float]] = {}
 
+    def near(self, room: str, queue: str, adding: int) -> bool:
+        """True when the next send of ``adding`` rows needs an exact count."""
+        known = self._known.get((room, queue))
+        return known is None or time.monotonic() - known[1] >= DEPTH_REFRESH_SECONDS or \
+            known[0] + adding >= self.max_depth * DEPTH_EXACT_FRACTION
+
+    def added(self, room: str, queue: str, n: int) -> None:
+        known = self._known.get((room, queue))
+        if known is not None:
+            self._known[(room, queue)] = (known[0] + n, known[1])
+
     async def check(self, conn: asyncpg.Connection, room: str, queue: str, added: int) -> None:
         """Called after ``added`` rows were inserted in the caller's transaction."""
         key = (room, queue)
@@ -92,11 +106,17 @@ class DepthGuard:
 class PgQueueBackend(PgQueueAdmin):
     """Durable at-least-once queues with leases in PostgreSQL, addressed by (room, queue)."""
 
-    def __init__(self, db: Database, *, limits: QueueLimits = QueueLimits(),
+    def __init__(self, db: Database, *, replica: str, limits: QueueLimits = QueueLimits(),
                  observer: QueueObserver | None = None,
                  clock: Callable[[], float] = time.time, listen: bool = True,
                  sweep: bool = True) -> None:
         self._db = db
+        self.replica = replica
+        """This replica's stable name: the owner of the leases it hands out (a restart under
+        the same name hands them back at once; see ``start``)."""
+        self.on_broken: Callable[[BaseException], None] | None = None
+        """Never called: an unreachable database is reported by the pool's health watcher,
+        and nothing here breaks for good."""
         self.limits = limits
         self._observer = observer or QueueObserver()
         self._clock = clock
@@ -104,6 +124,7 @@ class PgQueueBackend(PgQueueAdmin):
         self._listener = Listener(db.settings.url, self._wakeups) if listen else None
         self._sweep = sweep
         self._depth = DepthGuard(limits.max_depth)
+        self._last_stamp = 0.0
         self._subs: set[PgSubscription] = set()
         self._owners: dict[str, PgSubscription] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -112,14 +133,20 @@ class PgQueueBackend(PgQueueAdmin):
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start listening for wakeups and sweeping expired leases (the pool is open)."""
+        """Hand back the leases this replica held before it restarted (its streams died with
+        the old process; attempt unchanged), then start listening for wakeups and sweeping
+        expired leases. The pool is open already."""
+        async with self._db.tx() as conn:
+            released = await leases.release_replica(conn, self.replica)
+        if released:
+            logger.info("handed back %d leases this replica held before it restarted", released)
         if self._listener is not None:
             self._listener.start()
         if self._sweep:
             self._tasks.append(asyncio.create_task(self._sweeper(), name="meshq-pg-sweeper"))
         self._running = True
 
-    async def stop(self) -> None:
+    async def close(self) -> None:
         """End every subscription on this replica (their leases stay until they expire or
         are handed back), stop the background tasks. Safe to call twice."""
         if not self._running:
@@ -145,10 +172,13 @@ class PgQueueBackend(PgQueueAdmin):
         while await self._sweep_once():
             pass
 
-    async def _sweep_once(self) -> bool:
-        """One batch of expired leases; True when the batch was full (more may wait)."""
-        async with self._db.tx() as conn:
-            done = await leases.expire(conn, self._clock())
+    async def expire_in(self, conn: asyncpg.Connection, room: str, queue: str) -> None:
+        """Return the queue's expired leases inside the caller's transaction (before a
+        claim, a state read, or after a stale settle: expiry never waits for the sweeper)."""
+        done = await leases.expire(conn, self._clock(), room, queue)
+        self._report_expired(done)
+
+    def _report_expired(self, done: dict[tuple[str, str], tuple[int, int]]) -> int:
         total = 0
         for (room, queue), (expired, dead) in done.items():
             total += expired
@@ -156,7 +186,13 @@ class PgQueueBackend(PgQueueAdmin):
             if dead:
                 self._observer.dead_lettered(room, queue, dead)
             self._wakeups.wake(room, queue)
-        return total >= leases.SWEEP_BATCH
+        return total
+
+    async def _sweep_once(self) -> bool:
+        """One batch of expired leases; True when the batch was full (more may wait)."""
+        async with self._db.tx() as conn:
+            done = await leases.expire(conn, self._clock())
+        return self._report_expired(done) >= leases.SWEEP_BATCH
 
     async def _sweeper(self) -> None:
         last_prune = 0.0
@@ -190,15 +226,23 @@ class PgQueueBackend(PgQueueAdmin):
         return [new_send_result(mid, dup)
                 for mid, dup in await self._send(room, queue, prepared, create)]
 
-    async def send_fields(self, room: str, queue: str, batch: Sequence[v.Fields], *,
-                          create: bool = False) -> list[tuple[str, bool]]:
-        """``send`` over (body, headers, delay_seconds, dedup_id) tuples: the servicer's path."""
+    async def send_fields(self, room: str, queue: str, batch: Sequence[MessageFields], *,
+                          create: bool = False) -> list[Sent]:
+        """``send`` over ``MessageFields`` tuples: the servicer's path."""
         v.check_target(room, queue)
-        return await self._send(room, queue, v.prepare_fields(batch, self.limits), create)
+        prepared = v.prepare_fields(batch, self.limits)
+        return [Sent(mid, dup) for mid, dup in await self._send(room, queue, prepared, create)]
 
     async def _send(self, room: str, queue: str, prepared: list[v.Prepared],
                     create: bool) -> list[tuple[str, bool]]:
-        now = self._clock()
+        now = self._stamp()
+        if not any(p[4] for p in prepared) and not self._depth.near(room, queue, len(prepared)):
+            ids = await self._send_plain(room, queue, prepared, now)
+            if ids is not None:
+                self._depth.added(room, queue, len(ids))
+                self._wakeups.wake(room, queue)
+                self._observer.sent(room, queue, len(ids))
+                return [(mid, False) for mid in ids]
         async with self._db.tx() as conn:
             q = await self._usable(conn, room, queue, create)
             window = q["dedup_window"]
@@ -214,6 +258,24 @@ class PgQueueBackend(PgQueueAdmin):
             self._wakeups.wake(room, queue)
             self._observer.sent(room, queue, fresh)
         return results
+
+    async def _send_plain(self, room: str, queue: str, prepared: list[v.Prepared],
+                          now: float) -> list[str] | None:
+        """The fast path of a send without dedup ids, far from the depth limit: one statement
+        in its own transaction. None when the queue is missing or closed (the full path then
+        creates it or says why)."""
+        out = [messages.Outgoing(body=body, headers_json=headers_json, delay=delay)
+               for body, _headers, headers_json, delay, _dedup, _own in prepared]
+        async with self._db.conn() as conn:
+            return await messages.insert_open(conn, room, queue, out, now)
+
+    def _stamp(self) -> float:
+        """The enqueue time of a send, taken when it is called: strictly increasing on this
+        replica, so that its sends are delivered in the order they were called even when
+        their transactions run at once (ready messages go out by enqueue time, then seq)."""
+        stamp = max(self._clock(), self._last_stamp + 1e-6)
+        self._last_stamp = stamp
+        return stamp
 
     async def _usable(self, conn: asyncpg.Connection, room: str, queue: str,
                       create: bool) -> asyncpg.Record:
@@ -256,23 +318,25 @@ class PgQueueBackend(PgQueueAdmin):
 
     async def _take(self, room: str, queue: str, n: int, lease: float,
                     auto_ack: bool) -> list[Delivery] | None:
-        """Claim now; [] when nothing is ready or the queue is closed, None when it is gone."""
+        """Claim now; [] when nothing is ready or the queue is closed, None when it is gone.
+
+        A claim is one statement; a removal (auto-ack) one durable transaction. Expired leases
+        come back through the sweeper (within ``SWEEP_SECONDS``), not on this path.
+        """
         now = self._clock()
-        async with self._db.tx() as conn:
-            closed = await conn.fetchval("SELECT closed FROM q_queues WHERE room=$1 AND name=$2",
-                                         room, queue)
-            if closed is None:
-                return None
-            if closed:
-                return []
+        async with self._db.conn() as conn:
             if auto_ack:
-                out = await leases.pop(conn, room, queue, n, now)
+                async with conn.transaction():
+                    out = await leases.pop(conn, room, queue, n, now)
             else:
-                out = await leases.claim(conn, room, queue, n, now, now + lease)
-        if out:
-            self._observer.delivered(room, queue, out, now)
-            if auto_ack:
-                self._observer.acked(room, queue, [0.0] * len(out))
+                out = await leases.claim(conn, room, queue, n, now, now + lease, self.replica)
+            if not out:
+                closed = await conn.fetchval(
+                    "SELECT closed FROM q_queues WHERE room=$1 AND name=$2", room, queue)
+                return None if closed is None else []
+        self._observer.delivered(room, queue, out, now)
+        if auto_ack:
+            self._observer.acked(room, queue, [0.0] * len(out))
         return out
 
     async def subscribe(self, room: str, queue: str, *, max_in_flight: int,
@@ -336,6 +400,7 @@ class PgQueueBackend(PgQueueAdmin):
         if stale:
             if len(done) == 0:
                 await self.existing(conn, room, queue)
+            await self.expire_in(conn, room, queue)
             self._observer.stale_settled(room, queue, stale)
         return out
 
@@ -396,19 +461,20 @@ class PgQueueBackend(PgQueueAdmin):
         return outcomes
 
     async def message_state(self, room: str, queue: str,
-                            message_id: str) -> tuple[MessageState, int]:
+                            message_id: str) -> MessageStatus:
         """Where a message is, and its delivery attempts so far."""
         v.check_target(room, queue)
-        async with self._db.conn() as conn:
+        async with self._db.tx() as conn:
             await self.existing(conn, room, queue)
+            await self.expire_in(conn, room, queue)
             row = await conn.fetchrow(
                 "SELECT attempts, ready_at, lease_token FROM q_messages WHERE id=$1 AND "
                 "room=$2 AND queue=$3", message_id if isinstance(message_id, str) else "",
                 room, queue)
         if row is None:
-            return MessageState.GONE, 0
+            return MessageStatus(MessageState.GONE, 0)
         if row["lease_token"] is not None:
-            return MessageState.IN_FLIGHT, row["attempts"] + 1
+            return MessageStatus(MessageState.IN_FLIGHT, row["attempts"] + 1)
         if row["ready_at"] > self._clock():
-            return MessageState.DELAYED, row["attempts"]
-        return MessageState.READY, row["attempts"]
+            return MessageStatus(MessageState.DELAYED, row["attempts"])
+        return MessageStatus(MessageState.READY, row["attempts"])

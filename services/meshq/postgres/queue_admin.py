@@ -48,6 +48,10 @@ class PgQueueAdmin:
     _wakeups: Wakeups
     limits: QueueLimits
 
+    async def expire_in(self, conn: asyncpg.Connection, room: str, queue: str) -> None:
+        """Return the queue's expired leases (provided by the backend)."""
+        raise NotImplementedError
+
     # -- rooms ------------------------------------------------------------------------------
 
     async def create_room(self, name: str, *, if_not_exists: bool = False
@@ -172,7 +176,8 @@ class PgQueueAdmin:
 
     async def queue_info(self, room: str, queue: str) -> QueueInfo:
         v.check_target(room, queue)
-        async with self._db.conn() as conn:
+        async with self._db.tx() as conn:
+            await self.expire_in(conn, room, queue)
             return await self._info(conn, room, queue)
 
     async def _info(self, conn: asyncpg.Connection, room: str, queue: str) -> QueueInfo:
@@ -206,7 +211,7 @@ class PgQueueAdmin:
             await self.existing(conn, room, queue)
             rows = await conn.fetch(
                 "SELECT id, body, headers_json, enqueued_at, attempts FROM q_messages WHERE "
-                "room=$1 AND queue=$2 AND lease_token IS NULL AND ready_at <= $3 ORDER BY seq "
+                "room=$1 AND queue=$2 AND lease_token IS NULL AND ready_at <= $3 ORDER BY enqueued_at, seq "
                 "LIMIT $4", room, queue, self._clock(), n)
         return [Delivery(message_id=r["id"], body=r["body"], headers=json.loads(r["headers_json"]),
                          enqueued_at=r["enqueued_at"], attempt=r["attempts"] + 1, queue=queue)
@@ -222,7 +227,7 @@ class PgQueueAdmin:
             await self.existing(conn, room, queue)
             rows = await conn.fetch(
                 "UPDATE q_messages SET queue=$2, attempts=0, ready_at=0 WHERE seq IN (SELECT seq "
-                "FROM q_messages WHERE room=$1 AND queue=$3 AND lease_token IS NULL ORDER BY seq "
+                "FROM q_messages WHERE room=$1 AND queue=$3 AND lease_token IS NULL ORDER BY enqueued_at, seq "
                 "LIMIT $4 FOR UPDATE) RETURNING seq", room, queue, dlq_name(queue), limit)
             if rows:
                 await notify(conn, room, queue)

@@ -83,13 +83,18 @@ CREATE TABLE q_messages (
   lease_token TEXT,
   lease_expires_at DOUBLE PRECISION,
   leased_at DOUBLE PRECISION,
+  leased_by TEXT,
   FOREIGN KEY (room, queue) REFERENCES q_queues(room, name) ON DELETE CASCADE
 );
--- Claims: the ready (unleased) messages of one queue in FIFO order.
-CREATE INDEX q_messages_ready ON q_messages (room, queue, seq) WHERE lease_token IS NULL;
+-- Claims: the ready (unleased) messages of one queue in FIFO order (enqueue time, then seq:
+-- concurrent sends' seqs interleave, their replica-stamped enqueue times do not).
+CREATE INDEX q_messages_ready ON q_messages (room, queue, enqueued_at, seq)
+  WHERE lease_token IS NULL;
 -- Expiry sweeps: leases by deadline.
 CREATE INDEX q_messages_leased ON q_messages (lease_expires_at) WHERE lease_token IS NOT NULL;
 CREATE INDEX q_messages_queue ON q_messages (room, queue);
+-- A restarted replica hands back the leases it had handed out.
+CREATE INDEX q_messages_owner ON q_messages (leased_by) WHERE lease_token IS NOT NULL;
 CREATE TABLE q_dedup (
   room TEXT NOT NULL,
   queue TEXT NOT NULL,
@@ -100,6 +105,28 @@ CREATE TABLE q_dedup (
   FOREIGN KEY (room, queue) REFERENCES q_queues(room, name) ON DELETE CASCADE
 );
 CREATE INDEX q_dedup_expiry ON q_dedup (expires_at);
+-- One round trip per claim: lease up to p_n ready messages of an open queue, oldest first.
+-- Its commit need not wait for the WAL flush: a lease lost in a crash of PostgreSQL only
+-- makes the message ready again (delivered twice at worst, as at-least-once allows).
+CREATE FUNCTION meshq_claim(p_room TEXT, p_queue TEXT, p_n INTEGER, p_now DOUBLE PRECISION,
+                            p_expires DOUBLE PRECISION, p_replica TEXT)
+RETURNS SETOF q_messages LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  RETURN QUERY
+  WITH c AS (
+    SELECT m.seq FROM q_messages m
+    WHERE m.room = p_room AND m.queue = p_queue AND m.lease_token IS NULL
+      AND m.ready_at <= p_now
+      AND EXISTS (SELECT 1 FROM q_queues q WHERE q.room = p_room AND q.name = p_queue
+                  AND NOT q.closed)
+    ORDER BY m.enqueued_at, m.seq LIMIT p_n FOR UPDATE SKIP LOCKED)
+  UPDATE q_messages m SET
+    lease_token = to_hex(m.seq) || '.' || replace(gen_random_uuid()::text, '-', ''),
+    lease_expires_at = p_expires, leased_at = p_now, leased_by = p_replica
+  FROM c WHERE m.seq = c.seq
+  RETURNING m.*;
+END $$;
 """
 
 STORAGE = """
