@@ -69,11 +69,11 @@ async def insert(conn: asyncpg.Connection, room: str, queue: str, batch: list[Ou
                 first[m.dedup_id] = i
     held = await _claim_dedup(conn, room, queue, batch, ids, list(first.values()), now)
     results: list[tuple[str, bool] | None] = [None] * len(batch)
-    for i, holder in held.items():
-        results[i] = (holder, True)
+    for i, first_id in held.items():
+        results[i] = (first_id, True)
     for i, j in repeats:
-        holder = results[j]
-        results[i] = (holder[0] if holder is not None else ids[j], True)
+        prior = results[j]
+        results[i] = (prior[0] if prior is not None else ids[j], True)
     fresh = [i for i in range(len(batch)) if results[i] is None]
     if fresh:
         await conn.execute(
