@@ -46,3 +46,29 @@ def test_mint_refuses_bad_input_with_usage_exit_code(tmp_path: Path) -> None:
     missing = runner.invoke(cli, ["token", "mint", "--data-dir", str(tmp_path / "none"),
                                   "--room", "r", "--name", "n"], env={"MESHQ_API_KEY": ""})
     assert missing.exit_code == 2 and "meshq setup" in missing.output
+
+
+def test_setup_makes_the_data_dir_and_its_new_parents_private_and_tightens_an_old_one(
+    tmp_path: Path,
+) -> None:
+    import os
+    import stat
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    runner = CliRunner()
+    nested = tmp_path / "a" / "b" / "data"
+    old_umask = os.umask(0o022)
+    try:
+        assert runner.invoke(cli, ["setup", "--data-dir", str(nested)]).exit_code == 0
+    finally:
+        os.umask(old_umask)
+    assert [oct(mode(p)) for p in (tmp_path / "a", tmp_path / "a" / "b", nested)] == [
+        "0o700"] * 3
+    assert {oct(mode(p)) for p in nested.iterdir()} == {"0o600"}
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    loose.chmod(0o755)
+    assert runner.invoke(cli, ["setup", "--data-dir", str(loose)]).exit_code == 0
+    assert mode(loose) == 0o700

@@ -22,6 +22,9 @@ metrics_listen_option = click.option(
     "--metrics-listen", envvar="MESHQ_WORKER_METRICS_LISTEN", default="",
     help="Serve this process's worker metrics (backoff, job outcomes, LLM tokens) "
          "on host:port/metrics [env MESHQ_WORKER_METRICS_LISTEN; default: off].")
+metrics_public_option = click.option(
+    "--metrics-public", is_flag=True,
+    help="Allow a non-loopback --metrics-listen (/metrics has no authentication).")
 
 
 def parse_channel(channel: str) -> str:
@@ -58,12 +61,13 @@ def process() -> None:
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
               help="Jobs run at once by this agent.")
 @metrics_listen_option
+@metrics_public_option
 @click.option("--replicas", type=click.IntRange(min=1),
               help="Run the agent as a Ray pool of this many actors instead of in this process.")
 @connection_options
 def join(conn: Connection, room: str, agent_name: str, channel: str, rules: tuple[str, ...],
          rules_file: str | None, require_storage: bool, require_web_search: bool,
-         model: str | None, concurrency: int, metrics_listen: str,
+         model: str | None, concurrency: int, metrics_listen: str, metrics_public: bool,
          replicas: int | None) -> None:
     """Run an LLM queue agent on a room queue until Ctrl-C.
 
@@ -83,7 +87,7 @@ def join(conn: Connection, room: str, agent_name: str, channel: str, rules: tupl
         return
     from meshq.agents.queue_agent import build_queue_agent
 
-    serve_worker_metrics(metrics_listen)
+    serve_worker_metrics(metrics_listen, public=metrics_public)
     worker = build_queue_agent(agent_name=agent_name, queue=queue, rules=all_rules,
                                require_storage=require_storage,
                                require_web_search=require_web_search, model=model,
@@ -131,8 +135,9 @@ def service() -> None:
 @click.option("--token", envvar="MESHQ_TOKEN", help="Bearer token [env MESHQ_TOKEN; default: "
               "the local admin token]")
 @metrics_listen_option
+@metrics_public_option
 def run_service(file: str, room: str, server: str | None, token: str | None,
-                metrics_listen: str) -> None:
+                metrics_listen: str, metrics_public: bool) -> None:
     """Run FILE (a script ending in `asyncio.run(host.run())`) with its workers in ROOM.
 
     The file runs in this process as `__main__`; its `ServiceHost` finds the room in
@@ -143,7 +148,7 @@ def run_service(file: str, room: str, server: str | None, token: str | None,
         os.environ["MESHQ_SERVER"] = server
     if token:
         os.environ["MESHQ_TOKEN"] = token
-    serve_worker_metrics(metrics_listen)
+    serve_worker_metrics(metrics_listen, public=metrics_public)
     path = Path(file).resolve()
     sys.path.insert(0, str(path.parent))
     sys.argv = [str(path)]
@@ -156,7 +161,7 @@ def run_service(file: str, room: str, server: str | None, token: str | None,
 run_service.name = "run"
 
 
-def serve_worker_metrics(listen: str) -> None:
+def serve_worker_metrics(listen: str, *, public: bool = False) -> None:
     """With --metrics-listen, every Worker this process builds reports to /metrics there."""
     if not listen:
         return
@@ -164,7 +169,7 @@ def serve_worker_metrics(listen: str) -> None:
     from meshq.metrics.wiring import serve_worker_metrics as start
 
     try:
-        observer, _server, port = start(listen)
+        observer, _server, port = start(listen, public=public)
     except MeshqError as err:
         fail(err.message, EXIT_USAGE)
     set_default_observer(observer)

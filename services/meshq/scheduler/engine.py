@@ -29,6 +29,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 
 from meshq.core.errors import InvalidArgument, NotFound, Unavailable
+from meshq.core.validation import shown
 from meshq.scheduler import cron
 from meshq.scheduler.burst import Burst, check_pending, decide
 from meshq.scheduler.engine_state import TaskState
@@ -384,7 +385,7 @@ class SchedulerEngine:
     def _get(self, task_id: str) -> TaskState:
         state = self._state.get(task_id)
         if state is None:
-            raise NotFound(f"task_id {task_id!r} does not exist")
+            raise NotFound(f"task_id {shown(task_id)} does not exist")
         return state
 
     def _view(self, state: TaskState) -> TaskView:

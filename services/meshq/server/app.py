@@ -24,6 +24,7 @@ from meshq.api.connection import MAX_MESSAGE_BYTES, is_loopback
 from meshq.core.errors import FailedPrecondition
 from meshq.server.component import Component
 from meshq.server.context import StackContext
+from meshq.server.datadir import prepare_data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,11 @@ async def start_stack(
     port = _bind(server, config)
     host = config.listen.rsplit(":", 1)[0]
     address = f"{_client_host(host)}:{port}"
+    try:
+        locks = prepare_data_dir(config.data_dir, config.services, address=address)
+    except BaseException:
+        await server.stop(0)
+        raise
     ctx = StackContext(
         data_dir=config.data_dir,
         server_address=config.queue_server or address,
@@ -158,13 +164,14 @@ async def start_stack(
         for component in reversed(components):
             await component.stop()
         await server.stop(0)
+        locks.release()
         raise
     _add_standard_services(server, health_servicer, components)
     await server.start()
     await _mark_serving(health_servicer, components)
     logger.info("serving %s on %s", ", ".join(config.services), address)
     return Stack(server=server, port=port, address=address, context=ctx, components=components,
-                 health=health_servicer)
+                 health=health_servicer, extras=[locks.release])
 
 
 def _bind(server: grpc.aio.Server, config: StackConfig) -> int:
