@@ -45,6 +45,7 @@ from meshq.queue.model import (
     SendResult,
     Sent,
     SettleOutcome,
+    new_delivery,
     new_send_result,
 )
 from meshq.queue.observer import QueueObserver
@@ -72,11 +73,21 @@ class DepthGuard:
         self.max_depth = max_depth
         self._known: dict[tuple[str, str], tuple[int, float]] = {}
 
-    def near(self, room: str, queue: str, adding: int) -> bool:
-        """True when the next send of ``adding`` rows needs an exact count."""
-        known = self._known.get((room, queue))
-        return known is None or time.monotonic() - known[1] >= DEPTH_REFRESH_SECONDS or \
-            known[0] + adding >= self.max_depth * DEPTH_EXACT_FRACTION
+    async def near(self, db: Database, room: str, queue: str, adding: int) -> bool:
+        """True when a send of ``adding`` rows needs the exact count of its transaction; a
+        count older than ``DEPTH_REFRESH_SECONDS`` is refreshed first."""
+        key = (room, queue)
+        known = self._known.get(key)
+        if known is None or time.monotonic() - known[1] >= DEPTH_REFRESH_SECONDS:
+            async with db.conn() as conn:
+                depth = await self._count(conn, room, queue)
+            known = self._known[key] = (depth, time.monotonic())
+        return known[0] + adding >= self.max_depth * DEPTH_EXACT_FRACTION
+
+    async def _count(self, conn: asyncpg.Connection, room: str, queue: str) -> int:
+        return int(await conn.fetchval(
+            "SELECT count(*) FROM (SELECT 1 FROM q_messages WHERE room=$1 AND queue=$2 "
+            "LIMIT $3) AS s", room, queue, self.max_depth + 1))
 
     def added(self, room: str, queue: str, n: int) -> None:
         known = self._known.get((room, queue))
@@ -92,9 +103,7 @@ class DepthGuard:
                 known[0] + added < self.max_depth * DEPTH_EXACT_FRACTION:
             self._known[key] = (known[0] + added, known[1])
             return
-        depth = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT 1 FROM q_messages WHERE room=$1 AND queue=$2 "
-            "LIMIT $3) AS s", room, queue, self.max_depth + 1)
+        depth = await self._count(conn, room, queue)
         if depth > self.max_depth:
             self._known.pop(key, None)
             raise ResourceExhausted(
@@ -128,6 +137,7 @@ class PgQueueBackend(PgQueueAdmin):
         self._subs: set[PgSubscription] = set()
         self._owners: dict[str, PgSubscription] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
         self._running = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -236,11 +246,11 @@ class PgQueueBackend(PgQueueAdmin):
     async def _send(self, room: str, queue: str, prepared: list[v.Prepared],
                     create: bool) -> list[tuple[str, bool]]:
         now = self._stamp()
-        if not any(p[4] for p in prepared) and not self._depth.near(room, queue, len(prepared)):
+        if not any(p[4] for p in prepared) and not await self._depth.near(
+                self._db, room, queue, len(prepared)):
             ids = await self._send_plain(room, queue, prepared, now)
             if ids is not None:
                 self._depth.added(room, queue, len(ids))
-                self._wakeups.wake(room, queue)
                 self._observer.sent(room, queue, len(ids))
                 return [(mid, False) for mid in ids]
         async with self._db.tx() as conn:
@@ -263,11 +273,74 @@ class PgQueueBackend(PgQueueAdmin):
                           now: float) -> list[str] | None:
         """The fast path of a send without dedup ids, far from the depth limit: one statement
         in its own transaction. None when the queue is missing or closed (the full path then
-        creates it or says why)."""
+        creates it or says why).
+
+        When a consumer of this queue is parked on this replica, the leading undelayed
+        messages (up to its free credit) are inserted already leased to it and handed over
+        after the commit: no claim round trip, and no NOTIFY unless rows are left for others.
+        """
         out = [messages.Outgoing(body=body, headers_json=headers_json, delay=delay)
                for body, _headers, headers_json, delay, _dedup, _own in prepared]
-        async with self._db.conn() as conn:
-            return await messages.insert_open(conn, room, queue, out, now)
+        sub, k = self._handoff_target(room, queue, prepared)
+        expires = now + sub.lease_seconds if sub is not None else 0.0
+        try:
+            async with self._db.conn() as conn:
+                done = await messages.insert_open(conn, room, queue, out, now, lease=k,
+                                                  lease_expires=expires, replica=self.replica)
+        except BaseException:
+            if sub is not None:
+                sub.release(k)
+            raise
+        if done is None:
+            if sub is not None:
+                sub.release(k)
+            return None
+        ids, tokens = done
+        if len(ids) > k:
+            self._wakeups.wake(room, queue)
+        if sub is not None:
+            self._hand_to(sub, [new_delivery(ids[i], p[0], p[1], now, 1, queue, tokens[i],
+                                             expires) for i, p in enumerate(prepared[:k])])
+        return ids
+
+    def _handoff_target(self, room: str, queue: str, prepared: list[v.Prepared]
+                        ) -> tuple[PgSubscription | None, int]:
+        """A parked local consumer of the queue and how many leading messages it can take."""
+        undelayed = next((i for i, p in enumerate(prepared) if p[3] > 0), len(prepared))
+        if not undelayed:
+            return None, 0
+        for sub in self._subs:
+            if sub.room == room and sub.queue == queue:
+                k = min(sub.handoff_room(), undelayed)
+                if k > 0:
+                    sub.reserve(k)
+                    return sub, k
+        return None, 0
+
+    def _hand_to(self, sub: PgSubscription, deliveries: list[Delivery]) -> None:
+        now = self._clock()
+        self._observer.delivered(sub.room, sub.queue, deliveries, now)
+        if sub.offer(deliveries):
+            for d in deliveries:
+                self._owners[d.lease_token] = sub
+            return
+        self.give_back(sub, [d.lease_token for d in deliveries])  # it closed meanwhile
+
+    def give_back(self, sub: PgSubscription, tokens: list[str]) -> None:
+        """Return leases of ``sub`` in the background, attempt unchanged."""
+        for token in tokens:
+            self._owners.pop(token, None)
+        task = asyncio.get_running_loop().create_task(self._give_back(sub, tokens))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _give_back(self, sub: PgSubscription, tokens: list[str]) -> None:
+        try:
+            async with self._db.tx() as conn:
+                await leases.hand_back(conn, sub.room, sub.queue, tokens, self._clock())
+        except Exception as err:  # they come back when their lease expires
+            logger.warning("could not hand back %d leases of a closed stream: %s",
+                           len(tokens), err)
 
     def _stamp(self) -> float:
         """The enqueue time of a send, taken when it is called: strictly increasing on this

@@ -10,6 +10,7 @@ replica is not seen here; the lease's own end frees the credit then).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -28,6 +29,9 @@ class Claims(Protocol):
     async def hand_back(self, sub: PgSubscription) -> None:
         """Return the subscription's unsettled leases, attempt unchanged."""
 
+    def give_back(self, sub: PgSubscription, tokens: list[str]) -> None:
+        """Return these leases in the background, attempt unchanged."""
+
 
 class PgSubscription:
     """Deliveries for one consumer, at most ``max_in_flight`` unsettled at a time."""
@@ -44,8 +48,12 @@ class PgSubscription:
         self._event = asyncio.Event()
         self._closed = False
         self._on_close = on_close
+        self._wanting = False
+        self._inbox: list[Delivery] = []
+        self._reserved = 0
         self.unsettled: dict[str, float] = {}
         """Lease tokens delivered and not yet settled -> their expiry (monotonic seconds)."""
+        wakeups.add(room, queue, self._event)
 
     @property
     def room(self) -> str:
@@ -72,23 +80,75 @@ class PgSubscription:
         for token in [t for t, expires in self.unsettled.items() if expires <= now]:
             del self.unsettled[token]
 
+    def handoff_room(self) -> int:
+        """How many new messages a local send may lease straight to this consumer: its free
+        credit while it wants deliveries (inside ``next_batch``), else 0."""
+        if not self._wanting or self._closed:
+            return 0
+        return max(0, self._max - len(self.unsettled) - self._reserved)
+
+    def reserve(self, n: int) -> None:
+        self._reserved += n
+
+    def release(self, n: int) -> None:
+        self._reserved -= n
+
+    def offer(self, deliveries: list[Delivery]) -> bool:
+        """Take deliveries leased to this consumer by a send; False if it closed meanwhile
+        (the caller hands them back)."""
+        self._reserved -= len(deliveries)
+        if self._closed:
+            return False
+        expires = time.monotonic() + self._lease
+        self.unsettled.update((d.lease_token, expires) for d in deliveries)
+        self._inbox.extend(deliveries)
+        self._event.set()
+        return True
+
     async def next_batch(self) -> list[Delivery]:
-        """Wait for at least one delivery within the free credit; ``[]`` once closed."""
-        while not self._closed:
-            self._forget_expired()
-            free = self._max - len(self.unsettled)
-            if free > 0:
-                batch = await self._backend.claim_for(self, free)
-                if batch is None:
-                    self.detach()
-                    break
-                if batch:
-                    expires = time.monotonic() + self._lease
-                    self.unsettled.update((d.lease_token, expires) for d in batch)
-                    return batch
-            self._event.clear()
-            await self._wakeups.wait(self._room, self._queue, RECHECK_SECONDS, self._event)
-        return []
+        """Wait for at least one delivery within the free credit; ``[]`` once closed.
+
+        The wake event is cleared before each claim, so a wakeup that comes while the claim
+        runs is not lost. A hand-off that arrives while a claim runs may pass the credit
+        window; the surplus is handed back at once.
+        """
+        self._wanting = True
+        try:
+            while not self._closed:
+                self._event.clear()
+                if self._inbox:
+                    return self._take_inbox()
+                self._forget_expired()
+                free = self._max - len(self.unsettled) - self._reserved
+                if free > 0:
+                    batch = await self._backend.claim_for(self, free)
+                    if batch is None:
+                        self.detach()
+                        break
+                    if batch:
+                        expires = time.monotonic() + self._lease
+                        self.unsettled.update((d.lease_token, expires) for d in batch)
+                        return batch + self._take_inbox()
+                if self._inbox:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(RECHECK_SECONDS):
+                        await self._event.wait()
+            return []
+        finally:
+            self._wanting = False
+
+    def _take_inbox(self) -> list[Delivery]:
+        """The handed-off deliveries, less any surplus over the credit (handed back)."""
+        handed, self._inbox = self._inbox, []
+        over = len(self.unsettled) - self._max
+        if over > 0:
+            surplus, handed = handed[-over:], handed[:-over]
+            tokens = [d.lease_token for d in surplus]
+            for token in tokens:
+                self.unsettled.pop(token, None)
+            self._backend.give_back(self, tokens)
+        return handed
 
     def set_max_in_flight(self, n: int) -> None:
         """Change the credit window; 0 pauses deliveries."""
@@ -113,6 +173,7 @@ class PgSubscription:
             return
         self._closed = True
         self._event.set()
+        self._wakeups.discard(self._room, self._queue, self._event)
         try:
             await self._backend.hand_back(self)
         finally:
@@ -124,5 +185,6 @@ class PgSubscription:
         if not self._closed:
             self._closed = True
             self._event.set()
+            self._wakeups.discard(self._room, self._queue, self._event)
             self.unsettled.clear()
             self._on_close(self)

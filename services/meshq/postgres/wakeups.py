@@ -32,6 +32,17 @@ class Wakeups:
     def __init__(self) -> None:
         self._waiters: dict[tuple[str, str], set[asyncio.Event]] = {}
 
+    def add(self, room: str, queue: str, event: asyncio.Event) -> None:
+        """Set ``event`` on every wakeup of the queue until ``discard`` (a subscription)."""
+        self._waiters.setdefault((room, queue), set()).add(event)
+
+    def discard(self, room: str, queue: str, event: asyncio.Event) -> None:
+        waiters = self._waiters.get((room, queue))
+        if waiters is not None:
+            waiters.discard(event)
+            if not waiters:
+                del self._waiters[(room, queue)]
+
     def wake(self, room: str, queue: str) -> None:
         for event in self._waiters.get((room, queue), ()):
             event.set()
