@@ -112,7 +112,8 @@ def build_component(ctx: StackContext) -> WorkersComponent:
     manager = PoolManager(
         backend=lambda: make_backend(kind, ray_address=address, runtime_env=runtime_env),
         connect=connect,
-        load=engine_load(ctx.engine) if ctx.engine is not None else grpc_load(ctx),
+        load=(engine_load(ctx.engine) if getattr(ctx.engine, "registry", None) is not None
+              else grpc_load(ctx)),
         observer=observer if isinstance(observer, PoolObserver) else None,
         timing=ctx.settings.get("pool_timing"),
     )

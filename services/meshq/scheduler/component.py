@@ -15,6 +15,7 @@ from meshq.scheduler.enqueuer import EngineEnqueuer, Enqueuer, GrpcEnqueuer
 from meshq.scheduler.observer import SchedulerObserver
 from meshq.scheduler.servicer import SchedulerServicer
 from meshq.scheduler.sqlite_store import SqliteScheduleStore
+from meshq.scheduler.store import ScheduleStore
 from meshq.server.context import StackContext
 from meshq.v1 import scheduler_pb2_grpc
 
@@ -56,10 +57,19 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
     """
     observer: SchedulerObserver | None = ctx.settings.get("scheduler_observer")
     ctx.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteScheduleStore(ctx.data_dir / STORE_FILE)
     close: list[object] = []
     enqueuer: Enqueuer
-    if ctx.engine is not None:
+    store: ScheduleStore
+    if ctx.settings.get("postgres") is not None:  # --database-url: docs/postgres.md
+        from meshq.postgres.component import schedule_store_for
+        from meshq.postgres.enqueuer import BackendEnqueuer
+
+        store = schedule_store_for(ctx)
+    else:
+        store = SqliteScheduleStore(ctx.data_dir / STORE_FILE)
+    if ctx.engine is not None and ctx.settings.get("postgres") is not None:
+        enqueuer = BackendEnqueuer(ctx.engine)
+    elif ctx.engine is not None:
         enqueuer = EngineEnqueuer(ctx.engine)
     else:
         from meshq.api.connection import Connection
