@@ -67,12 +67,11 @@ class PgCluster:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
 
     def _cmd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        kwargs: dict[str, object] = {}
+        """Run a PostgreSQL binary (as the server's user when we are root: through
+        ``runuser``, so the fork from a process full of gRPC threads runs no Python code)."""
         if self._run_as is not None:
-            kwargs = {"user": self._run_as.pw_uid, "group": self._run_as.pw_gid,
-                      "extra_groups": []}
-        return subprocess.run(args, check=check, capture_output=True, text=True,  # type: ignore[call-overload, no-any-return]
-                              cwd=self.root, **kwargs)
+            args = ("runuser", "-u", self._run_as.pw_name, "--", *args)
+        return subprocess.run(args, check=check, capture_output=True, text=True, cwd=self.root)
 
     def init(self) -> PgCluster:
         self._cmd(str(self.initdb), "-D", str(self.data), "-U", self.user, "-A", "trust",
@@ -86,17 +85,29 @@ class PgCluster:
         return self
 
     def start(self) -> None:
-        self._cmd(str(self.pg_ctl), "-D", str(self.data), "-l", str(self.log), "-w",
-                  "-t", str(START_TIMEOUT), "start")
+        done = self._cmd(str(self.pg_ctl), "-D", str(self.data), "-l", str(self.log), "-w",
+                         "-t", str(START_TIMEOUT), "start", check=False)
+        if done.returncode != 0:
+            tail = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"pg_ctl start failed: {done.stdout} {done.stderr}\n{tail}")
 
-    def stop(self, mode: str = "fast") -> None:
-        self._cmd(str(self.pg_ctl), "-D", str(self.data), "-m", mode, "-w", "stop",
-                  check=False)
+    def stop(self, mode: str = "fast") -> str:
+        """Stop the server; pg_ctl's output (it may say the server was not running)."""
+        done = self._cmd(str(self.pg_ctl), "-D", str(self.data), "-m", mode, "-w", "stop",
+                         check=False)
+        return f"{done.returncode}: {done.stdout} {done.stderr}"
 
     def restart(self) -> None:
         """Stop at once (connections cut, like a crash of the primary) and start again."""
-        self.stop("immediate")
-        self.start()
+        stopped = self.stop("immediate")
+        for attempt in range(5):  # the old postmaster's children may still be exiting
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                if attempt == 4:
+                    raise RuntimeError(f"restart failed; the stop said {stopped}") from None
+                time.sleep(0.5)
 
     def cleanup(self) -> None:
         self.stop("immediate")
