@@ -100,3 +100,31 @@ def schedule_store_for(ctx: StackContext) -> Any:
     from meshq.postgres.schedule_store import PgScheduleStore
 
     return PgScheduleStore(str(ctx.settings["database_url"]))
+
+
+def task_listener_for(ctx: StackContext, store: Any, engine: Any) -> Any:
+    """Started: reloads ``engine``'s tasks when another replica changed them (and after each
+    reconnect, when a change may have been missed). Close it with ``await .close()``."""
+    from meshq.postgres.schedule_store import TASKS_CHANNEL
+    from meshq.postgres.wakeups import Listener
+
+    origin = store.origin
+
+    def notified(payload: str) -> None:
+        if payload != origin:
+            engine.request_reload()
+
+    listener = Listener(str(ctx.settings["database_url"]), TASKS_CHANNEL, notified,
+                        engine.request_reload)
+    listener.start()
+    return _Closing(listener)
+
+
+class _Closing:
+    """Adapts a listener's ``stop`` to the ``close`` a component's closers call."""
+
+    def __init__(self, listener: Any) -> None:
+        self._listener = listener
+
+    async def close(self) -> None:
+        await self._listener.stop()

@@ -30,7 +30,7 @@ from meshq.postgres import leases, messages
 from meshq.postgres.pool import Database
 from meshq.postgres.queue_admin import PgQueueAdmin
 from meshq.postgres.subscription import PgSubscription
-from meshq.postgres.wakeups import Listener, Wakeups
+from meshq.postgres.wakeups import Wakeups, queue_listener
 from meshq.queue import validate as v
 from meshq.queue.model import (
     Delivery,
@@ -130,7 +130,7 @@ class PgQueueBackend(PgQueueAdmin):
         self._observer = observer or QueueObserver()
         self._clock = clock
         self._wakeups = Wakeups()
-        self._listener = Listener(db.settings.url, self._wakeups) if listen else None
+        self._listener = queue_listener(db.settings.url, self._wakeups) if listen else None
         self._sweep = sweep
         self._depth = DepthGuard(limits.max_depth)
         self._last_stamp = 0.0

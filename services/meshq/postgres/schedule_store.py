@@ -14,12 +14,17 @@ A fire's message is inserted only where the send would succeed: the room exists 
 queue is not closed (a missing queue is created with default options, as the engine's
 enqueuer does); otherwise nothing is inserted and the engine's send fails the fire.
 
+Every replica's engine holds the tasks in memory, so a change of tasks through one replica
+NOTIFYs ``TASKS_CHANNEL`` (payload: the writing store's ``origin``); the other replicas'
+listeners (``component.task_listener_for``) ask their engines to reload.
+
 The Protocol is synchronous: the methods run the asyncpg code on a private loop thread.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +42,7 @@ _TASK_COLUMNS = (
     "id, room, queue, schedule, timezone, payload_json, active, once, name, annotations, "
     "catchup_window, misfire_policy, misfire_cap, jitter, skip_if_pending, created_at_ms, cursor_ms"
 )
+TASKS_CHANNEL = "meshq_tasks"  # NOTIFY channel of task changes; payload: the writer's origin
 _RUN_COLUMNS = "task_id, scheduled_ms, fired_at_ms, outcome, queue, message_id, error, manual"
 _INSERT_TASK = (f"INSERT INTO sched_tasks ({_TASK_COLUMNS}) VALUES "
                 f"({', '.join(f'${i}' for i in range(1, 18))})")
@@ -78,6 +84,8 @@ class PgScheduleStore:
     """Tasks (``sched_tasks``) and ledger (``sched_runs``) in PostgreSQL."""
 
     def __init__(self, url: str, *, max_connections: int = 4) -> None:
+        self.origin = uuid.uuid4().hex
+        """This store's name in its own change notifications (its listener skips them)."""
         self._thread = LoopThread("meshq-pg-scheduler")
         self._db = Database(PoolSettings(url=url, min_size=1, max_size=max_connections))
         try:
@@ -92,6 +100,19 @@ class PgScheduleStore:
                 return list(await conn.fetch(sql, *args))
         return self._thread.run(go())
 
+    def _changing(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """A task write and its change notification, in one transaction."""
+        async def go() -> list[asyncpg.Record]:
+            async with self._db.tx() as conn:
+                rows = list(await conn.fetch(sql, *args))
+                if rows:
+                    await self._changed(conn)
+                return rows
+        return self._thread.run(go())
+
+    async def _changed(self, conn: asyncpg.Connection) -> None:
+        await conn.execute("SELECT pg_notify($1, $2)", TASKS_CHANNEL, self.origin)
+
     def add_task(self, task: Task) -> None:
         self.add_tasks([task], one=True)
 
@@ -99,6 +120,7 @@ class PgScheduleStore:
         async def go() -> None:
             async with self._db.tx() as conn:
                 await conn.executemany(_INSERT_TASK, [_task_row(t) for t in tasks])
+                await self._changed(conn)
         try:
             self._thread.run(go())
         except asyncpg.UniqueViolationError:
@@ -111,11 +133,11 @@ class PgScheduleStore:
                "payload_json=$6, active=$7, once=$8, name=$9, annotations=$10, "
                "catchup_window=$11, misfire_policy=$12, misfire_cap=$13, jitter=$14, "
                "skip_if_pending=$15, created_at_ms=$16, cursor_ms=$17 WHERE id=$1 RETURNING id")
-        if not self._fetch(sql, *row):
+        if not self._changing(sql, *row):
             raise NotFound(f"task {task.id} does not exist")
 
     def delete_task(self, task_id: str) -> bool:
-        return bool(self._fetch("DELETE FROM sched_tasks WHERE id=$1 RETURNING id", task_id))
+        return bool(self._changing("DELETE FROM sched_tasks WHERE id=$1 RETURNING id", task_id))
 
     def get_task(self, task_id: str) -> Task | None:
         rows = self._fetch(f"SELECT {_TASK_COLUMNS} FROM sched_tasks WHERE id=$1", task_id)
@@ -159,6 +181,7 @@ class PgScheduleStore:
                 if deactivate:
                     await conn.execute("UPDATE sched_tasks SET active=false WHERE id = ANY($1)",
                                        list(deactivate))
+                    await self._changed(conn)
         self._thread.run(go())
 
     def runs(self, task_id: str, limit: int) -> list[TaskRun]:

@@ -72,17 +72,35 @@ class Wakeups:
                     del self._waiters[key]
 
 
-class Listener:
-    """LISTENs on one connection of its own and wakes ``Wakeups``; reconnects by itself."""
+def queue_listener(url: str, wakeups: Wakeups) -> Listener:
+    """The listener that wakes local consumers on the queue channel ("<room>/<queue>")."""
 
-    def __init__(self, url: str, wakeups: Wakeups) -> None:
+    def notified(payload: str) -> None:
+        room, _, queue = payload.partition("/")
+        wakeups.wake(room, queue)
+
+    return Listener(url, CHANNEL, notified, wakeups.wake_all)
+
+
+class Listener:
+    """LISTENs to one channel on a connection of its own; reconnects by itself.
+
+    ``on_notify(payload)`` runs for each notification, ``on_connect()`` each time the
+    connection (re)opens: what was notified while it was closed is lost, so the caller then
+    re-checks everything.
+    """
+
+    def __init__(self, url: str, channel: str, on_notify: Callable[[str], None],
+                 on_connect: Callable[[], None]) -> None:
         self._url = url
-        self._wakeups = wakeups
+        self._channel = channel
+        self._on_notify = on_notify
+        self._on_connect = on_connect
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="meshq-postgres-listener")
+        self._task = asyncio.create_task(self._run(), name=f"meshq-listen-{self._channel}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -93,15 +111,14 @@ class Listener:
         await self._close()
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        room, _, queue = payload.partition("/")
-        self._wakeups.wake(room, queue)
+        self._on_notify(payload)
 
     async def _run(self) -> None:
         while True:
             try:
                 self._conn = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
-                await self._conn.add_listener(CHANNEL, self._notified)
-                self._wakeups.wake_all()  # what was notified while we were away
+                await self._conn.add_listener(self._channel, self._notified)
+                self._on_connect()
                 closed = asyncio.Event()
                 self._conn.add_termination_listener(_setter(closed))
                 await closed.wait()

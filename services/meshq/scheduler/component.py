@@ -80,5 +80,9 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
         close.append(conn)
     grace = float(ctx.settings.get("scheduler_misfire_grace", MISFIRE_GRACE))
     engine = SchedulerEngine(store, enqueuer, observer=observer, misfire_grace_seconds=grace)
+    if ctx.settings.get("postgres") is not None:  # replicas reload tasks changed elsewhere
+        from meshq.postgres.component import task_listener_for
+
+        close.append(task_listener_for(ctx, store, engine))
     logger.info("scheduler store at %s (%s)", ctx.data_dir / STORE_FILE, type(enqueuer).__name__)
     return SchedulerComponent(engine, close)

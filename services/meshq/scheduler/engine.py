@@ -97,6 +97,7 @@ class SchedulerEngine:
         self._retry_delay = RETRY_MIN
         self._wake = asyncio.Event()
         self._stopping = False
+        self._reload_requested = False
         self._loop_task: asyncio.Task[None] | None = None
 
     def now_ms(self) -> int:
@@ -115,6 +116,12 @@ class SchedulerEngine:
             await self.resend_unsettled()
         if self.run_loop:
             self._loop_task = asyncio.create_task(self._loop(), name="meshq-scheduler-loop")
+
+    def request_reload(self) -> None:
+        """Reload the tasks from the store at the loop's next turn: another process changed
+        them (replicas sharing one database, docs/postgres.md)."""
+        self._reload_requested = True
+        self._wake.set()
 
     async def stop(self) -> None:
         """Stop the loop (a pass in progress finishes first). Safe to call twice."""
@@ -160,6 +167,9 @@ class SchedulerEngine:
             self._wake.clear()
             wall0, mono0 = self.clock(), time.monotonic()
             try:
+                if self._reload_requested:
+                    self._reload_requested = False
+                    await self._reload()
                 await self.run_due(self.now_ms())
                 if self._retry and self.now_ms() >= self._retry_at_ms:
                     await self.resend_unsettled()
