@@ -94,6 +94,16 @@ async def test_cli_client_commands_work_and_server_ones_name_their_extra(
                                    cwd=client_venv.parent)
     assert sent.returncode == 0, sent.stderr
     assert len(json.loads(sent.stdout)["message_ids"]) == 1
-    up = await asyncio.to_thread(_run, meshq, "up", cwd=client_venv.parent)
-    assert up.returncode == 2
-    assert 'pip install "meshq[server]"' in up.stderr, up.stderr
+    for command in (["setup", "--data-dir", str(client_venv.parent / "data")],
+                    ["status", "--data-dir", str(client_venv.parent / "data"), *where],
+                    ["token", "mint", "--room", unique, "--name", "n", "--send", "q",
+                     "--data-dir", str(client_venv.parent / "data")]):
+        done = await asyncio.to_thread(_run, meshq, *command, cwd=client_venv.parent)
+        assert done.returncode == 0, (command, done.stderr)
+    for command, extra in ((["up"], "server"),
+                           (["process", "join", "--room", unique, "--agent-name", "a",
+                             "--channel", "queue:q", *where], "openai"),
+                           (["scheduled-task", "preview", "--schedule", "* * * * *"], "server")):
+        refused = await asyncio.to_thread(_run, meshq, *command, cwd=client_venv.parent)
+        assert refused.returncode == 2, (command, refused.stderr)
+        assert f'pip install "meshq[{extra}]"' in refused.stderr, (command, refused.stderr)

@@ -64,3 +64,12 @@ async def test_bad_token_is_denied(server: Any) -> None:
     async with MeshqClient(server=server.address, token="not-a-token", timeout=10) as c:
         with pytest.raises(errors.Unauthenticated):
             await c.rooms.list()
+
+
+async def test_stream_calls_raise_typed_errors_too(client: MeshqClient, unique: str) -> None:
+    await client.rooms.create(unique)
+    storage = client.room(unique).storage
+    with pytest.raises(errors.NotFound):
+        await storage.read("missing.txt")
+    with pytest.raises(errors.InvalidArgument):
+        await storage.write("../escape.txt", b"x")

@@ -63,6 +63,7 @@ def test_the_lock_pins_everything_make_installs() -> None:
     pinned = {_name(line) for line in lock.splitlines() if "==" in line and line[:1].isalnum()}
     unpinned = _closure("dev") - pinned
     assert not unpinned, f"run `make lock`: requirements-dev.lock lacks {sorted(unpinned)}"
+    assert " @ " not in lock, "the lock pins a local path (pip refuses it as a constraint)"
     makefile = (REPO / "Makefile").read_text()
     assert "pip install -q -c $(LOCK) -e '.[dev]'" in makefile
 

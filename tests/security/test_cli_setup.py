@@ -14,14 +14,19 @@ from meshq.cli.main import cli
 def test_setup_is_idempotent_and_mint_signs_with_the_local_key(tmp_path: Path) -> None:
     runner = CliRunner()
     data_dir = str(tmp_path / "data")
-    first = runner.invoke(cli, ["setup", "--data-dir", data_dir, "-o", "json"])
-    second = runner.invoke(cli, ["setup", "--data-dir", data_dir, "-o", "json"])
+    first = runner.invoke(cli, ["setup", "--data-dir", data_dir, "-o", "json", "--show-api-key"])
+    second = runner.invoke(cli, ["setup", "--data-dir", data_dir, "-o", "json",
+                                 "--show-api-key"])
     assert first.exit_code == 0 and second.exit_code == 0, first.output
     info = json.loads(first.output)
     assert info == json.loads(second.output)
     assert Path(info["api_key_path"]).read_text().strip() == info["api_key"]
     text = runner.invoke(cli, ["setup", "--data-dir", data_dir]).output
-    assert f"export MESHQ_API_KEY={info['api_key']}" in text
+    assert info["api_key"] not in text  # printed only when asked
+    assert info["api_key"] not in runner.invoke(cli, ["setup", "--data-dir", data_dir,
+                                                      "-o", "json"]).output
+    shown = runner.invoke(cli, ["setup", "--data-dir", data_dir, "--show-api-key"]).output
+    assert shown == info["api_key"] + "\n"
 
     minted = runner.invoke(cli, ["token", "mint", "--data-dir", data_dir, "--room", "r1",
                                  "--name", "bob", "--send", "jobs*", "--storage-write", "out",
@@ -72,3 +77,12 @@ def test_setup_makes_the_data_dir_and_its_new_parents_private_and_tightens_an_ol
     loose.chmod(0o755)
     assert runner.invoke(cli, ["setup", "--data-dir", str(loose)]).exit_code == 0
     assert mode(loose) == 0o700
+
+
+def test_setup_refuses_a_shared_folder_in_one_line(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    result = CliRunner().invoke(cli, ["setup", "--data-dir", str(shared)])
+    assert result.exit_code == 2, result.output
+    assert "shared folder" in result.output and len(result.output.strip().splitlines()) == 1

@@ -63,8 +63,12 @@ INT_EDGES = {FD.TYPE_INT64: (-(2**63), 2**63 - 1), FD.TYPE_UINT32: (0, 2**32 - 1
 PINNED = {"lease_seconds": 3600.0, "seconds": 3600.0, "active": False, "worker_class": "",
           "replicas": 0, "min_replicas": 0, "max_replicas": 0}
 # Set whether drawn or not: a long-poll Receive (wait=true, timeout 0 = the 20 s default)
-# waits on purpose, so its wait is pinned short and anything reaching the deadline is a hang.
-ALWAYS = {"timeout_seconds": 0.2, "grace_seconds": 0.2}
+# waits on purpose, so its wait is a short one or one the server must refuse at once, and
+# anything reaching the deadline is a hang.
+ALWAYS: dict[str, list[float]] = {
+    "timeout_seconds": [0.2, -1.0, math.nan, math.inf, -math.inf, 61.0, 1e308],
+    "grace_seconds": [0.2],
+}
 
 
 def text() -> st.SearchStrategy[str]:
@@ -94,7 +98,7 @@ def message(draw: st.DrawFn, descriptor: Any, depth: int = 0) -> Any:
     msg = message_class(descriptor)()
     for field in descriptor.fields:
         if field.name in ALWAYS:
-            setattr(msg, field.name, ALWAYS[field.name])
+            setattr(msg, field.name, draw(st.sampled_from(ALWAYS[field.name])))
             continue
         if not draw(st.booleans()):
             continue

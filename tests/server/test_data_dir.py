@@ -39,9 +39,9 @@ class Up:
         self.proc: asyncio.subprocess.Process | None = None
         self.address = ""
 
-    async def spawn(self) -> asyncio.subprocess.Process:
+    async def spawn(self, listen: str = "127.0.0.1:0") -> asyncio.subprocess.Process:
         self.proc = await asyncio.create_subprocess_exec(
-            str(MESHQ), "up", "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0",
+            str(MESHQ), "up", "--data-dir", str(self.data_dir), "--listen", listen,
             "--metrics-listen", "", "--pool-backend", "asyncio",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "RAY_AUTH_MODE": "disabled"},
@@ -81,15 +81,17 @@ async def _serving(address: str) -> bool:
     return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
+@pytest.mark.parametrize("port", ["another", "the same"])
 async def test_a_second_meshq_up_on_the_same_data_dir_exits_naming_the_holder(
-    first: Up
+    first: Up, port: str
 ) -> None:
     # Given a running `meshq up`
     await first.start()
     assert first.proc is not None
-    # When a second one starts on the same data dir (another port)
+    # When a second one starts on the same data dir (on another port, or on the same one:
+    # the data dir is checked first, so the holder is named either way)
     second = Up(first.data_dir)
-    proc = await second.spawn()
+    proc = await second.spawn("127.0.0.1:0" if port == "another" else first.address)
     async with asyncio.timeout(START_TIMEOUT):
         out, err = await proc.communicate()
     # Then it exits non-zero with one line naming the first one's PID and address
@@ -189,3 +191,13 @@ async def test_a_looser_existing_data_dir_is_tightened_with_a_warning(
     await stack.stop(grace=0.5)
     assert _mode(data_dir) == 0o700
     assert any("open to other users (mode 755)" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_shared_folder_is_refused_not_taken_over(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: tightening it would lock everyone else out
+    with pytest.raises(FailedPrecondition, match="shared folder"):
+        await start_stack(StackConfig(data_dir=shared, listen="127.0.0.1:0",
+                                      services=("storage",), auth=False))
+    assert _mode(shared) == 0o1777

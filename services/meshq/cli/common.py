@@ -77,6 +77,15 @@ def missing_extra_message(err: ModuleNotFoundError, what: str = "this command") 
             f"no module {module}")
 
 
+def require_extra(module: str, extra: str, what: str) -> None:
+    """Exit 2 saying which extra to install when ``module`` is not importable."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        fail(f"{what} needs the meshq[{extra}] extra (pip install \"meshq[{extra}]\"): "
+             f"no module {module}", EXIT_USAGE)
+
+
 def connection_options(command: F) -> F:
     """Add --profile, --server, --token, --tls-ca, --insecure and --timeout; they arrive as
     ``conn``. A flag or environment variable wins over the profile (meshq.cli.profiles)."""
@@ -111,6 +120,9 @@ def make_connection(*, profile: str | None = None, server: str | None = None,
     """A Connection from the options given, the profile filling in what they leave out."""
     from meshq.cli.profiles import ProfileError, select
 
+    if profile is None:  # `meshq --profile NAME <command>`
+        ctx = click.get_current_context(silent=True)
+        profile = ctx.find_root().params.get("profile") if ctx else None
     try:
         chosen = select(profile)
     except ProfileError as err:

@@ -14,6 +14,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("meshq.cli.demo", "demo"),
     ("meshq.cli.setup", "setup"),
     ("meshq.cli.setup", "token"),
+    ("meshq.cli.status", "status"),
+    ("meshq.cli.profiles", "profile"),
     ("meshq.cli.rooms", "rooms"),
     ("meshq.cli.queues", "room"),
     ("meshq.cli.queues", "queue"),
@@ -49,8 +51,10 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+@click.option("--profile", help="A named profile of the config file, for every command that "
+              "connects (the same as their own --profile; docs/cli.md).")
 @click.version_option(package_name="meshq")
-def cli(verbose: int) -> None:
+def cli(verbose: int, profile: str | None) -> None:
     """meshq: durable queues, scheduled tasks and agent workers over gRPC."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -5,7 +5,9 @@
   pipe, a file), plain columns aligned with spaces under upper-case headers, as kubectl
   prints them, nothing cut, so ``awk '{print $1}'`` gets whole ids; the title goes to stderr.
   In a terminal, a table in which the key columns (ids and names) keep their full width:
-  other columns wrap first, and are dropped from the right when even wrapped they do not fit.
+  other columns wrap first, and are dropped from the right when even wrapped they do not fit;
+  when the ids and names alone are wider than the terminal, one record per block
+  (``NAME  value`` lines, as ``kubectl describe``), still nothing cut.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ OUTPUTS = ("table", "wide", "json")
 KEY_COLUMNS = frozenset({"id", "task id", "name", "room", "queue", "message id", "pool",
                          "path", "worker", "lease token", "service", "actor", "agent"})
 PLAIN_GAP = "   "  # between plain columns, as kubectl
-MIN_WRAPPED = 6  # characters a wrapped (non-key) column keeps in a terminal table
+MIN_WRAPPED = 10  # characters a wrapped (non-key) column keeps in a terminal table
 CELL_PADDING = 3  # rich's default box: one border and one space each side
 
 
@@ -52,7 +54,8 @@ def emit(output: str, data: Any, *, columns: Sequence[str] = (),
     from rich.console import Console
 
     console = Console()
-    console.print(terminal_table(shown, cells, width=console.width, title=title))
+    console.print(terminal_table(shown, cells, width=console.width, title=title),
+                  soft_wrap=True)
 
 
 def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -65,10 +68,18 @@ def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
                    .rstrip() + "\n" for line in lines)
 
 
+def records(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """One block per row, a ``NAME  value`` line per column, blocks apart by a blank line."""
+    width = max((len(c) for c in columns), default=0)
+    return "\n".join("".join(f"{c.upper():<{width}}  {cell}\n"
+                              for c, cell in zip(columns, row, strict=True)) for row in rows)
+
+
 def terminal_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, width: int,
                    title: str | None = None) -> Any:
     """A rich table for a terminal ``width`` wide, whose key columns are never cut."""
     from rich.table import Table
+    from rich.text import Text
 
     def needed(i: int) -> int:
         return max([len(columns[i]), *(len(r[i]) for r in rows)])
@@ -82,17 +93,15 @@ def terminal_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, wid
 
     while total() > width and any(i not in keys for i in shown):
         shown.remove(max(i for i in shown if i not in keys))  # drop from the right
-    if total() > width:  # the ids alone are wider than the terminal: plain lines, not cut
-        from rich.text import Text
-
-        return Text(plain_table([columns[i] for i in shown],
-                                [[r[i] for i in shown] for r in rows]).rstrip("\n"))
-    table = Table(title=title)
+    if total() > width:  # the ids alone are wider than the terminal: a block per record
+        heading = f"{title}\n\n" if title else ""
+        return Text(heading + records(columns, rows).rstrip("\n"))
+    table = Table(title=Text(title) if title else None)
     for i in shown:
         if i in keys:
             table.add_column(columns[i], no_wrap=True, min_width=needed(i))
         else:
             table.add_column(columns[i], overflow="fold")
     for row in rows:
-        table.add_row(*(row[i] for i in shown))
+        table.add_row(*(Text(row[i]) for i in shown))  # Text: a body's "[x]" is not markup
     return table

@@ -15,6 +15,7 @@ The file is TOML, ``$MESHQ_CONFIG`` or ``$XDG_CONFIG_HOME/meshq/config.toml`` (d
 
 A value given on the command line or in the environment (``MESHQ_SERVER``, ``MESHQ_TOKEN``,
 ``MESHQ_TLS_CA``) wins over the profile's; the profile wins over the built-in defaults.
+``meshq profile list`` shows the file's profiles (never their tokens).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import click
 
 CONFIG_ENV = "MESHQ_CONFIG"
 PROFILE_ENV = "MESHQ_PROFILE"
@@ -109,3 +112,33 @@ def list_profiles(path: Path | None = None) -> tuple[str | None, dict[str, Profi
     config = load_config(path)
     profiles = config.get("profiles", {}) if isinstance(config.get("profiles"), dict) else {}
     return config.get("default_profile"), {n: _profile(n, t, path) for n, t in profiles.items()}
+
+
+@click.group("profile")
+def profile() -> None:
+    """Named connection profiles of the config file ($MESHQ_CONFIG or
+    ~/.config/meshq/config.toml)."""
+
+
+@profile.command("list")
+@click.option("-o", "--output", type=click.Choice(["table", "wide", "json"]), default="table",
+              show_default=True, help="table; wide; json.")
+def profile_list(output: str) -> None:
+    """List the profiles: server, TLS CA, whether a token is set (never the token)."""
+    from meshq.cli.common import EXIT_USAGE, emit, fail
+
+    path = config_path()
+    try:
+        default, found = list_profiles(path)
+    except ProfileError as err:
+        fail(str(err), EXIT_USAGE)
+    data = [{"name": p.name, "default": p.name == default, "server": p.server,
+             "tls_ca": p.tls_ca, "token": p.token is not None, "insecure": bool(p.insecure),
+             "timeout": p.timeout} for p in found.values()]
+    if output != "json" and not data:
+        click.echo(f"no profiles in {path}", err=True)
+        return
+    emit(output, {"config": str(path), "profiles": data},
+         columns=("name", "default", "server", "tls ca", "token"),
+         rows=[(d["name"], "yes" if d["default"] else "", d["server"] or "", d["tls_ca"] or "",
+                "set" if d["token"] else "") for d in data], title=str(path))

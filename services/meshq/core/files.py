@@ -3,7 +3,8 @@
 Folders are 0700 and files 0600 whatever the process's umask: each is created with that mode
 and then set to it explicitly (``os.mkdir(path, 0o700)`` alone gives less under umask 077
 and nothing more, but a later ``chmod`` is the only way to be sure). An existing folder or
-file that others can read is tightened, with a warning naming it and its old mode.
+file that others can read is tightened, with a warning naming it and its old mode; a shared
+folder (sticky, like ``/tmp``) or another user's open one is refused instead.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 import os
 import stat
 from pathlib import Path
+
+from meshq.core.errors import FailedPrecondition
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +39,23 @@ def make_private_dir(path: Path | str) -> Path:
             continue  # made by another process meanwhile: theirs to set
         os.chmod(folder, PRIVATE_DIR)
     if not missing:
+        _check_own_folder(path)
         tighten(path, PRIVATE_DIR)
     return path
+
+
+def _check_own_folder(path: Path) -> None:
+    """Refuse to take over a shared folder (``/tmp``) or another user's: tightening either
+    would lock others out of what is theirs."""
+    st = os.stat(path)
+    if st.st_mode & stat.S_ISVTX:
+        raise FailedPrecondition(
+            f"{path} is a shared folder (mode {stat.S_IMODE(st.st_mode):o}); give meshq a "
+            f"folder of its own, e.g. {path / 'meshq'}")
+    if st.st_uid != os.geteuid() and stat.S_IMODE(st.st_mode) & _OTHERS:
+        raise FailedPrecondition(
+            f"{path} belongs to another user (uid {st.st_uid}) and is open to others; give "
+            "meshq a folder of its own")
 
 
 def tighten(path: Path | str, mode: int) -> bool:

@@ -24,7 +24,7 @@ from meshq.api.connection import MAX_MESSAGE_BYTES, is_loopback
 from meshq.core.errors import FailedPrecondition
 from meshq.server.component import Component
 from meshq.server.context import StackContext
-from meshq.server.datadir import prepare_data_dir
+from meshq.server.datadir import StoreLocks, prepare_data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,14 @@ async def start_stack(
     *,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     token: str = "",
+    locks: StoreLocks | None = None,
 ) -> Stack:
-    """Bind, build and start the components of ``config``, then serve."""
+    """Bind, build and start the components of ``config``, then serve.
+
+    The data dir's store locks (``meshq.server.datadir``) are taken before any store opens:
+    here, once the port is bound, unless the caller took them earlier and passes ``locks``
+    (the stack then owns them and releases them when it stops or fails to start).
+    """
     check_listen(config)
     server = grpc.aio.server(
         interceptors=list(interceptors),
@@ -140,9 +146,14 @@ async def start_stack(
     host = config.listen.rsplit(":", 1)[0]
     address = f"{_client_host(host)}:{port}"
     try:
-        locks = prepare_data_dir(config.data_dir, config.services, address=address)
+        if locks is None:
+            locks = prepare_data_dir(config.data_dir, config.services, address=address)
+        else:
+            locks.record(address)
     except BaseException:
         await server.stop(0)
+        if locks is not None:
+            locks.release()
         raise
     ctx = StackContext(
         data_dir=config.data_dir,

@@ -46,6 +46,12 @@ class StoreLocks:
 
     fds: list[int] = field(default_factory=list)
 
+    def record(self, address: str) -> None:
+        """Write this process's PID and ``address`` into every lock file it holds (the
+        address a client dials is known only once the port is bound)."""
+        for fd in self.fds:
+            _write_holder(fd, address)
+
     def release(self) -> None:
         while self.fds:
             os.close(self.fds.pop())  # closing the last descriptor drops the flock
@@ -85,12 +91,16 @@ def _lock(data_dir: Path, service: str, address: str) -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise FailedPrecondition(_held_message(data_dir, service, _holder(fd))) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "address": address}).encode() + b"\n", 0)
+        _write_holder(fd, address)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _write_holder(fd: int, address: str) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "address": address}).encode() + b"\n", 0)
 
 
 def _holder(fd: int) -> dict[str, object]:

@@ -24,6 +24,7 @@ from meshq.metrics.wiring import observer_settings
 from meshq.security.interceptor import DEFAULT_MAX_STREAMS_PER_TOKEN, AuthInterceptor
 from meshq.security.keys import ensure_admin_token, ensure_local_credentials
 from meshq.server.app import Stack, StackConfig, start_stack
+from meshq.server.datadir import StoreLocks, prepare_data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,10 @@ logger = logging.getLogger(__name__)
 async def open_stack(
     config: StackConfig, *, metrics_listen: str = "", metrics_public: bool = False
 ) -> Stack:
-    """Credentials, interceptor, observers, metrics endpoint, then the stack itself.
+    """Store locks, credentials, interceptor, observers, metrics endpoint, then the stack.
+
+    The data dir's locks come first, so a second server on a data dir in use is told who
+    holds it (PID, address) before it tries any port or writes any file.
 
     The metrics port is bound before the stack starts, so a busy port (or a non-loopback one
     without ``metrics_public``) fails fast; the queue gauges are registered once the engine
@@ -39,6 +43,16 @@ async def open_stack(
     """
     if metrics_listen:
         check_metrics_listen(metrics_listen, public=metrics_public)
+    locks = prepare_data_dir(config.data_dir, config.services, address=config.listen)
+    try:
+        return await _open_locked(config, locks, metrics_listen, metrics_public)
+    except BaseException:
+        locks.release()
+        raise
+
+
+async def _open_locked(config: StackConfig, locks: StoreLocks, metrics_listen: str,
+                       metrics_public: bool) -> Stack:
     interceptors = []
     token = ""
     if config.auth:
@@ -51,7 +65,7 @@ async def open_stack(
                if metrics_listen else None)
     config = replace(config, settings={**observer_settings(registry), **config.settings})
     try:
-        stack = await start_stack(config, interceptors=interceptors, token=token)
+        stack = await start_stack(config, interceptors=interceptors, token=token, locks=locks)
     except BaseException:
         if metrics is not None:
             stop_metrics_server(metrics[0])

@@ -5,7 +5,8 @@ outside every room), which is fsynced and then renamed into place, and the folde
 A stream that fails or is cancelled leaves the old file untouched and its temp file removed;
 temp files left by a crash are removed at ``start``. Readers hold the file they opened, so a
 concurrent replace never shows them a mix of old and new bytes. Blocking I/O runs in worker
-threads (``asyncio.to_thread``) so one slow disk call never stalls the event loop.
+threads (``asyncio.to_thread``) so one slow disk call never stalls the event loop. Folders
+are created 0700 and files 0600 (``meshq.core.files``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Blocking filesystem steps of room storage; ``FileStorage`` runs each in a worker thread.
 
 Every function takes the room's folder and normalised room-relative paths, checks
-containment itself (``paths.contained``), and raises domain errors: an ``OSError`` that means
-something to the caller (missing, exists, not empty, disk full) is mapped in ``fs_errors``.
+containment itself (``paths.contained``), and raises domain errors: every ``OSError`` is
+mapped in ``fs_errors`` (what the caller can fix names the path; a full, read-only or failing
+volume says so), which ``FileStorage`` also wraps around each call, so no filesystem
+condition reaches a caller as INTERNAL.
 """
 
 from __future__ import annotations
