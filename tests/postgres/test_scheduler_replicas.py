@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from postgres.replicas import Replicas
 
 from meshq.api.queues import QueuesClient
 from meshq.api.rooms import RoomsClient
@@ -17,6 +16,7 @@ from meshq.api.scheduler import SchedulerClient
 from meshq.scheduler.cron import iso_ms
 from meshq.scheduler.model import SCHEDULED_AT_HEADER
 from meshq.v1 import scheduler_pb2 as spb
+from postgres.replicas import Replicas
 
 pytestmark = pytest.mark.slow
 

@@ -482,9 +482,13 @@ class PgQueueBackend(PgQueueAdmin):
         v.check_target(room, queue)
         self._check_settle_batch(len(tokens))
         now = self._clock()
-        async with self._db.tx() as conn:
-            done = await leases.ack(conn, room, queue, tokens, now)
-            outcomes = await self._outcomes(conn, room, queue, tokens, done)
+        async with self._db.conn() as conn:
+            done = await leases.ack(conn, room, queue, tokens, now)  # one durable statement
+            if len(done) < len(tokens):
+                async with conn.transaction():
+                    outcomes = await self._outcomes(conn, room, queue, tokens, done)
+            else:
+                outcomes = await self._outcomes(conn, room, queue, tokens, done)
         if done:
             self._settled(list(done))
             self._observer.acked(room, queue, [now - at for at in done.values()])
