@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from pgcluster import PgCluster, fresh_schema
+from pgcluster import PgCluster, fresh_schema, need_postgres
 
 from meshq.api.storage import StorageClient
 from meshq.v1 import queues_pb2 as pb
@@ -140,6 +140,7 @@ async def test_a_replica_killed_mid_burst_loses_nothing_acknowledged(replicas: R
 @pytest.fixture
 async def own_cluster() -> AsyncIterator[PgCluster]:
     """A cluster of this test's own: it is restarted mid-test."""
+    need_postgres()
     cluster = PgCluster().init()
     cluster.start()
     try:

@@ -176,7 +176,11 @@ class SchedulerEngine:
             except Exception:
                 logger.exception("scheduler pass failed; reloading tasks from the store")
                 await asyncio.sleep(1.0)
-                await self._reload()
+                try:
+                    await self._reload()
+                except Exception:  # a store that is down (PostgreSQL): try again next turn
+                    logger.exception("reloading the scheduler's tasks failed")
+                    self._reload_requested = True
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_seconds())
