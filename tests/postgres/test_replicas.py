@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pgcluster import PgCluster, fresh_schema, need_postgres
 
 from meshq.api.storage import StorageClient
@@ -137,6 +138,14 @@ async def test_a_replica_killed_mid_burst_loses_nothing_acknowledged(replicas: R
     await conn_b.close()
 
 
+async def until_serving(channel: grpc.aio.Channel) -> None:
+    stub = health_pb2_grpc.HealthStub(channel)
+    async with asyncio.timeout(30):
+        while (await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)).status \
+                != health_pb2.HealthCheckResponse.SERVING:
+            await asyncio.sleep(0.1)
+
+
 @pytest.fixture
 async def own_cluster() -> AsyncIterator[PgCluster]:
     """A cluster of this test's own: it is restarted mid-test."""
@@ -188,6 +197,8 @@ async def postgres_restart_story(group: Replicas, cluster: PgCluster) -> None:
         stop.set()
         await asyncio.gather(*tasks)
         assert set(errors) <= {grpc.StatusCode.UNAVAILABLE}, errors
+        for ch in channels:  # health follows PostgreSQL back to SERVING by itself
+            await until_serving(ch)
         # And nothing whose Send was acknowledged is lost
         got = await drain(stubs[1], md, set(replied), set())
         assert set(replied) <= set(got)

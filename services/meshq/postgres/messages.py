@@ -11,7 +11,6 @@ replicas never both enqueue it. A NOTIFY on ``CHANNEL`` goes out when the transa
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 
 import asyncpg
@@ -32,8 +31,8 @@ class Outgoing:
 
 
 def new_id() -> str:
-    """A message id, unique across replicas (random, 128 bits)."""
-    return uuid.UUID(bytes=os.urandom(16)).hex
+    """A message id, unique across replicas (random, 128 bits, 32 hex digits)."""
+    return os.urandom(16).hex()
 
 
 async def insert_open(conn: asyncpg.Connection, room: str, queue: str,
