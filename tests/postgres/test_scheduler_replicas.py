@@ -59,7 +59,7 @@ async def test_three_replicas_fire_each_instant_once_while_one_dies_twice(
     await asyncio.sleep(PHASE)  # every replica has seen the change (each reloads within ~1 s)
     runs = await SchedulerClient(conn).runs(task.id, limit=1000)
     instants = sorted(r.scheduled_unix_ms for r in runs)
-    assert len(instants) >= 3 * PHASE * 2
+    assert len(instants) >= 4 * PHASE  # the story lasts at least 5 phases
     assert len(set(instants)) == len(instants)
     assert instants == list(range(instants[0], instants[-1] + 1000, 1000)), "an instant is missing"
     sent = {iso_ms(r.scheduled_unix_ms) for r in runs if r.outcome in SENT}
