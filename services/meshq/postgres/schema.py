@@ -162,7 +162,19 @@ CREATE TABLE st_folders (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (SCHEDULER, QUEUES, STORAGE)
+POOLS = """
+-- Pools' desired state, as the pools service encodes it (meshq.postgres.pool_store).
+CREATE TABLE pool_specs (
+  room TEXT NOT NULL,
+  name TEXT NOT NULL,
+  spec BYTEA NOT NULL,
+  token_scope TEXT NOT NULL,
+  updated_at DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (room, name)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (SCHEDULER, QUEUES, STORAGE, POOLS)
 VERSION = len(MIGRATIONS)
 
 
