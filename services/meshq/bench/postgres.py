@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -133,6 +134,19 @@ async def psycopg_insert(url: str, seconds: float) -> float:
         return await rate_for(seconds, RAW_CALLERS, one)
 
 
+async def compare_drivers(url: str, seconds: float, rounds: int = 3) -> tuple[float, float]:
+    """Medians of ``rounds`` alternating runs of each driver's INSERT ceiling: alternating
+    keeps a shared machine's load drift from favouring one of them."""
+    import statistics
+
+    a: list[float] = []
+    p: list[float] = []
+    for _ in range(rounds):
+        a.append(await raw_insert(url, seconds))
+        p.append(await psycopg_insert(url, seconds))
+    return statistics.median(a), statistics.median(p)
+
+
 # -- replicas -------------------------------------------------------------------------------
 
 class Replica:
@@ -150,7 +164,7 @@ class Replica:
             "127.0.0.1:0", "--metrics-listen", "", "--pool-backend", "asyncio",
             "--database-url", self.url, "--api-key-file", str(self.key_file),
             "--replica-id", self.name, "--max-depth", "100000000",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+            stdout=asyncio.subprocess.PIPE, stderr=self._log())
         assert self.proc.stdout is not None
         async with asyncio.timeout(60):
             while True:
@@ -160,6 +174,10 @@ class Replica:
                 if "listening on" in line:
                     self.address = line.rsplit(" ", 1)[1].strip()
                     return self
+
+    def _log(self) -> Any:
+        """The replica's stderr goes to ``<root>/<name>.log`` (kept with MESHQ_BENCH_KEEP=1)."""
+        return open(self.root / f"{self.name}.log", "ab")  # noqa: SIM115 - the child owns it
 
     def rss_mb(self) -> float:
         assert self.proc is not None
@@ -256,14 +274,14 @@ async def run_all(url: str, seconds: float, backlog: int, drivers: bool,
     log("raw asyncpg: single-row INSERT commits (64 callers)...")
     r["raw_insert"] = await raw_insert(raw, seconds)
     if drivers:
-        log("raw psycopg 3: the same INSERTs...")
-        r["psycopg_insert"] = await psycopg_insert(raw, seconds)
+        log("drivers: asyncpg and psycopg 3 INSERTs, alternating, 3 rounds each...")
+        r["asyncpg_insert"], r["psycopg_insert"] = await compare_drivers(raw, seconds)
     log("raw asyncpg: COPY of 1,000-row batches...")
     r["raw_copy"] = await raw_copy(raw, seconds)
     log("raw asyncpg: SKIP LOCKED claim of 100 + delete, 4 consumers...")
     r["raw_claim"] = await raw_claim(raw, seconds)
-    with tempfile.TemporaryDirectory(prefix="meshq-bench-pg-") as tmp:
-        root = Path(tmp)
+    root = Path(tempfile.mkdtemp(prefix="meshq-bench-pg-"))
+    try:
         key = new_api_key()
         key_file = root / "api_key"
         key_file.write_text(key)
@@ -277,6 +295,11 @@ async def run_all(url: str, seconds: float, backlog: int, drivers: bool,
         finally:
             for replica in replicas:
                 await replica.stop()
+    finally:
+        if os.environ.get("MESHQ_BENCH_KEEP"):
+            log(f"replica logs kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
     return r
 
 
@@ -303,6 +326,8 @@ async def _measure(replicas: list[Replica], md: Any, seconds: float, backlog: in
             log("meshq, two replicas: latency at 500 msg/s (sent via one, consumed via the "
                 "other)...")
             r["p50_2"], r["p99_2"] = await _cross_latency(b1, replicas[1].address, seconds)
+            log("meshq, two replicas: closed-loop latency at 200 msg/s, via one to the other...")
+            r["p50_c"], r["p99_c"] = await closed_loop_latency(b1, b2, seconds)
             log(f"meshq, two replicas: RSS with a backlog of {backlog:,}...")
             rss = await backlog_rss([b1, b2], replicas, backlog)
             r["backlog"] = float(backlog)
@@ -311,6 +336,36 @@ async def _measure(replicas: list[Replica], md: Any, seconds: float, backlog: in
             await two.close()
     finally:
         await one.close()
+
+
+async def closed_loop_latency(sender: Bench, consumer: Bench, seconds: float,
+                              rate: float = 200.0) -> tuple[float, float]:
+    """One Send at a time through ``sender`` (paced at ``rate``), a Subscribe stream on
+    ``consumer``: enqueue call start -> delivery, p50 and p99 in ms. Unlike the open-loop
+    figure it never measures a queue of sends waiting in the client."""
+    import statistics
+
+    await sender.open("closed")
+    samples: list[float] = []
+    stop = asyncio.Event()
+
+    def stamp(frame: Any) -> None:
+        now = time.perf_counter()
+        samples.extend(now - json.loads(d.json)["t"] for d in frame.deliveries)
+
+    reader = asyncio.create_task(consumer.subscribe("closed", 100, stamp, stop))
+    await asyncio.sleep(0.5)  # the stream is open
+    n = int(seconds * rate)
+    for _ in range(n):
+        await sender.send("closed", [json.dumps({"t": time.perf_counter()})])
+        await asyncio.sleep(1 / rate)
+    async with asyncio.timeout(30):
+        while len(samples) < n:
+            await asyncio.sleep(0.05)
+    stop.set()
+    await reader
+    q = statistics.quantiles(samples, n=100)
+    return q[49] * 1000, q[98] * 1000
 
 
 async def _cross_latency(sender: Bench, consumer_address: str,
@@ -322,7 +377,9 @@ async def _cross_latency(sender: Bench, consumer_address: str,
 
 ROWS = [
     ("raw asyncpg: single-row INSERT commits, 64", "raw_insert", "rows/s", ""),
-    ("raw psycopg 3: single-row INSERT commits, 64", "psycopg_insert", "rows/s", ""),
+    ("drivers: asyncpg INSERT commits, median of 3", "asyncpg_insert", "rows/s", ""),
+    ("drivers: psycopg 3 INSERT commits, median of 3", "psycopg_insert", "rows/s",
+     "asyncpg_insert"),
     ("raw asyncpg: COPY, 1,000-row batches", "raw_copy", "rows/s", ""),
     ("raw asyncpg: SKIP LOCKED claim 100 + delete, 4", "raw_claim", "msg/s", ""),
     ("meshq 1 replica: batched end to end", "e2e_1", "msg/s", "raw_claim"),
@@ -333,6 +390,8 @@ ROWS = [
     ("meshq 2 replicas: unbatched Send, 64 senders", "unbatched_2", "msg/s", "raw_insert"),
     ("meshq 2 replicas: p50, sent via 1, read via 2", "p50_2", "ms", ""),
     ("meshq 2 replicas: p99, sent via 1, read via 2", "p99_2", "ms", ""),
+    ("meshq 2 replicas: closed-loop p50 @200/s, 1 to 2", "p50_c", "ms", ""),
+    ("meshq 2 replicas: closed-loop p99 @200/s, 1 to 2", "p99_c", "ms", ""),
     ("backlog (messages)", "backlog", "msgs", ""),
     ("replica 1 RSS with the backlog", "rss_1", "MB", ""),
     ("replica 2 RSS with the backlog", "rss_2", "MB", ""),
