@@ -33,7 +33,7 @@ class Replica:
     async def start(self) -> Replica:
         self.proc = await asyncio.create_subprocess_exec(
             str(MESHQ), "up", "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0",
-            "--metrics-listen", "", "--pool-backend", "asyncio",
+            "--metrics-listen", "", "--studio-listen", "", "--pool-backend", "asyncio",
             "--database-url", self.url, "--api-key-file", str(self.api_key_file),
             "--replica-id", self.name,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,

@@ -161,7 +161,7 @@ class Replica:
         meshq = Path(sys.executable).with_name("meshq")
         self.proc = await asyncio.create_subprocess_exec(
             str(meshq), "up", "--data-dir", str(self.root / self.name), "--listen",
-            "127.0.0.1:0", "--metrics-listen", "", "--pool-backend", "asyncio",
+            "127.0.0.1:0", "--metrics-listen", "", "--studio-listen", "", "--pool-backend", "asyncio",
             "--database-url", self.url, "--api-key-file", str(self.key_file),
             "--replica-id", self.name, "--max-depth", "100000000",
             stdout=asyncio.subprocess.PIPE, stderr=self._log())

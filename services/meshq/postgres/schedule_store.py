@@ -14,7 +14,9 @@ A fire's message is inserted only where the send would succeed: the room exists 
 queue is not closed (a missing queue is created with default options, as the engine's
 enqueuer does); otherwise nothing is inserted and the engine's send fails the fire.
 
-Every replica's engine holds the tasks in memory, so a change of tasks through one replica
+``put_task`` never moves a cursor back (``GREATEST``): a replica whose view is a moment old
+must not undo the instants another one already recorded (``record`` cannot: a stale replica's
+rows meet the key). Every replica's engine holds the tasks in memory, so a change of tasks through one replica
 NOTIFYs ``TASKS_CHANNEL`` (payload: the writing store's ``origin``); the other replicas'
 listeners (``component.task_listener_for``) ask their engines to reload.
 
@@ -132,7 +134,8 @@ class PgScheduleStore:
         sql = ("UPDATE sched_tasks SET room=$2, queue=$3, schedule=$4, timezone=$5, "
                "payload_json=$6, active=$7, once=$8, name=$9, annotations=$10, "
                "catchup_window=$11, misfire_policy=$12, misfire_cap=$13, jitter=$14, "
-               "skip_if_pending=$15, created_at_ms=$16, cursor_ms=$17 WHERE id=$1 RETURNING id")
+               "skip_if_pending=$15, created_at_ms=$16, cursor_ms=GREATEST(cursor_ms, $17) "
+               "WHERE id=$1 RETURNING id")
         if not self._changing(sql, *row):
             raise NotFound(f"task {task.id} does not exist")
 

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 
-from meshq.core.errors import InvalidArgument, NotFound, Unavailable
+from meshq.core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from meshq.core.validation import shown
 from meshq.scheduler import cron
 from meshq.scheduler.burst import Burst, check_pending, decide
@@ -357,7 +357,10 @@ class SchedulerEngine:
             state = self._get(task_id)
             spec = apply_update(state.task.spec, update)
             now = self.now_ms()
-            await self._fire([state], now)
+            try:
+                await self._fire([state], now)
+            except AlreadyExists:  # replicas share the ledger: another one fired them first
+                logger.info("task %s: due instants were fired by another replica", task_id)
             timing = any(getattr(spec, f) != getattr(state.task.spec, f)
                          for f in ("schedule", "timezone", "active", "once"))
             cursor = max(state.task.cursor_ms, now) if timing else state.task.cursor_ms
