@@ -61,13 +61,19 @@ async def rate_for(seconds: float, callers: int, call: Callable[[], Awaitable[in
 
 # -- raw ceilings ---------------------------------------------------------------------------
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """No session reset on release (as meshq's pool): psycopg's pool does none either, so the
+    drivers are compared on the statements alone."""
+
+
 RAW_TABLE = ("CREATE TABLE IF NOT EXISTS raw_q (id BIGSERIAL PRIMARY KEY, body TEXT NOT NULL, "
              "enqueued_at DOUBLE PRECISION NOT NULL DEFAULT 0)")
 
 
 async def raw_insert(url: str, seconds: float) -> float:
     """64 callers, each a single-row INSERT in its own transaction (a durable commit each)."""
-    async with asyncpg.create_pool(url, min_size=RAW_CALLERS, max_size=RAW_CALLERS) as pool:
+    async with asyncpg.create_pool(url, min_size=RAW_CALLERS, max_size=RAW_CALLERS,
+                                   reset=_no_reset) as pool:
         await pool.execute(RAW_TABLE)
 
         async def one() -> int:
@@ -80,7 +86,7 @@ async def raw_insert(url: str, seconds: float) -> float:
 async def raw_copy(url: str, seconds: float) -> float:
     """COPY of 1,000-row batches from 4 connections: rows/s."""
     rows = [(BODY,)] * COPY_ROWS
-    async with asyncpg.create_pool(url, min_size=COPIERS, max_size=COPIERS) as pool:
+    async with asyncpg.create_pool(url, min_size=COPIERS, max_size=COPIERS, reset=_no_reset) as pool:
         await pool.execute(RAW_TABLE)
 
         async def one() -> int:
@@ -93,7 +99,7 @@ async def raw_copy(url: str, seconds: float) -> float:
 
 async def raw_claim(url: str, seconds: float) -> float:
     """4 consumers: claim 100 with FOR UPDATE SKIP LOCKED, delete them, commit: msg/s."""
-    async with asyncpg.create_pool(url, min_size=CLAIMERS, max_size=CLAIMERS) as pool:
+    async with asyncpg.create_pool(url, min_size=CLAIMERS, max_size=CLAIMERS, reset=_no_reset) as pool:
         await pool.execute(RAW_TABLE)
         have = await pool.fetchval("SELECT count(*) FROM raw_q")
         want = int(seconds * 60_000)

@@ -59,10 +59,11 @@ async def pop(conn: asyncpg.Connection, room: str, queue: str, n: int,
               now: float) -> list[Delivery]:
     """Remove up to ``n`` ready messages, oldest first (auto-ack)."""
     rows = await conn.fetch(
-        "DELETE FROM q_messages WHERE seq IN (SELECT seq FROM q_messages WHERE room=$1 AND "
-        "queue=$2 AND lease_token IS NULL AND ready_at <= $4 AND EXISTS (SELECT 1 FROM q_queues "
-        "WHERE room=$1 AND name=$2 AND NOT closed) ORDER BY enqueued_at, seq LIMIT $3 FOR "
-        "UPDATE SKIP LOCKED) RETURNING seq, id, body, headers_json, enqueued_at, attempts",
+        "DELETE FROM q_messages WHERE seq = ANY (ARRAY(SELECT seq FROM q_messages WHERE "
+        "room=$1 AND queue=$2 AND lease_token IS NULL AND ready_at <= $4 AND EXISTS (SELECT 1 "
+        "FROM q_queues WHERE room=$1 AND name=$2 AND NOT closed) ORDER BY enqueued_at, seq "
+        "LIMIT $3 FOR UPDATE SKIP LOCKED)) RETURNING seq, id, body, headers_json, enqueued_at, "
+        "attempts",
         room, queue, n, now)
     rows = sorted(rows, key=_fifo)
     return [new_delivery(r["id"], r["body"], _headers(r["headers_json"]), r["enqueued_at"],
@@ -94,9 +95,9 @@ async def ack(conn: asyncpg.Connection, room: str, queue: str, tokens: Sequence[
     if not seqs:
         return {}
     rows = await conn.fetch(
-        "DELETE FROM q_messages m USING unnest($3::bigint[], $4::text[]) AS t(seq, tok) "
-        "WHERE m.seq = t.seq AND m.lease_token = t.tok AND m.room=$1 AND m.queue=$2 AND "
-        "m.lease_expires_at > $5 RETURNING m.lease_token, m.leased_at",
+        "DELETE FROM q_messages m WHERE m.seq = ANY($3::bigint[]) AND m.lease_token = "
+        "ANY($4::text[]) AND m.room=$1 AND m.queue=$2 AND m.lease_expires_at > $5 "
+        "RETURNING m.lease_token, m.leased_at",
         room, queue, seqs, toks, now)
     return {r["lease_token"]: r["leased_at"] for r in rows}
 
@@ -110,8 +111,8 @@ async def extend(conn: asyncpg.Connection, room: str, queue: str,
         return set()
     rows = await conn.fetch(
         "UPDATE q_messages m SET lease_expires_at = $5 + t.secs FROM unnest($3::bigint[], "
-        "$4::text[], $6::float8[]) AS t(seq, tok, secs) WHERE m.seq = t.seq AND "
-        "m.lease_token = t.tok AND m.room=$1 AND m.queue=$2 AND m.lease_expires_at > $5 "
+        "$4::text[], $6::float8[]) AS t(seq, tok, secs) WHERE m.seq = ANY($3::bigint[]) AND "
+        "m.seq = t.seq AND m.lease_token = t.tok AND m.room=$1 AND m.queue=$2 AND m.lease_expires_at > $5 "
         "RETURNING m.lease_token", room, queue, seqs, toks, now, [by_token[t] for t in toks])
     return {r["lease_token"] for r in rows}
 
@@ -124,8 +125,8 @@ async def hand_back(conn: asyncpg.Connection, room: str, queue: str,
         return 0
     rows = await conn.fetch(
         "UPDATE q_messages m SET lease_token=NULL, lease_expires_at=NULL, leased_at=NULL, "
-        "leased_by=NULL FROM unnest($3::bigint[], $4::text[]) AS t(seq, tok) WHERE m.seq = t.seq AND "
-        "m.lease_token = t.tok AND m.room=$1 AND m.queue=$2 AND m.lease_expires_at > $5 "
+        "leased_by=NULL WHERE m.seq = ANY($3::bigint[]) AND m.lease_token = ANY($4::text[]) "
+        "AND m.room=$1 AND m.queue=$2 AND m.lease_expires_at > $5 "
         "RETURNING m.seq", room, queue, seqs, toks, now)
     if rows:
         await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{room}/{queue}")
@@ -172,8 +173,8 @@ async def fail(conn: asyncpg.Connection, room: str, queue: str, options: QueueOp
     rows = await conn.fetch(
         "SELECT m.seq, m.attempts, m.headers_json, m.lease_token FROM q_messages m JOIN "
         "unnest($3::bigint[], $4::text[]) AS t(seq, tok) ON m.seq = t.seq AND "
-        "m.lease_token = t.tok WHERE m.room=$1 AND m.queue=$2 AND m.lease_expires_at > $5 "
-        "FOR UPDATE OF m", room, queue, seqs, toks, now)
+        "m.lease_token = t.tok WHERE m.seq = ANY($3::bigint[]) AND m.room=$1 AND m.queue=$2 "
+        "AND m.lease_expires_at > $5 FOR UPDATE OF m", room, queue, seqs, toks, now)
     updates = [_failed_row(r, by_token[r["lease_token"]], queue, options, reason) for r in rows]
     dead = await _apply(conn, room, queue, updates, now)
     return Failed({r["lease_token"] for r in rows}, dead)
@@ -242,7 +243,7 @@ async def _apply(conn: asyncpg.Connection, room: str, queue: str, updates: list[
         "headers_json=u.h, lease_token=NULL, lease_expires_at=NULL, leased_at=NULL, "
         "leased_by=NULL FROM "
         "unnest($1::bigint[], $2::int[], $3::float8[], $4::text[], $5::text[]) AS "
-        "u(seq, att, ready, queue, h) WHERE m.seq = u.seq",
+        "u(seq, att, ready, queue, h) WHERE m.seq = ANY($1::bigint[]) AND m.seq = u.seq",
         [u[0] for u in updates], [u[1] for u in updates], [u[2] for u in updates],
         [u[3] for u in updates], [u[4] for u in updates])
     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{room}/{queue}")

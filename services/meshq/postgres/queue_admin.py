@@ -226,9 +226,9 @@ class PgQueueAdmin:
         async with self._db.tx() as conn:
             await self.existing(conn, room, queue)
             rows = await conn.fetch(
-                "UPDATE q_messages SET queue=$2, attempts=0, ready_at=0 WHERE seq IN (SELECT seq "
-                "FROM q_messages WHERE room=$1 AND queue=$3 AND lease_token IS NULL ORDER BY enqueued_at, seq "
-                "LIMIT $4 FOR UPDATE) RETURNING seq", room, queue, dlq_name(queue), limit)
+                "UPDATE q_messages SET queue=$2, attempts=0, ready_at=0 WHERE seq = ANY (ARRAY("
+                "SELECT seq FROM q_messages WHERE room=$1 AND queue=$3 AND lease_token IS NULL "
+                "ORDER BY enqueued_at, seq LIMIT $4 FOR UPDATE)) RETURNING seq", room, queue, dlq_name(queue), limit)
             if rows:
                 await notify(conn, room, queue)
         if rows:
