@@ -96,6 +96,11 @@ CREATE INDEX q_messages_leased ON q_messages (lease_expires_at) WHERE lease_toke
 -- claim (a lease changes indexed columns), so there are no more than these five: a restarted
 -- replica finds its own leases through q_messages_leased.
 CREATE INDEX q_messages_queue ON q_messages (room, queue);
+-- A queue table: rows are inserted, updated (leased) and deleted at high rates. Vacuum it
+-- early, and leave room on each page for the lease's new row version.
+ALTER TABLE q_messages SET (autovacuum_vacuum_scale_factor = 0.01,
+  autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_vacuum_cost_limit = 2000,
+  fillfactor = 80);
 CREATE TABLE q_dedup (
   room TEXT NOT NULL,
   queue TEXT NOT NULL,
