@@ -76,7 +76,48 @@ def build_database(ctx: StackContext) -> DatabaseComponent:
                             max_size=int(ctx.settings.get("database_pool_size") or 20))
     db = Database(settings)
     ctx.settings[POSTGRES] = db
+    # Pools' desired state in the database; one replica supervises them (docs/postgres.md).
+    ctx.settings.setdefault("pool_store", _LazyPoolStore(settings.url))
+    ctx.settings.setdefault("pool_lease", _supervisor_lease(settings.url))
     return DatabaseComponent(db, ctx)
+
+
+def _supervisor_lease(url: str) -> Any:
+    from meshq.postgres.pool_store import PgSupervisorLease
+
+    return PgSupervisorLease(url)
+
+
+class _LazyPoolStore:
+    """The pools' ``PoolStore`` on PostgreSQL, opened on first use (by then the schema is
+    migrated and the pools service's encoding is importable)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._store: Any = None
+
+    def _open(self) -> Any:
+        if self._store is None:
+            from meshq.postgres.pool_store import PgPoolStore
+            from meshq.pools.store import decode, encode
+
+            self._store = PgPoolStore(self._url, encode=encode, decode=decode,
+                                      key=lambda config: config.key)
+        return self._store
+
+    def save(self, config: Any) -> None:
+        self._open().save(config)
+
+    def delete(self, room: str, name: str) -> None:
+        self._open().delete(room, name)
+
+    def load(self) -> list[Any]:
+        return list(self._open().load())
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
 def queue_backend_for(ctx: StackContext) -> Any:
