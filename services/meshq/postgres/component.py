@@ -98,8 +98,8 @@ class _LazyPoolStore:
 
     def _open(self) -> Any:
         if self._store is None:
-            from meshq.postgres.pool_store import PgPoolStore
             from meshq.pools.store import decode, encode
+            from meshq.postgres.pool_store import PgPoolStore
 
             self._store = PgPoolStore(self._url, encode=encode, decode=decode,
                                       key=lambda config: config.key)
