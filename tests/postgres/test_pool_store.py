@@ -58,3 +58,27 @@ async def test_exactly_one_replica_supervises_and_another_takes_over(pg_url: str
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_waiting_replica_takes_the_pools_over_when_the_supervisor_goes(
+        pg_url: str) -> None:
+    import asyncio
+
+    store_on(pg_url).close()
+    supervisor, waiting = PgSupervisorLease(pg_url), PgSupervisorLease(pg_url, poll_seconds=0.05)
+    took_over = asyncio.Event()
+
+    async def restore() -> None:
+        took_over.set()
+
+    try:
+        assert await supervisor.held() and not await waiting.held()
+        waiting.on_acquired(restore)
+        # When the supervisor's session ends, Then the waiting replica takes over and restores
+        await supervisor.close()
+        async with asyncio.timeout(30):
+            await took_over.wait()
+        assert await waiting.held()
+    finally:
+        await supervisor.close()
+        await waiting.close()

@@ -139,6 +139,9 @@ def build_component(ctx: StackContext) -> WorkersComponent:
         store=make_store(ctx),
         lease=ctx.settings.get("pool_lease"),
     )
+    on_acquired = getattr(ctx.settings.get("pool_lease"), "on_acquired", None)
+    if on_acquired is not None:  # a lease shared by replicas (PostgreSQL): take over when freed
+        on_acquired(manager.restore)
     watchdog = BackendWatchdog(
         backend=lambda: manager.started_backend, supervisors=manager.supervisors,
         observer=observer, interval=float(ctx.settings.get("pool_watchdog_interval") or 2.0))

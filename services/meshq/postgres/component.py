@@ -67,6 +67,10 @@ class DatabaseComponent:
         """No servicer."""
 
     async def stop(self) -> None:
+        lease = self._ctx.settings.get("pool_lease")
+        close = getattr(lease, "close", None)
+        if close is not None:  # the supervisor lease goes with this replica
+            await close()
         await self.db.close()
 
 

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -88,13 +88,43 @@ class PgPoolStore:
             self._thread.stop()
 
 
-class PgSupervisorLease:
-    """A session advisory lock on a dedicated connection: held until that session ends."""
+TAKEOVER_SECONDS = 5.0  # how often a replica that is not the supervisor asks for the lease
 
-    def __init__(self, url: str) -> None:
+
+class PgSupervisorLease:
+    """A session advisory lock on a dedicated connection: held until that session ends.
+
+    ``on_acquired(callback)`` starts asking every ``poll_seconds``; when this replica takes
+    the lease over (the holder died), ``callback`` runs: the pools service re-creates the stored
+    pools then.
+    """
+
+    def __init__(self, url: str, *, poll_seconds: float = TAKEOVER_SECONDS) -> None:
         self._url = url
+        self._poll_seconds = poll_seconds
         self._conn: asyncpg.Connection | None = None
         self._held = False
+        self._callbacks: list[Callable[[], Awaitable[Any]]] = []
+        self._poller: asyncio.Task[None] | None = None
+
+    def on_acquired(self, callback: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``callback`` each time this replica takes the lease over from another."""
+        self._callbacks.append(callback)
+        if self._poller is None:
+            self._poller = asyncio.get_running_loop().create_task(
+                self._poll(), name="meshq-pools-lease")
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_seconds)
+            was = self._held
+            if await self.held() and not was:
+                logger.info("this replica now supervises the pools")
+                for callback in self._callbacks:
+                    try:
+                        await callback()
+                    except Exception:
+                        logger.exception("taking the pools over failed")
 
     async def held(self) -> bool:
         """True while this replica holds the lease (taking it when it is free)."""
@@ -114,7 +144,12 @@ class PgSupervisorLease:
         return self._held
 
     async def close(self) -> None:
-        """Give the lease up (the session ends)."""
+        """Stop asking and give the lease up (the session ends). Safe to call twice."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
         conn, self._conn, self._held = self._conn, None, False
         if conn is not None and not conn.is_closed():
             with contextlib.suppress(Exception):
