@@ -2,7 +2,8 @@
 restarts.
 
 ``BACKENDS`` lists a factory per backend: tests taking the ``h`` fixture (the contract suite,
-validation, the fast paths, the wake-ups) run once for each. A backend adds itself with a
+validation, the fast paths, the wake-ups) run once for each; the contract suite also runs
+over the embedded engine's ``VARIANTS``. A backend adds itself with a
 ``Harness`` subclass that builds its ``QueueBackend`` on the harness's clock and implements
 ``start`` / ``stored`` / ``advance`` for it; a backend that needs a tool missing here skips
 its own parameter (never in CI).
@@ -47,8 +48,9 @@ class Harness:
     This base is the embedded engine over the in-memory or the SQLite store (``kind``).
     """
 
-    def __init__(self, kind: str, tmp_path: Path) -> None:
+    def __init__(self, kind: str, tmp_path: Path, **engine_options: Any) -> None:
         self.kind = kind
+        self.engine_options = engine_options
         self.path = tmp_path / "queues.db"
         self.memory = MemoryQueueStore()
         self.clock = FakeClock()
@@ -60,7 +62,7 @@ class Harness:
 
     async def start(self, *, real_clock: bool = False, **kwargs: Any) -> QueueBackend:
         """A started backend; ``kwargs`` are constructor options (``limits=``...)."""
-        kwargs.setdefault("limits", self.limits)
+        kwargs = {"limits": self.limits, **self.engine_options, **kwargs}
         clock = time.time if real_clock else self.clock
         engine = QueueEngine(self.new_store(), clock=clock, **kwargs)
         await engine.start()
@@ -190,12 +192,25 @@ BACKENDS: dict[str, Callable[[Path], Harness]] = {
 }
 """Every backend the suite runs against: name -> harness factory (given the test's tmp dir)."""
 
+VARIANTS: dict[str, Callable[[Path], Harness]] = {
+    # No body budget: every message is cold, its body read from the store at delivery.
+    "sqlite-cold": lambda tmp_path: Harness("sqlite", tmp_path, body_budget=0),
+}
+"""Configurations of the embedded engine the contract suite runs against too (only the
+contract: e.g. the cold path needs a store read per delivery, not just an event)."""
 
-@pytest.fixture(params=list(BACKENDS))
-async def h(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    harness = BACKENDS[request.param](tmp_path)
+
+async def open_harness(factory: Callable[[Path], Harness], tmp_path: Path
+                       ) -> AsyncIterator[Harness]:
+    harness = factory(tmp_path)
     await harness.start()
     try:
         yield harness
     finally:
         await harness.stop()
+
+
+@pytest.fixture(params=list(BACKENDS))
+async def h(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    async for harness in open_harness(BACKENDS[request.param], tmp_path):
+        yield harness

@@ -142,7 +142,7 @@ async def test_a_queue_whose_creation_failed_is_not_kept() -> None:
     store.fail = 1
     with pytest.raises(Unavailable):
         await e.send(R, "new", [NewMessage(body="1")], create=True)
-    assert e._find(R, "new") is None and R not in e._rooms
+    assert e.registry.find(R, "new") is None and R not in e.registry.rooms
     await e.close()
     e = QueueEngine(store)
     await e.start()
@@ -153,11 +153,11 @@ async def test_a_queue_whose_creation_failed_is_not_kept() -> None:
 async def test_restore_repairs_messages_and_queues_without_their_parent_rows(
         tmp_path: Path) -> None:
     store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load()
+    await store.load(0.0)
     await store.submit([
-        (st.QUEUE_PUT, ("lost-room", "q1", 3, 60.0, 0, 1.0)),
-        (st.MSG_PUT, ("m1", R, "lost-queue", 7, "1", "{}", 1.0, 0, 0.0)),
-        (st.DEDUP_PUT, (R, "lost-queue", "d", "m1", 4e9)),
+        st.PutQueue("lost-room", "q1", 3, 60.0, False, 1.0),
+        st.PutMessages(R, "lost-queue", 1.0, [("m1", 7, "1", "{}", 0.0)]),
+        st.PutDedup(R, "lost-queue", "d", "m1", 4e9),
     ])
     await store.close()
     e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"))
@@ -168,7 +168,7 @@ async def test_restore_repairs_messages_and_queues_without_their_parent_rows(
     [dup] = await e.send(R, "lost-queue", [NewMessage(body="1", dedup_id="d")])
     assert dup.duplicate
     await e.close()
-    repaired = await SqliteQueueStore(tmp_path / "q.db").load()
+    repaired = await SqliteQueueStore(tmp_path / "q.db").load(0.0)
     assert sorted(r for r, _ in repaired.rooms) == ["lost-room", R]
     assert sorted((q.room, q.name) for q in repaired.queues) == [("lost-room", "q1"),
                                                                   (R, "lost-queue")]
@@ -204,30 +204,30 @@ async def test_a_non_sqlite_error_fails_the_batch_and_the_writer_lives_on(
 
     monkeypatch.setattr(sqlite_store, "_apply", flaky)
     store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load()
+    await store.load(0.0)
     async with asyncio.timeout(5):
         with pytest.raises(Unavailable):
-            await store.submit([(st.ROOM_PUT, ("a", 1.0))])
-        await store.submit([(st.ROOM_PUT, ("b", 2.0))])
+            await store.submit([st.PutRoom("a", 1.0)])
+        await store.submit([st.PutRoom("b", 2.0)])
     await store.close()
-    assert (await SqliteQueueStore(tmp_path / "q.db").load()).rooms == [("b", 2.0)]
+    assert (await SqliteQueueStore(tmp_path / "q.db").load(0.0)).rooms == [("b", 2.0)]
 
 
 async def test_a_dead_writer_fails_every_waiter_and_refuses_new_batches(tmp_path: Path) -> None:
     store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load()
+    await store.load(0.0)
     gate = await _held_writer(store)
 
     def crash() -> None:
         raise RuntimeError("writer bug")
 
     store._inbox.put(crash)
-    waiting = store.submit([(st.ROOM_PUT, ("a", 1.0))])
+    waiting = store.submit([st.PutRoom("a", 1.0)])
     await asyncio.sleep(0)  # hands the batch over behind the crash
     gate.set()
     async with asyncio.timeout(5):
         with pytest.raises(Unavailable):
             await waiting
     with pytest.raises(Unavailable):
-        store.submit([(st.ROOM_PUT, ("b", 2.0))])
+        store.submit([st.PutRoom("b", 2.0)])
     await store.close()

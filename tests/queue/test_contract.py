@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
-from conftest import Harness
+from conftest import BACKENDS, VARIANTS, Harness, open_harness
 
 from meshq.core.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from meshq.queue.backend import QueueBackend, QueueSubscription
@@ -22,6 +24,14 @@ from meshq.queue.model import (
 
 OK, STALE = SettleOutcome.OK, SettleOutcome.STALE
 R, Q = "room", "jobs"
+CONTRACT = {**BACKENDS, **VARIANTS}
+
+
+@pytest.fixture(params=list(CONTRACT))
+async def h(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    """Every backend, and every variant of the embedded engine."""
+    async for harness in open_harness(CONTRACT[request.param], tmp_path):
+        yield harness
 
 
 def msgs(*values: object, **kw: object) -> list[NewMessage]:

@@ -25,7 +25,8 @@ from meshq.queue.model import (
     new_delivery,
     new_send_result,
 )
-from meshq.queue.sqlite_store import ROWS_PER_STATEMENT, SqliteQueueStore
+from meshq.queue.sqlite_plan import ROWS_PER_STATEMENT
+from meshq.queue.sqlite_store import SqliteQueueStore
 from meshq.v1 import queues_pb2
 
 R = "fast"
@@ -132,15 +133,15 @@ def test_settle_results_and_deliveries_build_in_place() -> None:
 
 async def test_one_loop_iteration_of_submits_is_one_commit(tmp_path: Path) -> None:
     store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load()
-    futures = [store.submit([(st.ROOM_PUT, (f"r{i}", float(i)))]) for i in range(3)]
+    await store.load(0.0)
+    futures = [store.submit([st.PutRoom(f"r{i}", float(i))]) for i in range(3)]
     await asyncio.gather(*futures)
     assert store.commits == 1
-    late = store.submit([(st.ROOM_PUT, ("last", 9.0))])
+    late = store.submit([st.PutRoom("last", 9.0)])
     await store.close()  # hands the pending batch over before stopping
     await late
     again = SqliteQueueStore(tmp_path / "q.db")
-    snapshot = await again.load()
+    snapshot = await again.load(0.0)
     await again.close()
     assert sorted(snapshot.rooms) == [("last", 9.0), ("r0", 0.0), ("r1", 1.0), ("r2", 2.0)]
 

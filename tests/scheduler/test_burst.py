@@ -54,7 +54,7 @@ async def test_burst_is_one_record_batched_sends_one_settle(queues: QueueEngine,
     assert records == [2500] and settles == [2500]
     assert sorted(enqueuer.calls) == [("q0", 250), ("q0", 1000), ("q1", 250), ("q1", 1000)]
     assert depth(queues, room, "q0") == depth(queues, room, "q1") == 1250
-    bodies = Counter(d.body for q in ("q0", "q1") for d in queues.registry.peek(room, q, 1000))
+    bodies = Counter([d.body for q in ("q0", "q1") for d in await queues.peek(room, q, 1000)])
     assert len(bodies) == 2000 and set(bodies.values()) == {1}
     for task in tasks[:3] + tasks[-3:]:
         [run] = store.runs(task.id, 10)

@@ -1,9 +1,11 @@
-"""The registry: every room and queue the engine holds in memory, their lookups and counts.
+"""The registry: every room and queue the engine holds in memory, their lookups, counts and
+dead-letter queues.
 
-It owns the ``rooms`` map (the only one) and answers the read-only questions synchronously:
-what the engine's async reads return, and what in-process callers that cannot await (the
-Prometheus collector at scrape time, tests) read directly. It changes nothing it is asked
-about; the admin part and the sender add and remove rooms and queues in it.
+It owns the ``rooms`` map (the only one) and answers the read-only questions about rooms and
+queues synchronously: what the engine's async reads return, and what in-process callers that
+cannot await (the Prometheus collector at scrape time, tests) read directly. Rooms and queues
+are added through it (``add_room``, ``add_queue``, ``dlq_for``), each addition returning the
+store record that makes it durable; the admin part removes them.
 """
 
 from __future__ import annotations
@@ -12,23 +14,23 @@ from collections.abc import Callable
 
 from meshq.core.errors import NotFound
 from meshq.core.validation import check_name
+from meshq.queue import store as st
 from meshq.queue import validate as v
+from meshq.queue.flow import flow_record, is_indexed
 from meshq.queue.model import (
-    Delivery,
     MessageState,
-    MessageStatus,
     QueueInfo,
     QueueLimits,
+    QueueOptions,
     RoomInfo,
     dlq_name,
     is_dlq,
-    new_delivery,
 )
-from meshq.queue.state import DELAYED, LEASED, READY, QueueState, RoomState
+from meshq.queue.state import DELAYED, FETCHING, LEASED, READY, QueueState, RoomState
 
-DEFAULT_PEEK = 10
-_STATES = {READY: MessageState.READY, DELAYED: MessageState.DELAYED,
-           LEASED: MessageState.IN_FLIGHT}
+STATES = {READY: MessageState.READY, DELAYED: MessageState.DELAYED,
+          LEASED: MessageState.IN_FLIGHT, FETCHING: MessageState.IN_FLIGHT}
+"""A message object's state as callers see it (one being read for delivery is in flight)."""
 
 
 class Registry:
@@ -72,6 +74,28 @@ class Registry:
     def all_queues(self) -> list[QueueState]:
         return [q for r in self.rooms.values() for q in r.queues.values()]
 
+    # -- additions --------------------------------------------------------------------------
+
+    def add_room(self, name: str, created_at: float | None = None) -> tuple[RoomState, st.Op]:
+        room = self.rooms[name] = RoomState(name, self._clock() if created_at is None
+                                            else created_at)
+        return room, st.PutRoom(name, room.created_at)
+
+    def add_queue(self, room: RoomState, name: str, options: QueueOptions
+                  ) -> tuple[QueueState, st.Op]:
+        q = room.queues[name] = QueueState(room.name, name, options, self._clock())
+        return q, queue_record(q)
+
+    def dlq_for(self, q: QueueState, ops: list[st.Op]) -> QueueState:
+        """The dead-letter queue of ``q``, created on first use (never refused by limits)."""
+        room = self.rooms[q.room]
+        name = dlq_name(q.name)
+        dq = room.queues.get(name)
+        if dq is None:
+            dq, op = self.add_queue(room, name, QueueOptions())
+            ops.append(op)
+        return dq
+
     # -- views ------------------------------------------------------------------------------
 
     def get_room(self, name: str) -> RoomInfo:
@@ -91,35 +115,21 @@ class Registry:
 
     def _info(self, room: RoomState, q: QueueState) -> QueueInfo:
         dq = None if is_dlq(q.name) else room.queues.get(dlq_name(q.name))
-        first = q.ready.first() if q.n_ready else None
+        oldest = q.ready.oldest_enqueued_at() if q.n_ready else None
         return QueueInfo(
-            name=q.name, depth=q.n_ready, in_flight=len(q.leases), delayed=q.n_delayed,
-            dead_lettered=len(dq.msgs) if dq is not None else 0,
-            oldest_age_seconds=max(0.0, self._clock() - first.enqueued_at) if first else 0.0,
+            name=q.name, depth=q.n_ready, in_flight=len(q.leases) + q.fetching,
+            delayed=q.n_delayed, dead_lettered=dq.size() if dq is not None else 0,
+            oldest_age_seconds=max(0.0, self._clock() - oldest) if oldest else 0.0,
             closed=q.closed, options=q.options,
         )
-
-    def peek(self, room: str, queue: str, max_messages: int) -> list[Delivery]:
-        """The next ready messages, oldest first, without leasing them."""
-        q = self.existing(room, queue)
-        n = v.check_count("max_messages", max_messages or DEFAULT_PEEK, self._limits)
-        out: list[Delivery] = []
-        for msg in q.ready.in_order():
-            if len(out) >= n:
-                break
-            out.append(new_delivery(msg.id, msg.body, msg.headers, msg.enqueued_at,
-                                    msg.attempts + 1, q.name))
-        return out
-
-    def message_state(self, room: str, queue: str, message_id: str) -> MessageStatus:
-        """Where a message is, and its delivery attempts so far."""
-        q = self.existing(room, queue)
-        msg = q.msgs.get(message_id) if isinstance(message_id, str) else None
-        if msg is None:
-            return MessageStatus(MessageState.GONE, 0)
-        attempts = msg.attempts + (1 if msg.state == LEASED else 0)
-        return MessageStatus(_STATES[msg.state], attempts)
 
 
 def room_info(room: RoomState) -> RoomInfo:
     return RoomInfo(name=room.name, created_at=room.created_at, queue_count=len(room.queues))
+
+
+def queue_record(q: QueueState) -> st.PutQueue:
+    """The store record of a queue's row as memory has it now."""
+    return st.PutQueue(q.room, q.name, q.options.max_deliveries,
+                       q.options.dedup_window_seconds, q.closed, q.created_at,
+                       flow_record(q.options, is_indexed(q)))
