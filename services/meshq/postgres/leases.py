@@ -48,7 +48,7 @@ def parse_token(token: str) -> int | None:
 async def claim(conn: asyncpg.Connection, room: str, queue: str, n: int, now: float,
                 expires: float, replica: str) -> list[Delivery]:
     """Lease up to ``n`` ready messages, oldest first, on behalf of ``replica``."""
-    rows = await conn.fetch("SELECT * FROM meshq_claim($1, $2, $3, $4, $5, $6)",
+    rows = await conn.fetch("SELECT * FROM meshq_claim($1, $2, $3, $4, $5, $6, false)",
                             room, queue, n, now, expires, replica)
     rows = sorted(rows, key=_fifo)
     return [new_delivery(r["id"], r["body"], _headers(r["headers_json"]), r["enqueued_at"],
@@ -58,20 +58,16 @@ async def claim(conn: asyncpg.Connection, room: str, queue: str, n: int, now: fl
 async def pop(conn: asyncpg.Connection, room: str, queue: str, n: int,
               now: float) -> list[Delivery]:
     """Remove up to ``n`` ready messages, oldest first (auto-ack)."""
-    rows = await conn.fetch(
-        "DELETE FROM q_messages WHERE seq = ANY (ARRAY(SELECT seq FROM q_messages WHERE "
-        "room=$1 AND queue=$2 AND lease_token IS NULL AND ready_at <= $4 AND EXISTS (SELECT 1 "
-        "FROM q_queues WHERE room=$1 AND name=$2 AND NOT closed) ORDER BY enqueued_at, seq "
-        "LIMIT $3 FOR UPDATE SKIP LOCKED)) RETURNING seq, id, body, headers_json, enqueued_at, "
-        "attempts",
-        room, queue, n, now)
+    rows = await conn.fetch("SELECT * FROM meshq_claim($1, $2, $3, $4, 0, '', true)",
+                            room, queue, n, now)
     rows = sorted(rows, key=_fifo)
     return [new_delivery(r["id"], r["body"], _headers(r["headers_json"]), r["enqueued_at"],
                          r["attempts"] + 1, queue) for r in rows]
 
 
-def _fifo(row: asyncpg.Record) -> tuple[float, int]:
-    return row["enqueued_at"], row["seq"]
+def _fifo(row: asyncpg.Record) -> tuple[int, float, int]:
+    """Delivery order within a batch: higher priority first, then enqueue order."""
+    return -row["priority"], row["enqueued_at"], row["seq"]
 
 
 def _headers(text: str) -> dict[str, str]:

@@ -28,6 +28,9 @@ class Outgoing:
     dedup_id: str = ""
     dedup_window: float = 0.0
     """Seconds the dedup id is remembered (0: not remembered)."""
+    priority: int = 0
+    key: str = ""
+    """The flow-control key (``x-meshq-key``): per-key limits and turns."""
 
 
 def new_id() -> str:
@@ -49,12 +52,12 @@ async def insert_open(conn: asyncpg.Connection, room: str, queue: str,
     suffixes = [new_id() for _ in range(lease)]
     row = await conn.fetchrow(
         "WITH q AS (SELECT 1 FROM q_queues WHERE room=$1 AND name=$2 AND NOT closed), "
-        "t AS (SELECT nextval('q_messages_seq_seq') AS s, i, b, h, r, o FROM unnest("
-        "$4::text[], $5::text[], $6::text[], $7::float8[]) WITH ORDINALITY AS u(i, b, h, r, o) "
-        "WHERE EXISTS (SELECT 1 FROM q) ORDER BY o), "
+        "t AS (SELECT nextval('q_messages_seq_seq') AS s, i, b, h, r, p, k, o FROM unnest("
+        "$4::text[], $5::text[], $6::text[], $7::float8[], $14::int2[], $15::text[]) WITH "
+        "ORDINALITY AS u(i, b, h, r, p, k, o) WHERE EXISTS (SELECT 1 FROM q) ORDER BY o), "
         "ins AS (INSERT INTO q_messages (seq, id, room, queue, body, headers_json, "
-        "enqueued_at, ready_at, lease_token, lease_expires_at, leased_at, leased_by) "
-        "SELECT s, i, $1, $2, b, h, $3::float8, r, CASE WHEN o <= $10 THEN to_hex(s) || '.' "
+        "enqueued_at, ready_at, priority, msg_key, lease_token, lease_expires_at, leased_at, "
+        "leased_by) SELECT s, i, $1, $2, b, h, $3::float8, r, p, k, CASE WHEN o <= $10 THEN to_hex(s) || '.' "
         "|| ($13::text[])[o] END, CASE WHEN o <= $10 THEN $11::float8 END, CASE WHEN "
         "o <= $10 THEN $3::float8 END, CASE WHEN o <= $10 THEN $12::text END FROM t ORDER BY o "
         "RETURNING seq, lease_token) "
@@ -63,7 +66,8 @@ async def insert_open(conn: asyncpg.Connection, room: str, queue: str,
         "AS notified FROM ins",
         room, queue, now, ids, [m.body for m in batch], [m.headers_json for m in batch],
         [now + m.delay if m.delay > 0 else 0.0 for m in batch], CHANNEL, f"{room}/{queue}",
-        lease, lease_expires, replica, suffixes)
+        lease, lease_expires, replica, suffixes, [m.priority for m in batch],
+        [m.key for m in batch])
     if not row["n"]:
         return None
     return ids, list(row["tokens"] or [])
@@ -91,12 +95,14 @@ async def insert(conn: asyncpg.Connection, room: str, queue: str, batch: list[Ou
     fresh = [i for i in range(len(batch)) if results[i] is None]
     if fresh:
         await conn.execute(
-            "INSERT INTO q_messages (id, room, queue, body, headers_json, enqueued_at, ready_at) "
-            "SELECT i, $1, $2, b, h, $3, r FROM unnest($4::text[], $5::text[], $6::text[], "
-            "$7::float8[]) WITH ORDINALITY AS t(i, b, h, r, o) ORDER BY o",
+            "INSERT INTO q_messages (id, room, queue, body, headers_json, enqueued_at, ready_at, "
+            "priority, msg_key) SELECT i, $1, $2, b, h, $3, r, p, k FROM unnest($4::text[], "
+            "$5::text[], $6::text[], $7::float8[], $8::int2[], $9::text[]) WITH ORDINALITY AS "
+            "t(i, b, h, r, p, k, o) ORDER BY o",
             room, queue, now, [ids[i] for i in fresh], [batch[i].body for i in fresh],
             [batch[i].headers_json for i in fresh],
-            [now + batch[i].delay if batch[i].delay > 0 else 0.0 for i in fresh])
+            [now + batch[i].delay if batch[i].delay > 0 else 0.0 for i in fresh],
+            [batch[i].priority for i in fresh], [batch[i].key for i in fresh])
         for i in fresh:
             results[i] = (ids[i], False)
         await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{room}/{queue}")

@@ -32,6 +32,7 @@ from meshq.postgres.queue_admin import PgQueueAdmin
 from meshq.postgres.subscription import PgSubscription
 from meshq.postgres.wakeups import Wakeups, queue_listener
 from meshq.queue import validate as v
+from meshq.queue.flow import check_message_flow, message_flow
 from meshq.queue.model import (
     Delivery,
     ExtendItem,
@@ -148,6 +149,8 @@ class PgQueueBackend(PgQueueAdmin):
         expired leases. The pool is open already."""
         async with self._db.tx() as conn:
             released = await leases.release_replica(conn, self.replica)
+            # As embedded, a start begins with full rate-limit buckets (one burst at most)
+            await conn.execute("UPDATE q_queues SET tokens_at = 0 WHERE rate_limit > 0")
         if released:
             logger.info("handed back %d leases this replica held before it restarted", released)
         if self._listener is not None:
@@ -245,10 +248,12 @@ class PgQueueBackend(PgQueueAdmin):
 
     async def _send(self, room: str, queue: str, prepared: list[v.Prepared],
                     create: bool) -> list[tuple[str, bool]]:
+        flows = [message_flow(p[1]) if check_message_flow(i, p[1]) else (0, "")
+                 for i, p in enumerate(prepared)]
         now = self._stamp()
         if not any(p[4] for p in prepared) and not await self._depth.near(
                 self._db, room, queue, len(prepared)):
-            ids = await self._send_plain(room, queue, prepared, now)
+            ids = await self._send_plain(room, queue, prepared, flows, now)
             if ids is not None:
                 self._depth.added(room, queue, len(ids))
                 self._observer.sent(room, queue, len(ids))
@@ -258,8 +263,10 @@ class PgQueueBackend(PgQueueAdmin):
             window = q["dedup_window"]
             out = [messages.Outgoing(body=body, headers_json=headers_json, delay=delay,
                                      dedup_id=dedup_id,
-                                     dedup_window=(own or window) if dedup_id else 0.0)
-                   for body, _headers, headers_json, delay, dedup_id, own in prepared]
+                                     dedup_window=(own or window) if dedup_id else 0.0,
+                                     priority=flow[0], key=flow[1])
+                   for (body, _headers, headers_json, delay, dedup_id, own), flow
+                   in zip(prepared, flows, strict=True)]
             results = await messages.insert(conn, room, queue, out, now)
             fresh = sum(1 for _, dup in results if not dup)
             if fresh:
@@ -270,7 +277,7 @@ class PgQueueBackend(PgQueueAdmin):
         return results
 
     async def _send_plain(self, room: str, queue: str, prepared: list[v.Prepared],
-                          now: float) -> list[str] | None:
+                          flows: list[tuple[int, str]], now: float) -> list[str] | None:
         """The fast path of a send without dedup ids, far from the depth limit: one statement
         in its own transaction. None when the queue is missing or closed (the full path then
         creates it or says why).
@@ -279,9 +286,12 @@ class PgQueueBackend(PgQueueAdmin):
         messages (up to its free credit) are inserted already leased to it and handed over
         after the commit: no claim round trip, and no NOTIFY unless rows are left for others.
         """
-        out = [messages.Outgoing(body=body, headers_json=headers_json, delay=delay)
-               for body, _headers, headers_json, delay, _dedup, _own in prepared]
-        sub, k = self._handoff_target(room, queue, prepared)
+        out = [messages.Outgoing(body=body, headers_json=headers_json, delay=delay,
+                                 priority=flow[0], key=flow[1])
+               for (body, _headers, headers_json, delay, _dedup, _own), flow
+               in zip(prepared, flows, strict=True)]
+        flowed = any(f != (0, "") for f in flows)  # priorities and keys decide in the claim
+        sub, k = (None, 0) if flowed else self._handoff_target(room, queue, prepared)
         expires = now + sub.lease_seconds if sub is not None else 0.0
         try:
             async with self._db.conn() as conn:

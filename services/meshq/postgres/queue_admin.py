@@ -111,9 +111,11 @@ class PgQueueAdmin:
             raise ResourceExhausted(f"room {room!r} holds {count} queues, the limit; delete "
                                     "one first")
         await conn.execute(
-            "INSERT INTO q_queues (room, name, max_deliveries, dedup_window, created_at) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", room, queue,
-            options.max_deliveries, options.dedup_window_seconds, now)
+            "INSERT INTO q_queues (room, name, max_deliveries, dedup_window, created_at, "
+            "rate_limit, rate_burst, key_concurrency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "ON CONFLICT DO NOTHING", room, queue, options.max_deliveries,
+            options.dedup_window_seconds, now, float(options.rate_limit), options.rate_burst,
+            options.key_concurrency)
 
     async def open_queue(self, room: str, queue: str, options: QueueOptions | None = None
                          ) -> QueueInfo:
@@ -128,9 +130,11 @@ class PgQueueAdmin:
                 await self.create_queue_in(conn, room, queue, options or QueueOptions())
             elif options is not None:
                 await conn.execute(
-                    "UPDATE q_queues SET closed=false, max_deliveries=$3, dedup_window=$4 "
-                    "WHERE room=$1 AND name=$2", room, queue, options.max_deliveries,
-                    options.dedup_window_seconds)
+                    "UPDATE q_queues SET closed=false, max_deliveries=$3, dedup_window=$4, "
+                    "rate_limit=$5, rate_burst=$6, key_concurrency=$7 WHERE room=$1 AND "
+                    "name=$2", room, queue, options.max_deliveries,
+                    options.dedup_window_seconds, float(options.rate_limit),
+                    options.rate_burst, options.key_concurrency)
             else:
                 await conn.execute("UPDATE q_queues SET closed=false WHERE room=$1 AND name=$2",
                                    room, queue)
@@ -183,7 +187,8 @@ class PgQueueAdmin:
     async def _info(self, conn: asyncpg.Connection, room: str, queue: str) -> QueueInfo:
         now = self._clock()
         row = await conn.fetchrow(
-            "SELECT q.closed, q.max_deliveries, q.dedup_window, "
+            "SELECT q.closed, q.max_deliveries, q.dedup_window, q.rate_limit, q.rate_burst, "
+            "q.key_concurrency, "
             "count(m.seq) FILTER (WHERE m.lease_token IS NULL AND m.ready_at <= $3) AS depth, "
             "count(m.seq) FILTER (WHERE m.lease_token IS NOT NULL) AS in_flight, "
             "count(m.seq) FILTER (WHERE m.lease_token IS NULL AND m.ready_at > $3) AS delayed, "
@@ -201,7 +206,10 @@ class PgQueueAdmin:
             dead_lettered=dead, oldest_age_seconds=max(0.0, now - oldest) if oldest else 0.0,
             closed=row["closed"],
             options=QueueOptions(max_deliveries=row["max_deliveries"],
-                                 dedup_window_seconds=row["dedup_window"]))
+                                 dedup_window_seconds=row["dedup_window"],
+                                 rate_limit=row["rate_limit"],
+                                 rate_burst=row["rate_burst"],
+                                 key_concurrency=row["key_concurrency"]))
 
     async def peek(self, room: str, queue: str, max_messages: int) -> list[Delivery]:
         """The next ready messages, oldest first, without leasing them."""
