@@ -60,14 +60,16 @@ async def insert_open(conn: asyncpg.Connection, room: str, queue: str,
         "leased_by) SELECT s, i, $1, $2, b, h, $3::float8, r, p, k, CASE WHEN o <= $10 THEN to_hex(s) || '.' "
         "|| ($13::text[])[o] END, CASE WHEN o <= $10 THEN $11::float8 END, CASE WHEN "
         "o <= $10 THEN $3::float8 END, CASE WHEN o <= $10 THEN $12::text END FROM t ORDER BY o "
-        "RETURNING seq, lease_token) "
+        "RETURNING seq, lease_token), "
+        "kq AS (UPDATE q_queues SET keyed = true WHERE room=$1 AND name=$2 AND NOT keyed "
+        "AND $16::bool AND EXISTS (SELECT 1 FROM q) RETURNING 1) "
         "SELECT count(*) AS n, array_agg(lease_token ORDER BY seq) FILTER (WHERE lease_token "
         "IS NOT NULL) AS tokens, CASE WHEN count(*) > $10 THEN pg_notify($8, $9)::text END "
-        "AS notified FROM ins",
+        "AS notified, (SELECT count(*) FROM kq) AS keyed FROM ins",
         room, queue, now, ids, [m.body for m in batch], [m.headers_json for m in batch],
         [now + m.delay if m.delay > 0 else 0.0 for m in batch], CHANNEL, f"{room}/{queue}",
         lease, lease_expires, replica, suffixes, [m.priority for m in batch],
-        [m.key for m in batch])
+        [m.key for m in batch], any(m.key for m in batch))
     if not row["n"]:
         return None
     return ids, list(row["tokens"] or [])
@@ -103,6 +105,9 @@ async def insert(conn: asyncpg.Connection, room: str, queue: str, batch: list[Ou
             [batch[i].headers_json for i in fresh],
             [now + batch[i].delay if batch[i].delay > 0 else 0.0 for i in fresh],
             [batch[i].priority for i in fresh], [batch[i].key for i in fresh])
+        if any(batch[i].key for i in fresh):
+            await conn.execute("UPDATE q_queues SET keyed = true WHERE room=$1 AND name=$2 "
+                               "AND NOT keyed", room, queue)
         for i in fresh:
             results[i] = (ids[i], False)
         await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{room}/{queue}")

@@ -73,6 +73,7 @@ CREATE TABLE q_queues (
   key_concurrency INTEGER NOT NULL DEFAULT 0,
   tokens DOUBLE PRECISION NOT NULL DEFAULT 0,  -- the rate limit's bucket, shared by replicas
   tokens_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+  keyed BOOLEAN NOT NULL DEFAULT false,  -- a message with a key was ever sent: keys take turns
   PRIMARY KEY (room, name)
 );
 CREATE TABLE q_messages (
@@ -167,6 +168,31 @@ BEGIN
     IF allowed <= 0 THEN
       RETURN;
     END IF;
+  END IF;
+  IF NOT q.keyed THEN  -- the common case: no turns to take, the head of the index in order
+    picked := ARRAY(SELECT m.seq FROM q_messages m
+                    WHERE m.room = p_room AND m.queue = p_queue AND m.lease_token IS NULL
+                      AND m.ready_at <= p_now
+                    ORDER BY m.priority DESC, m.enqueued_at, m.seq LIMIT allowed
+                    FOR UPDATE SKIP LOCKED);
+    got := cardinality(picked);
+    IF got = 0 THEN
+      RETURN;
+    END IF;
+    IF q.rate_limit > 0 THEN
+      UPDATE q_queues SET tokens = avail - got, tokens_at = p_now
+      WHERE room = p_room AND name = p_queue;
+    END IF;
+    IF p_remove THEN
+      RETURN QUERY DELETE FROM q_messages m WHERE m.seq = ANY (picked) RETURNING m.*;
+    ELSE
+      RETURN QUERY UPDATE q_messages m SET
+        lease_token = to_hex(m.seq) || '.' || replace(gen_random_uuid()::text, '-', ''),
+        lease_expires_at = p_expires, leased_at = p_now, leased_by = p_replica
+      WHERE m.seq = ANY (picked)
+      RETURNING m.*;
+    END IF;
+    RETURN;
   END IF;
   SELECT array_agg(c.seq ORDER BY c.priority DESC, coalesce(k.served, 0) + c.rn, c.enqueued_at, c.seq)
     INTO picked
