@@ -24,6 +24,12 @@ MAX_INSTANTS_PER_PASS = 100_000  # missed instants of one task enumerated in one
 PENDING_CHECKS = 64  # skip_if_pending queries in flight at once
 
 
+def needs_enumeration(state: TaskState, now_ms: int, grace_ms: int) -> bool:
+    """True when ``decide`` must enumerate missed instants (not the one known on-time one)."""
+    nxt = state.next_ms
+    return nxt is not None and nxt <= now_ms and now_ms - nxt > grace_ms
+
+
 def decide(state: TaskState, now_ms: int, grace_ms: int) -> list[Decision]:
     """The due instants of one task and what becomes of each.
 
@@ -35,9 +41,11 @@ def decide(state: TaskState, now_ms: int, grace_ms: int) -> list[Decision]:
         return []
     if now_ms - nxt <= grace_ms:
         return [(nxt, None if state.task.spec.active else RunOutcome.SKIPPED_INACTIVE)]
-    found = cron.instants_between(state.schedule, state.zone, cron.from_ms(state.task.cursor_ms),
-                                  cron.from_ms(now_ms), MAX_INSTANTS_PER_PASS)
-    return plan_instants(state.task.spec, [cron.to_ms(i) for i in found], now_ms, grace_ms)
+    schedule = state.schedule
+    assert schedule is not None  # a task without a schedule has no next instant
+    found = cron.ms_between(schedule, state.zone, state.task.cursor_ms, now_ms,
+                            MAX_INSTANTS_PER_PASS)
+    return plan_instants(state.task.spec, found, now_ms, grace_ms)
 
 
 async def check_pending(enqueuer: Enqueuer, planned: list[tuple[TaskState, list[Decision]]]) -> None:

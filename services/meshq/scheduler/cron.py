@@ -231,20 +231,20 @@ def iter_instants(schedule: Schedule, tz: ZoneInfo, after: datetime,
 
 
 def preview_instants(schedule: Schedule, tz: ZoneInfo, after: datetime, count: int,
-                     budget: Budget) -> tuple[list[datetime], bool]:
-    """Up to ``count`` instants strictly after ``after`` within ``budget``; and True when the
-    budget ran out first (the list then holds what was found)."""
+                     budget: Budget) -> tuple[list[datetime], str]:
+    """Up to ``count`` instants strictly after ``after`` within ``budget``; and why the
+    budget ran out first ("" when it did not; the list then holds what was found)."""
     out: list[datetime] = []
     if count <= 0:
-        return out, False
+        return out, ""
     try:
         for local in iter_instants(schedule, tz, after, budget):
             out.append(local)
             if len(out) >= count:
                 break
-    except BudgetExhausted:
-        return out, True
-    return out, False
+    except BudgetExhausted as err:
+        return out, str(err)
+    return out, ""
 
 
 def next_instants(schedule: Schedule, tz: ZoneInfo, after: datetime, count: int) -> list[datetime]:

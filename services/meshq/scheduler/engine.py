@@ -26,18 +26,19 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime
 
-from meshq.core.errors import InvalidArgument, NotFound, Unavailable
+from meshq.core.errors import FailedPrecondition, NotFound, ResourceExhausted, Unavailable
+from meshq.core.validation import shown
 from meshq.scheduler import cron
-from meshq.scheduler.burst import Burst, check_pending, decide
+from meshq.scheduler.burst import Burst, check_pending, decide, needs_enumeration
 from meshq.scheduler.engine_state import TaskState
 from meshq.scheduler.enqueuer import Enqueuer
 from meshq.scheduler.fire import Pending, Settled, send_all
 from meshq.scheduler.model import RunOutcome, Task, TaskRun, TaskSpec, TaskUpdate, TaskView
 from meshq.scheduler.observer import SchedulerObserver
+from meshq.scheduler.preview import preview  # noqa: F401  (the offline CLI's import)
 from meshq.scheduler.store import ScheduleStore
-from meshq.scheduler.validate import apply_update, check_spec
+from meshq.scheduler.validate import apply_update, check_payload_fits, check_spec
 
 logger = logging.getLogger(__name__)
 
@@ -46,15 +47,13 @@ MAX_SLEEP = 30.0  # seconds: the longest sleep, so a wall-clock jump is noticed 
 RETRY_MIN, RETRY_MAX = 0.5, 30.0  # seconds between re-sends while the queue service is down
 DEFAULT_RUNS_LIMIT = 100
 GC_PAUSE_TASKS = 1000  # bursts of at least this many tasks run with cyclic GC paused
+MAX_TASKS_PER_ROOM = 100  # default per-room limit on scheduled tasks (RESOURCE_EXHAUSTED)
 
 
-def preview(schedule: str, timezone: str, after: datetime, count: int) -> list[datetime]:
-    """The next ``count`` instants of a schedule: the very function the loop fires with."""
-    if not 1 <= count <= cron.MAX_PREVIEW:
-        raise InvalidArgument(f"count must be between 1 and {cron.MAX_PREVIEW}, got {count}")
-    cron.check_instant("from", after)
-    parsed = cron.parse_schedule(schedule)
-    return cron.next_instants(parsed, cron.parse_timezone(timezone), after, count)
+def unknown_task(task_id: str) -> str:
+    """The NOT_FOUND message of a task id: the same for an unknown task and for one in a room
+    the caller may not use; the echoed id is cut short."""
+    return f"task_id {shown(task_id, 48)} does not exist"
 
 
 @contextmanager
@@ -77,13 +76,15 @@ class SchedulerEngine:
 
     def __init__(self, store: ScheduleStore, enqueuer: Enqueuer, *,
                  observer: SchedulerObserver | None = None, clock: Callable[[], float] = time.time,
-                 misfire_grace_seconds: float = MISFIRE_GRACE, run_loop: bool = True) -> None:
+                 misfire_grace_seconds: float = MISFIRE_GRACE, run_loop: bool = True,
+                 max_tasks_per_room: int = MAX_TASKS_PER_ROOM) -> None:
         self.store = store
         self.enqueuer = enqueuer
         self.observer = observer or SchedulerObserver()
         self.clock = clock
         self.grace_ms = int(misfire_grace_seconds * 1000)
         self.run_loop = run_loop
+        self.max_tasks_per_room = max_tasks_per_room
         self._state: dict[str, TaskState] = {}
         self._heap: list[int] = []  # distinct due instants
         self._due: dict[int, list[str]] = {}  # instant -> ids of the tasks due then
@@ -246,7 +247,12 @@ class SchedulerEngine:
         (room, queue) in batches, every outcome in one ``settle`` transaction; then the next
         instants. Returns the number of ledger rows written."""
         burst = Burst(now_ms)
-        planned = [(state, decide(state, now_ms, self.grace_ms)) for state in states]
+        grace = self.grace_ms
+        slow = [s for s in states if needs_enumeration(s, now_ms, grace)]
+        planned = [(state, decide(state, now_ms, grace)) for state in states
+                   if not needs_enumeration(state, now_ms, grace)]
+        if slow:  # missed instants to enumerate (catch-up): CPU work, off the event loop
+            planned += await asyncio.to_thread(lambda: [(s, decide(s, now_ms, grace)) for s in slow])
         planned = [(state, decisions) for state, decisions in planned if decisions]
         if not planned:
             return 0
@@ -317,15 +323,38 @@ class SchedulerEngine:
     # -- the API -------------------------------------------------------------------------
 
     async def add_task(self, spec: TaskSpec) -> TaskView:
-        spec = check_spec(spec)
+        now = self.now_ms()
+        spec = await asyncio.to_thread(self._validated, spec, now)
         if not await self.enqueuer.room_exists(spec.room):
             raise NotFound(f"room {spec.room!r} does not exist: create it first")
-        now = self.now_ms()
+        held = sum(1 for s in self._state.values() if s.task.spec.room == spec.room)
+        if held >= self.max_tasks_per_room:
+            raise ResourceExhausted(f"room {spec.room!r} holds {held} scheduled tasks, the "
+                                    "limit; delete one first")
         task = Task(id=uuid.uuid4().hex, spec=spec, created_at_ms=now, cursor_ms=now)
         await asyncio.to_thread(self.store.add_task, task)
         self._install(TaskState(task, None, None))
         self._counts_changed()
         return self._view(self._state[task.id])
+
+    def _validated(self, spec: TaskSpec, now_ms: int) -> TaskSpec:
+        """``spec`` checked (in a worker thread: the cron work is bounded but not free), its
+        payload within the queue's message limit, and its first instant computed (cached, so
+        installing the task on the event loop costs no cron work)."""
+        spec = check_spec(spec)
+        check_payload_fits(spec, self.enqueuer.max_message_bytes())
+        cron.next_ms_after(cron.parse_schedule(spec.schedule), cron.parse_timezone(spec.timezone),
+                           now_ms)
+        return spec
+
+    def check_room_deletable(self, room: str) -> None:
+        """FailedPrecondition while scheduled tasks target ``room``: DeleteRoom (even with
+        force) is refused until they are deleted, so no task fires into a re-created room."""
+        ids = [s.task.id for s in self._state.values() if s.task.spec.room == room]
+        if ids:
+            raise FailedPrecondition(
+                f"room {room!r} has {len(ids)} scheduled tasks (e.g. {ids[0]}); delete them first "
+                f"(meshq scheduled-task list --room {room})")
 
     def get_task(self, task_id: str) -> TaskView:
         return self._view(self._get(task_id))
@@ -340,8 +369,9 @@ class SchedulerEngine:
         change of timing (schedule, timezone, active, once) takes effect from now."""
         async with self._locked([task_id]):
             state = self._get(task_id)
-            spec = apply_update(state.task.spec, update)
             now = self.now_ms()
+            spec = await asyncio.to_thread(
+                lambda: self._validated(apply_update(state.task.spec, update), now))
             await self._fire([state], now)
             timing = any(getattr(spec, f) != getattr(state.task.spec, f)
                          for f in ("schedule", "timezone", "active", "once"))
@@ -384,7 +414,7 @@ class SchedulerEngine:
     def _get(self, task_id: str) -> TaskState:
         state = self._state.get(task_id)
         if state is None:
-            raise NotFound(f"task_id {task_id!r} does not exist")
+            raise NotFound(unknown_task(task_id))
         return state
 
     def _view(self, state: TaskState) -> TaskView:

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 # enqueue such an in-between fire twice). Long enough for real outages, short enough that a
 # 1-second schedule keeps ~86,400 ids per day, not per week.
 FIRE_DEDUP_WINDOW = 24 * 3600.0
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024  # the queue engine's default QueueLimits.max_message_bytes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,12 +60,18 @@ class Enqueuer(Protocol):
     async def is_pending(self, room: str, queue: str, message_id: str) -> bool:
         """True while the message is ready, delayed or in flight in that queue."""
 
+    def max_message_bytes(self) -> int:
+        """The largest message (body and headers) the queues take."""
+
 
 class EngineEnqueuer:
     """Calls the queue engine of this process directly."""
 
     def __init__(self, engine: QueueEngine) -> None:
         self.engine = engine
+
+    def max_message_bytes(self) -> int:
+        return self.engine.limits.max_message_bytes
 
     async def room_exists(self, room: str) -> bool:
         try:
@@ -126,12 +133,17 @@ def domain_error(err: grpc.aio.AioRpcError) -> errors.MeshqError:
 class GrpcEnqueuer:
     """Calls a queue server over gRPC (``meshq serve scheduler --queue-server ADDR``)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         from meshq.v1 import queues_pb2_grpc, rooms_pb2_grpc
 
         self.conn = conn
+        self._max_message_bytes = max_message_bytes
         self._queues = conn.stub(queues_pb2_grpc.QueueServiceStub)
         self._rooms = conn.stub(rooms_pb2_grpc.RoomServiceStub)
+
+    def max_message_bytes(self) -> int:
+        """The queue server's limit is not in its API: its default unless configured."""
+        return self._max_message_bytes
 
     async def room_exists(self, room: str) -> bool:
         from meshq.v1 import rooms_pb2
