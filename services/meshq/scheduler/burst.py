@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator, Sequence
 
 from meshq.scheduler import cron
 from meshq.scheduler.engine_state import TaskState
@@ -21,6 +22,7 @@ from meshq.scheduler.plan import Decision, plan_instants
 logger = logging.getLogger(__name__)
 
 MAX_INSTANTS_PER_PASS = 100_000  # missed instants of one task enumerated in one pass
+LEDGER_CHUNK = 1000  # ledger rows per record transaction of a burst (the pipeline's step)
 PENDING_CHECKS = 64  # skip_if_pending queries in flight at once
 
 
@@ -102,3 +104,18 @@ class Burst:
             self.rows.append(run)
         self.cursors[task_id] = decisions[-1][0]
         self.states.append(state)
+
+
+def chunked(planned: Sequence[tuple[TaskState, list[Decision]]], now_ms: int,
+            rows: int) -> Iterator[Burst]:
+    """The pass as Bursts of about ``rows`` ledger rows each, a task's rows never split (its
+    cursor moves in the transaction that records them). Built lazily: the rows of the next
+    chunk are made while the sends of this one run."""
+    burst = Burst(now_ms)
+    for state, decisions in planned:
+        burst.add(state, decisions)
+        if len(burst.rows) >= rows:
+            yield burst
+            burst = Burst(now_ms)
+    if burst.rows:
+        yield burst

@@ -30,10 +30,10 @@ from contextlib import asynccontextmanager, contextmanager
 from meshq.core.errors import FailedPrecondition, NotFound, ResourceExhausted, Unavailable
 from meshq.core.validation import shown
 from meshq.scheduler import cron
-from meshq.scheduler.burst import Burst, check_pending, decide, needs_enumeration
+from meshq.scheduler.burst import LEDGER_CHUNK, check_pending, chunked, decide, needs_enumeration
 from meshq.scheduler.engine_state import TaskState
 from meshq.scheduler.enqueuer import Enqueuer
-from meshq.scheduler.fire import Pending, Settled, send_all
+from meshq.scheduler.fire import Pending, Settled, merge, send_all
 from meshq.scheduler.model import RunOutcome, Task, TaskRun, TaskSpec, TaskUpdate, TaskView
 from meshq.scheduler.observer import SchedulerObserver
 from meshq.scheduler.preview import preview  # noqa: F401  (the offline CLI's import)
@@ -77,7 +77,8 @@ class SchedulerEngine:
     def __init__(self, store: ScheduleStore, enqueuer: Enqueuer, *,
                  observer: SchedulerObserver | None = None, clock: Callable[[], float] = time.time,
                  misfire_grace_seconds: float = MISFIRE_GRACE, run_loop: bool = True,
-                 max_tasks_per_room: int = MAX_TASKS_PER_ROOM) -> None:
+                 max_tasks_per_room: int = MAX_TASKS_PER_ROOM,
+                 ledger_chunk: int = LEDGER_CHUNK) -> None:
         self.store = store
         self.enqueuer = enqueuer
         self.observer = observer or SchedulerObserver()
@@ -85,6 +86,7 @@ class SchedulerEngine:
         self.grace_ms = int(misfire_grace_seconds * 1000)
         self.run_loop = run_loop
         self.max_tasks_per_room = max_tasks_per_room
+        self.ledger_chunk = ledger_chunk
         self._state: dict[str, TaskState] = {}
         self._heap: list[int] = []  # distinct due instants
         self._due: dict[int, list[str]] = {}  # instant -> ids of the tasks due then
@@ -243,10 +245,11 @@ class SchedulerEngine:
 
     async def _fire(self, states: Sequence[TaskState], now_ms: int) -> int:
         """Fire the due instants of these tasks (claimed by a burst, or locked by the caller)
-        as one pipeline: every ledger row in one ``record`` transaction, the sends grouped by
-        (room, queue) in batches, every outcome in one ``settle`` transaction; then the next
-        instants. Returns the number of ledger rows written."""
-        burst = Burst(now_ms)
+        as a pipeline of chunks of about ``LEDGER_CHUNK`` rows: each chunk's ledger rows (and
+        its tasks' cursors) in one ``record`` transaction, then its sends, grouped by (room,
+        queue), started at once while the next chunk is recorded; every outcome in one
+        ``settle`` transaction; then the next instants. Each row is durable before its own
+        send. Returns the number of ledger rows written."""
         grace = self.grace_ms
         slow = [s for s in states if needs_enumeration(s, now_ms, grace)]
         planned = [(state, decide(state, now_ms, grace)) for state in states
@@ -257,17 +260,26 @@ class SchedulerEngine:
         if not planned:
             return 0
         await check_pending(self.enqueuer, planned)
-        for state, decisions in planned:
-            burst.add(state, decisions)
-        await asyncio.to_thread(self.store.record, burst.rows, burst.cursors)
-        cursors = burst.cursors
-        for state in burst.states:
-            state.move_cursor(cursors[state.task.id])
-        self._note_runs(burst.skips, {})
-        if burst.pending:
-            await self._send_and_settle(burst.pending)
-        await self._advance(burst.states)
-        return len(burst.rows)
+        sends: list[asyncio.Future[Settled]] = []
+        fired: list[TaskState] = []
+        written = 0
+        try:
+            for burst in chunked(planned, now_ms, self.ledger_chunk):
+                await asyncio.to_thread(self.store.record, burst.rows, burst.cursors)
+                cursors = burst.cursors
+                for state in burst.states:
+                    state.move_cursor(cursors[state.task.id])
+                fired.extend(burst.states)
+                written += len(burst.rows)
+                self._note_runs(burst.skips, {})
+                if burst.pending:
+                    sends.append(asyncio.ensure_future(
+                        send_all(self.enqueuer, burst.pending, self.now_ms)))
+        finally:  # what was recorded is sent and settled, even if a later chunk failed
+            if sends:
+                await self._settle(merge(await asyncio.gather(*sends)))
+            await self._advance(fired)
+        return written
 
     async def _advance(self, states: Sequence[TaskState]) -> None:
         """Compute each task's next instant (cached per schedule, zone and instant) and put it

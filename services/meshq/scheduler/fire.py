@@ -74,6 +74,16 @@ class Settled:
     """When each enqueued row's send returned, for the fire-lag figure."""
 
 
+def merge(parts: Sequence[Settled]) -> Settled:
+    """One Settled of several (the chunks of one burst)."""
+    merged = Settled(runs=[], retry=[], committed_at_ms={})
+    for part in parts:
+        merged.runs.extend(part.runs)
+        merged.retry.extend(part.retry)
+        merged.committed_at_ms.update(part.committed_at_ms)
+    return merged
+
+
 async def send_all(enqueuer: Enqueuer, pending: Sequence[Pending],
                    now_ms: Callable[[], int]) -> Settled:
     """Send SENDING rows grouped by (room, queue), up to ``SEND_CHUNK`` messages per call, all
