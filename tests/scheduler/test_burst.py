@@ -59,7 +59,7 @@ async def test_burst_records_in_chunks_each_before_its_sends_and_settles_once(qu
     engine = await new_engine(store, enqueuer, clock)
     clock.t = minute(1) / 1000 + 0.2
     assert await engine.run_due(engine.now_ms()) == 2500
-    assert records == [1000, 1000, 500] and settles == [2500]
+    assert records == [500, 1000, 1000] and settles == [2500]
     # one send per (chunk, queue): 3 chunks x 2 queues
     assert len(enqueuer.calls) == 6 and {q for q, _ in enqueuer.calls} == {"q0", "q1"}
     assert sum(n for q, n in enqueuer.calls if q == "q0") == 1250

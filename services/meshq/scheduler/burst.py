@@ -22,7 +22,8 @@ from meshq.scheduler.plan import Decision, plan_instants
 logger = logging.getLogger(__name__)
 
 MAX_INSTANTS_PER_PASS = 100_000  # missed instants of one task enumerated in one pass
-LEDGER_CHUNK = 1000  # ledger rows per record transaction of a burst (the pipeline's step)
+LEDGER_CHUNK = 500  # tasks of a burst's first record transaction (the pipeline's step);
+MAX_LEDGER_CHUNK = 4000  # each next one doubles, up to this: sends start early, few fsyncs
 PENDING_CHECKS = 64  # skip_if_pending queries in flight at once
 
 
@@ -106,16 +107,12 @@ class Burst:
         self.states.append(state)
 
 
-def chunked(planned: Sequence[tuple[TaskState, list[Decision]]], now_ms: int,
-            rows: int) -> Iterator[Burst]:
-    """The pass as Bursts of about ``rows`` ledger rows each, a task's rows never split (its
-    cursor moves in the transaction that records them). Built lazily: the rows of the next
-    chunk are made while the sends of this one run."""
-    burst = Burst(now_ms)
-    for state, decisions in planned:
-        burst.add(state, decisions)
-        if len(burst.rows) >= rows:
-            yield burst
-            burst = Burst(now_ms)
-    if burst.rows:
-        yield burst
+def growing_chunks(states: Sequence[TaskState], first: int) -> Iterator[Sequence[TaskState]]:
+    """The due tasks of a pass in chunks of ``first`` tasks, then twice as many each time up
+    to ``MAX_LEDGER_CHUNK``: the first sends start soon after the instant, and a large burst
+    still costs few ledger transactions (each one an fsync)."""
+    start, size = 0, first
+    while start < len(states):
+        yield states[start:start + size]
+        start += size
+        size = max(size, min(size * 2, MAX_LEDGER_CHUNK))

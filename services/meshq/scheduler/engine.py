@@ -30,12 +30,20 @@ from contextlib import asynccontextmanager, contextmanager
 from meshq.core.errors import FailedPrecondition, NotFound, ResourceExhausted, Unavailable
 from meshq.core.validation import shown
 from meshq.scheduler import cron
-from meshq.scheduler.burst import LEDGER_CHUNK, check_pending, chunked, decide, needs_enumeration
+from meshq.scheduler.burst import (
+    LEDGER_CHUNK,
+    Burst,
+    check_pending,
+    decide,
+    growing_chunks,
+    needs_enumeration,
+)
 from meshq.scheduler.engine_state import TaskState
 from meshq.scheduler.enqueuer import Enqueuer
 from meshq.scheduler.fire import Pending, Settled, merge, send_all
 from meshq.scheduler.model import RunOutcome, Task, TaskRun, TaskSpec, TaskUpdate, TaskView
 from meshq.scheduler.observer import SchedulerObserver
+from meshq.scheduler.plan import Decision
 from meshq.scheduler.preview import preview  # noqa: F401  (the offline CLI's import)
 from meshq.scheduler.store import ScheduleStore
 from meshq.scheduler.validate import apply_update, check_payload_fits, check_spec
@@ -245,26 +253,31 @@ class SchedulerEngine:
 
     async def _fire(self, states: Sequence[TaskState], now_ms: int) -> int:
         """Fire the due instants of these tasks (claimed by a burst, or locked by the caller)
-        as a pipeline of chunks of about ``LEDGER_CHUNK`` rows: each chunk's ledger rows (and
+        as a pipeline of chunks of tasks (``growing_chunks``): each chunk's ledger rows (and
         its tasks' cursors) in one ``record`` transaction, then its sends, grouped by (room,
-        queue), started at once while the next chunk is recorded; every outcome in one
+        queue), started at once while the next chunk is decided and recorded; every outcome in one
         ``settle`` transaction; then the next instants. Each row is durable before its own
         send. Returns the number of ledger rows written."""
         grace = self.grace_ms
         slow = [s for s in states if needs_enumeration(s, now_ms, grace)]
-        planned = [(state, decide(state, now_ms, grace)) for state in states
-                   if not needs_enumeration(state, now_ms, grace)]
+        missed: dict[str, list[Decision]] = {}
         if slow:  # missed instants to enumerate (catch-up): CPU work, off the event loop
-            planned += await asyncio.to_thread(lambda: [(s, decide(s, now_ms, grace)) for s in slow])
-        planned = [(state, decisions) for state, decisions in planned if decisions]
-        if not planned:
-            return 0
-        await check_pending(self.enqueuer, planned)
+            missed = dict(await asyncio.to_thread(
+                lambda: [(s.task.id, decide(s, now_ms, grace)) for s in slow]))
         sends: list[asyncio.Future[Settled]] = []
         fired: list[TaskState] = []
         written = 0
         try:
-            for burst in chunked(planned, now_ms, self.ledger_chunk):
+            for part in growing_chunks(states, self.ledger_chunk):
+                planned = [(state, decisions) for state in part
+                           if (decisions := missed[state.task.id] if state.task.id in missed
+                               else decide(state, now_ms, grace))]
+                if not planned:
+                    continue
+                await check_pending(self.enqueuer, planned)
+                burst = Burst(now_ms)
+                for state, decisions in planned:
+                    burst.add(state, decisions)
                 await asyncio.to_thread(self.store.record, burst.rows, burst.cursors)
                 cursors = burst.cursors
                 for state in burst.states:
