@@ -4,15 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install protos test lint typecheck up demo bench scheduler-reference clean
+LOCK := requirements-dev.lock
+
+.PHONY: help install lock protos test lint typecheck up demo bench scheduler-reference clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-$(STAMP): pyproject.toml
+# Everything (the [dev] extra is [all] plus the test tools) at the versions of $(LOCK), so
+# every machine tests the same set; a requirement the lock does not pin yet still installs.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
 
 NODE_STAMP := clients/node/node_modules/.installed
@@ -22,6 +26,12 @@ $(NODE_STAMP): clients/node/package.json clients/node/package-lock.json
 	touch $(NODE_STAMP)
 
 install: $(STAMP) $(NODE_STAMP)  ## Create .venv, install meshq, its test tools and the Node client
+
+lock: $(STAMP)  ## Re-pin requirements-dev.lock from pyproject.toml (after changing a requirement)
+	$(VENV)/bin/pip-compile -q --extra dev --strip-extras --allow-unsafe --no-emit-index-url \
+	  --no-emit-find-links --upgrade -o $(LOCK) pyproject.toml
+	# the [dev] extra names meshq[all]: the project itself is not a pin
+	sed -i '/^meshq @ /d' $(LOCK)
 
 protos: $(STAMP)  ## Regenerate the Python stubs from protos/
 	$(PY) -m meshq.tools_dev.gen_protos

@@ -22,7 +22,7 @@ from agents.conftest import eventually
 from agents.test_llm_worker import POEM, poem_writer
 from agents.test_worker_delivery import RecordingWorker
 from meshq.api.paths import api_key_path
-from meshq.api.rooms import RoomClient
+from meshq.api.rooms import RoomClient, RoomsClient
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +66,9 @@ async def finished(process: asyncio.subprocess.Process, log: Path, timeout: floa
 @pytest.fixture
 async def reference_room(mq: Any) -> AsyncIterator[RoomClient]:
     async with RoomClient(room="queue-test", server=mq.address, token=mq.token or None) as room:
+        # `meshq queue send` refuses a room that does not exist (docs/cli.md), and the send
+        # may run before the worker has opened it.
+        await RoomsClient(room.connection).create("queue-test", if_not_exists=True)
         yield room
 
 

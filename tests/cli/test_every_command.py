@@ -36,3 +36,14 @@ def test_help(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
+
+
+def test_shell_completion_as_docs_cli_md_says() -> None:
+    # `eval "$(_MESHQ_COMPLETE=bash_source meshq)"` installs click's completion ...
+    script = CliRunner().invoke(cli, [], prog_name="meshq",
+                                env={"_MESHQ_COMPLETE": "bash_source"})
+    assert script.exit_code == 0 and "_meshq_completion" in script.output
+    # ... which completes subcommands of the lazily loaded groups
+    done = CliRunner().invoke(cli, [], prog_name="meshq", env={
+        "_MESHQ_COMPLETE": "bash_complete", "COMP_WORDS": "meshq queue ex", "COMP_CWORD": "2"})
+    assert done.output.split() == ["plain,extend"]

@@ -47,7 +47,7 @@ async def test_send_then_receive_with_the_alias(server: Any, unique: str) -> Non
     # The reference's command: `meshq queue send --room=R --queue=Q --json '{...}'`
     sent = _json(await meshq(server, "queue", "send", f"--room={unique}", "--queue=test",
                              "--json", '{"instructions": "save a poem"}', "--header", "k=v",
-                             "-o", "json"))
+                             "--create-room", "-o", "json"))
     [message_id] = sent["message_ids"]
     peeked = _json(await meshq(server, "room", "queue", "peek", "--room", unique,
                                "--queue", "test", "-o", "json"))
@@ -67,7 +67,8 @@ async def test_send_file_in_batches_keeps_order(server: Any, unique: str,
     jobs.write_text("".join(json.dumps({"n": i}) + "\n" + ("\n" if i % 5 == 0 else "")
                             for i in range(23)))
     sent = _json(await meshq(server, "queue", "send", "--room", unique, "--queue", "jobs",
-                             "--file", str(jobs), "--batch-size", "7", "-o", "json"))
+                             "--file", str(jobs), "--batch-size", "7", "--create-room",
+                             "-o", "json"))
     assert len(sent["message_ids"]) == 23
     [info] = _json(await meshq(server, "queue", "list", "--room", unique, "-o", "json"))
     assert (info["name"], info["depth"]) == ("jobs", 23)

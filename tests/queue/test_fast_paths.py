@@ -145,7 +145,7 @@ async def test_one_loop_iteration_of_submits_is_one_commit(tmp_path: Path) -> No
     assert sorted(snapshot.rooms) == [("last", 9.0), ("r0", 0.0), ("r1", 1.0), ("r2", 2.0)]
 
 
-@pytest.mark.parametrize("body", [" 1", "1\n", '\t{"a": [1, 2]} ', "NaN", '"\\u00e9"', "[]"])
+@pytest.mark.parametrize("body", [" 1", "1\n", '\t{"a": [1, 2]} ', '"\\u00e9"', "[]"])
 async def test_json_fast_path_accepts_what_json_loads_accepts(h: Harness, body: str) -> None:
     e = h.engine
     assert e is not None
@@ -157,6 +157,7 @@ async def test_json_fast_path_accepts_what_json_loads_accepts(h: Harness, body: 
 @pytest.mark.parametrize("body,match", [
     ("", "Expecting value"), (" ", "Expecting value"), ('{"a": 1} x', "Extra data"),
     ("[" * 100_000 + "]" * 100_000, "not valid JSON"), ("{'a': 1}", "line 1 column 2"),
+    ("NaN", r"JSON text \(RFC 8259\)"), (' {"a": -Infinity}', r"JSON text \(RFC 8259\)"),
 ])
 async def test_json_fast_path_refuses_with_the_position(h: Harness, body: str,
                                                         match: str) -> None:

@@ -87,7 +87,9 @@ async def test_sigkill_around_fires_keeps_one_message_per_instant(tmp_path: Path
             scheduler.kill()
             kills += 1
             scheduler = start_scheduler()
-        await _wait_depth_growth(qconn, 2)
+        # Every instant up to now is due: wait until the last restart's catch-up enqueued them
+        # (a growth of 2 could be met by the catch-up burst itself, one instant short).
+        assert await _wait_depth_at_least(qconn, FIRES), "the scheduler did not catch up"
         scheduler.kill(signal.SIGTERM)
         # Then every instant from the first to the last has one ledger row, all enqueued
         store = SqliteScheduleStore(sched_dir / "scheduler.db")
@@ -117,18 +119,21 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _wait_depth_growth(conn: Connection, grow: int, deadline: float = 20.0) -> bool:
-    """Poll the queue's depth until it grew by ``grow`` (0: return at once)."""
-    stub = conn.stub(queues_pb2_grpc.QueueServiceStub)
+async def _depth(conn: Connection) -> int:
+    response = await conn.stub(queues_pb2_grpc.QueueServiceStub).ListQueues(
+        queues_pb2.ListQueuesRequest(room="kill"), metadata=conn.metadata, timeout=5)
+    return sum(q.depth for q in response.queues if q.name == "ticks")
 
-    async def depth() -> int:
-        response = await stub.ListQueues(queues_pb2.ListQueuesRequest(room="kill"),
-                                         metadata=conn.metadata, timeout=5)
-        return sum(q.depth for q in response.queues if q.name == "ticks")
 
-    start = await depth()
+async def _wait_depth_at_least(conn: Connection, target: int, deadline: float = 20.0) -> bool:
+    """Poll the queue's depth until it is at least ``target``."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
-        if await depth() >= start + grow:
+        if await _depth(conn) >= target:
             return True
     return False
+
+
+async def _wait_depth_growth(conn: Connection, grow: int, deadline: float = 20.0) -> bool:
+    """Poll the queue's depth until it grew by ``grow`` (0: return at once)."""
+    return await _wait_depth_at_least(conn, await _depth(conn) + grow, deadline)

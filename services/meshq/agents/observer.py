@@ -30,6 +30,36 @@ class WorkerObserver:
     def llm_tokens(self, model: str, input_tokens: int, output_tokens: int) -> None:
         """One model call used these tokens."""
 
+    def job_done(self, queue: str, message_id: str, attempt: int, outcome: str,
+                 seconds: float) -> None:
+        """The moment of ``job_finished``, with the job's message id and attempt (for one log
+        line per job: ``meshq process join`` / ``service run``)."""
+
+
+class FanOutObserver(WorkerObserver):
+    """Tells every observer given, in order (metrics and the per-job log line, say); one that
+    raises is logged and the others are still told."""
+
+    def __init__(self, *observers: WorkerObserver) -> None:
+        self.observers = observers
+
+    def receive_retry(self, queue: str, backoff_seconds: float) -> None:
+        for observer in self.observers:
+            call_hook(observer.receive_retry, queue, backoff_seconds)
+
+    def job_finished(self, queue: str, outcome: str, seconds: float) -> None:
+        for observer in self.observers:
+            call_hook(observer.job_finished, queue, outcome, seconds)
+
+    def llm_tokens(self, model: str, input_tokens: int, output_tokens: int) -> None:
+        for observer in self.observers:
+            call_hook(observer.llm_tokens, model, input_tokens, output_tokens)
+
+    def job_done(self, queue: str, message_id: str, attempt: int, outcome: str,
+                 seconds: float) -> None:
+        for observer in self.observers:
+            call_hook(observer.job_done, queue, message_id, attempt, outcome, seconds)
+
 
 def call_hook(hook: Callable[..., None], *args: object) -> None:
     """Call one observer hook; if it raises, log it and go on (the module docstring's rule)."""

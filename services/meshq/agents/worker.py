@@ -304,7 +304,7 @@ class Worker:
         finally:
             if self._leaser is not None:
                 self._leaser.remove(msg)
-        self._finished(outcome, time.monotonic() - started)
+        self._finished(outcome, time.monotonic() - started, msg)
 
     async def _attempt(self, msg: Any) -> str:
         """Run the hooks for one delivery, then ack or nack it; the outcome."""
@@ -358,7 +358,9 @@ class Worker:
             return False
         return result is not False
 
-    def _finished(self, outcome: str, seconds: float) -> None:
+    def _finished(self, outcome: str, seconds: float, msg: Any) -> None:
         if outcome == OUTCOME_HANDED_BACK:
             self.stats.handed_back += 1
         call_hook(self.observer.job_finished, self.queue, outcome, seconds)
+        call_hook(self.observer.job_done, self.queue, msg.message_id, int(msg.attempt or 0),
+                  outcome, seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from meshq.cli.common import fail
 
 DEFAULT_JOBS = 200  # word-count jobs; an LLM run defaults to 5 (they cost money and time)
 LLM_JOBS = 5
+STUDIO_URL = "http://127.0.0.1:8470/"  # where `meshq up` serves the Studio by default
 
 
 @click.command()
@@ -20,7 +22,8 @@ LLM_JOBS = 5
 @click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
               help="Jobs the worker runs at once.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Keep the stack's data here [default: a temporary dir, removed after].")
+              help="Keep the stack's data (and the report files) here [default: a new "
+                   "meshq-demo-* dir in the temporary folder, kept and named at the end].")
 @click.option("--timeout", type=float, default=300.0, show_default=True,
               help="Seconds to wait for the batch.")
 def demo(jobs: int | None, concurrency: int, data_dir: Path | None, timeout: float) -> None:
@@ -29,7 +32,8 @@ def demo(jobs: int | None, concurrency: int, data_dir: Path | None, timeout: flo
 
     With OPENAI_API_KEY or OPENAI_BASE_URL set the worker is the LLM queue agent (it writes
     summaries to room storage); without, the word-count worker from examples/ (it writes a
-    JSON report per job). Exits 0 when every job was done.
+    JSON report per job). Ends with where those files are and the next steps. Exits 0
+    when every job was done.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -38,20 +42,46 @@ def demo(jobs: int | None, concurrency: int, data_dir: Path | None, timeout: flo
 
     console = Console()
     count = jobs or (LLM_JOBS if llm_configured() else DEFAULT_JOBS)
-    with tempfile.TemporaryDirectory(prefix="meshq-demo-") as tmp:
-        directory = data_dir or Path(tmp)
-        directory.mkdir(parents=True, exist_ok=True)
-        columns = (TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn())
-        try:
-            with Progress(*columns, console=console) as progress:
-                result = asyncio.run(run_demo(data_dir=directory, jobs=count,
-                                              concurrency=concurrency, progress=progress,
-                                              timeout=timeout))
-        except TimeoutError as err:
-            fail(str(err))
+    directory = data_dir or Path(tempfile.mkdtemp(prefix="meshq-demo-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    columns = (TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            result = asyncio.run(run_demo(data_dir=directory, jobs=count,
+                                          concurrency=concurrency, progress=progress,
+                                          timeout=timeout))
+    except TimeoutError as err:
+        fail(str(err))
     _print(console, result)
+    for line in next_steps(directory, result.files):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if result.done < result.jobs:
         fail(f"only {result.done} of {result.jobs} jobs were done")
+
+
+def next_steps(data_dir: Path, files: Sequence[str]) -> list[str]:
+    """Where the demo's files are, and what to try next (printed after the table)."""
+    from meshq.demo.runner import ROOM
+
+    folder = files[0].split("/", 1)[0] if files else "reports"
+    where = data_dir / "storage" / ROOM / folder
+    return [
+        f"Report files: {len(files)} in {where}/ (room {ROOM!r}, folder {folder}/)",
+        f"  read them through meshq: meshq up --data-dir {data_dir} --listen 127.0.0.1:50061 "
+        "--metrics-listen ''",
+        f"  then: meshq storage list {folder} --room {ROOM} --server 127.0.0.1:50061",
+        f"  remove them: rm -r {data_dir}",
+        "Next steps:",
+        "  1. meshq setup && meshq up     # the services on ~/.local/share/meshq (Ctrl-C stops)",
+        "  2. the reference flow (README.md, \"The reference's commands, with meshq\"):",
+        "     meshq rooms create --name myroom --if-not-exists",
+        "     meshq queue send --room myroom --queue support-jobs --json '{\"prompt\": \"...\"}'",
+        "     meshq queue receive --room myroom --queue support-jobs",
+        "     meshq scheduled-task add --room myroom --queue support-jobs "
+        "--schedule \"30 17 * * *\" --timezone Europe/Berlin",
+        f"  3. the Studio, once `meshq up` runs: {STUDIO_URL} (`meshq studio url` signs you in)",
+        "  4. `meshq status` says what is running and where; docs/cli.md lists every command",
+    ]
 
 
 def _print(console: object, result: object) -> None:

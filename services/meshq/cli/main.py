@@ -14,9 +14,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("meshq.cli.demo", "demo"),
     ("meshq.cli.setup", "setup"),
     ("meshq.cli.setup", "token"),
+    ("meshq.cli.status", "status"),
+    ("meshq.cli.profiles", "profile"),
     ("meshq.cli.rooms", "rooms"),
-    ("meshq.cli.rooms", "room"),
-    ("meshq.cli.rooms", "queue"),
+    ("meshq.cli.queues", "room"),
+    ("meshq.cli.queues", "queue"),
     ("meshq.cli.tasks", "scheduled_task"),
     ("meshq.cli.storage", "storage"),
     ("meshq.cli.process", "process"),
@@ -35,7 +37,10 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         for module, attr in COMMANDS:
             if self._name(attr) == cmd_name:
-                command = getattr(importlib.import_module(module), attr)
+                try:
+                    command = getattr(importlib.import_module(module), attr)
+                except ModuleNotFoundError as err:
+                    return _needs_extra(cmd_name, err)
                 return command if isinstance(command, click.Command) else None
         return super().get_command(ctx, cmd_name)
 
@@ -46,15 +51,36 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+@click.option("--profile", help="A named profile of the config file, for every command that "
+              "connects (the same as their own --profile; docs/cli.md).")
 @click.version_option(package_name="meshq")
-def cli(verbose: int) -> None:
+def cli(verbose: int, profile: str | None) -> None:
     """meshq: durable queues, scheduled tasks and agent workers over gRPC."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _needs_extra(name: str, err: ModuleNotFoundError) -> click.Command:
+    """A stand-in for a command whose server parts are not installed: it says which extra."""
+    from meshq.cli.common import EXIT_USAGE, fail, missing_extra_message
+
+    message = missing_extra_message(err, f"`meshq {name}`")
+
+    def refuse(**_: object) -> None:
+        fail(message, EXIT_USAGE)
+
+    return click.Command(name, callback=refuse, help=message, short_help=message,
+                         context_settings={"ignore_unknown_options": True,
+                                           "allow_extra_args": True})
+
+
 def main() -> None:
-    cli(prog_name="meshq")
+    from meshq.cli.common import EXIT_USAGE, fail, missing_extra_message
+
+    try:
+        cli(prog_name="meshq")
+    except ModuleNotFoundError as err:  # a command's lazy import of a part not installed
+        fail(missing_extra_message(err), EXIT_USAGE)
 
 
 if __name__ == "__main__":

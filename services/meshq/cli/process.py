@@ -13,7 +13,14 @@ from pathlib import Path
 import click
 
 from meshq.api.connection import Connection
-from meshq.cli.common import EXIT_USAGE, connection_options, fail, run
+from meshq.cli.common import (
+    EXIT_USAGE,
+    connection_options,
+    fail,
+    make_connection,
+    require_extra,
+    run,
+)
 from meshq.core.errors import MeshqError
 
 CHANNEL_PREFIX = "queue:"
@@ -22,6 +29,9 @@ metrics_listen_option = click.option(
     "--metrics-listen", envvar="MESHQ_WORKER_METRICS_LISTEN", default="",
     help="Serve this process's worker metrics (backoff, job outcomes, LLM tokens) "
          "on host:port/metrics [env MESHQ_WORKER_METRICS_LISTEN; default: off].")
+metrics_public_option = click.option(
+    "--metrics-public", is_flag=True,
+    help="Allow a non-loopback --metrics-listen (/metrics has no authentication).")
 
 
 def parse_channel(channel: str) -> str:
@@ -58,12 +68,13 @@ def process() -> None:
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
               help="Jobs run at once by this agent.")
 @metrics_listen_option
+@metrics_public_option
 @click.option("--replicas", type=click.IntRange(min=1),
               help="Run the agent as a Ray pool of this many actors instead of in this process.")
 @connection_options
 def join(conn: Connection, room: str, agent_name: str, channel: str, rules: tuple[str, ...],
          rules_file: str | None, require_storage: bool, require_web_search: bool,
-         model: str | None, concurrency: int, metrics_listen: str,
+         model: str | None, concurrency: int, metrics_listen: str, metrics_public: bool,
          replicas: int | None) -> None:
     """Run an LLM queue agent on a room queue until Ctrl-C.
 
@@ -81,9 +92,10 @@ def join(conn: Connection, room: str, agent_name: str, channel: str, rules: tupl
                          require_storage=require_storage, require_web_search=require_web_search,
                          model=model, replicas=replicas, concurrency=concurrency)
         return
+    require_extra("openai", "openai", "`meshq process join`")
     from meshq.agents.queue_agent import build_queue_agent
 
-    serve_worker_metrics(metrics_listen)
+    serve_worker_metrics(metrics_listen, public=metrics_public)
     worker = build_queue_agent(agent_name=agent_name, queue=queue, rules=all_rules,
                                require_storage=require_storage,
                                require_web_search=require_web_search, model=model,
@@ -130,20 +142,27 @@ def service() -> None:
               "[env MESHQ_SERVER; default 127.0.0.1:50051]")
 @click.option("--token", envvar="MESHQ_TOKEN", help="Bearer token [env MESHQ_TOKEN; default: "
               "the local admin token]")
+@click.option("--profile", envvar="MESHQ_PROFILE",
+              help="A named profile of the config file [env MESHQ_PROFILE] (docs/cli.md).")
 @metrics_listen_option
+@metrics_public_option
 def run_service(file: str, room: str, server: str | None, token: str | None,
-                metrics_listen: str) -> None:
+                profile: str | None, metrics_listen: str, metrics_public: bool) -> None:
     """Run FILE (a script ending in `asyncio.run(host.run())`) with its workers in ROOM.
 
     The file runs in this process as `__main__`; its `ServiceHost` finds the room in
     $MESHQ_ROOM, which this command sets. Ctrl-C / SIGTERM stops the workers gracefully.
     """
+    require_extra("opentelemetry", "worker", "`meshq service run`")
     os.environ["MESHQ_ROOM"] = room
-    if server:
-        os.environ["MESHQ_SERVER"] = server
-    if token:
-        os.environ["MESHQ_TOKEN"] = token
-    serve_worker_metrics(metrics_listen)
+    if server or token or profile:  # the file's ServiceHost reads them from the environment
+        conn = make_connection(profile=profile, server=server, token=token)
+        os.environ["MESHQ_SERVER"] = conn.server
+        if conn.token:
+            os.environ["MESHQ_TOKEN"] = conn.token
+        if conn.tls_ca:
+            os.environ["MESHQ_TLS_CA"] = str(conn.tls_ca)
+    serve_worker_metrics(metrics_listen, public=metrics_public)
     path = Path(file).resolve()
     sys.path.insert(0, str(path.parent))
     sys.argv = [str(path)]
@@ -156,16 +175,22 @@ def run_service(file: str, room: str, server: str | None, token: str | None,
 run_service.name = "run"
 
 
-def serve_worker_metrics(listen: str) -> None:
-    """With --metrics-listen, every Worker this process builds reports to /metrics there."""
-    if not listen:
-        return
-    from meshq.agents.observer import set_default_observer
-    from meshq.metrics.wiring import serve_worker_metrics as start
+def serve_worker_metrics(listen: str, *, public: bool = False) -> None:
+    """Every Worker this process builds logs one line per job and lets the user's INFO lines
+    through (``meshq.cli.joblog``); with --metrics-listen it also reports to /metrics there."""
+    from meshq.agents.observer import FanOutObserver, WorkerObserver, set_default_observer
+    from meshq.cli.joblog import JobLogObserver, configure_worker_logging, verbosity
 
-    try:
-        observer, _server, port = start(listen)
-    except MeshqError as err:
-        fail(err.message, EXIT_USAGE)
-    set_default_observer(observer)
-    click.echo(f"worker metrics on http://{listen.rsplit(':', 1)[0]}:{port}/metrics", err=True)
+    configure_worker_logging(verbosity())
+    observers: list[WorkerObserver] = [JobLogObserver()]
+    if listen:
+        from meshq.metrics.wiring import serve_worker_metrics as start
+
+        try:
+            observer, _server, port = start(listen, public=public)
+        except MeshqError as err:
+            fail(err.message, EXIT_USAGE)
+        observers.append(observer)
+        click.echo(f"worker metrics on http://{listen.rsplit(':', 1)[0]}:{port}/metrics",
+                   err=True)
+    set_default_observer(FanOutObserver(*observers))

@@ -37,6 +37,9 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help=f"gRPC host:port [env MESHQ_SERVER; default {DEFAULT_SERVER}]"),
         click.option("--metrics-listen", default=DEFAULT_METRICS_LISTEN, show_default=True,
                      help="Prometheus /metrics host:port ('' turns it off)."),
+        click.option("--metrics-public", is_flag=True,
+                     help="Allow a non-loopback --metrics-listen: /metrics has no "
+                          "authentication and names every room and queue."),
         click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="PEM certificate chain: serve TLS only."),
         click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -105,9 +108,10 @@ def _event_loop_runner() -> Callable[..., Any]:
     return asyncio.run
 
 
-def _run(config: StackConfig, metrics_listen: str) -> None:
+def _run(config: StackConfig, metrics_listen: str, *, metrics_public: bool = False) -> None:
     try:
         _event_loop_runner()(run_until_signalled(config, metrics_listen=metrics_listen,
+                                                 metrics_public=metrics_public,
                                                  announce=_announce))
     except MeshqError as err:
         fail(err.message, EXIT_USAGE)
@@ -129,7 +133,7 @@ def up(data_dir: Path | None, listen: str | None, **opts: Any) -> None:
     (or --ray-address). Prints `meshq up: listening on HOST:PORT` when ready.
     """
     config, metrics = make_config(ALL_SERVICES, data_dir=data_dir, listen=listen, **opts)
-    _run(config, metrics)
+    _run(config, metrics, metrics_public=opts["metrics_public"])
 
 
 @click.command()
@@ -157,6 +161,6 @@ def serve(services: tuple[str, ...], queue_server: str, queue_token: str,
         queue_token = discover_token((data_dir or default_data_dir()).expanduser()) or ""
     config, metrics = make_config(services, data_dir=data_dir, listen=listen,
                                   queue_server=queue_server, queue_token=queue_token, **opts)
-    _run(config, metrics)
+    _run(config, metrics, metrics_public=opts["metrics_public"])
 
 

@@ -13,6 +13,7 @@ import click
 from meshq.api.paths import admin_token_path, api_key_path, default_data_dir
 from meshq.api.tokens import ApiScope, ParticipantGrant, ParticipantToken
 from meshq.cli.common import EXIT_USAGE, fail, output_option
+from meshq.core.errors import MeshqError
 from meshq.core.validation import NAME_PATTERN
 
 _TTL = re.compile(r"(\d+)([smhd])")
@@ -39,19 +40,34 @@ def parse_ttl(text: str) -> timedelta:
 @click.option("--rotate-api-key", is_flag=True,
               help="Replace the API key: every token signed with the old one stops working "
                    "once the server restarts.")
+@click.option("--show-api-key", is_flag=True,
+              help="Print the API key: alone on stdout (MESHQ_API_KEY=$(meshq setup "
+                   "--show-api-key)), or as api_key with -o json. Never printed otherwise.")
 @output_option
-def setup(data_dir: Path | None, rotate_api_key: bool, output: str) -> None:
-    """Create the data dir, the API key (0600) and the local admin token. Idempotent."""
+def setup(data_dir: Path | None, rotate_api_key: bool, show_api_key: bool, output: str) -> None:
+    """Create the data dir (0700), the API key (0600) and the local admin token. Idempotent.
+
+    A data dir open to other users is tightened to 0700 (with a warning); a shared folder
+    such as /tmp is refused. The API key signs every token: it is printed only with
+    --show-api-key."""
     from meshq.security.keys import ensure_local_credentials
     from meshq.security.keys import rotate_api_key as rotate
 
     folder = (data_dir or default_data_dir()).expanduser()
-    api_key, _ = rotate(folder) if rotate_api_key else ensure_local_credentials(folder)
-    info = {"data_dir": str(folder), "api_key_path": str(api_key_path(folder)),
-            "admin_token_path": str(admin_token_path(folder)), "api_key": api_key,
-            "rotated": rotate_api_key}
+    try:
+        api_key, _ = rotate(folder) if rotate_api_key else ensure_local_credentials(folder)
+    except MeshqError as err:  # e.g. a shared folder given as the data dir
+        fail(err.message, EXIT_USAGE)
+    info: dict[str, object] = {"data_dir": str(folder), "api_key_path": str(api_key_path(folder)),
+                               "admin_token_path": str(admin_token_path(folder)),
+                               "rotated": rotate_api_key}
     if output == "json":
+        if show_api_key:
+            info["api_key"] = api_key
         click.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    if show_api_key:
+        click.echo(api_key)
         return
     click.echo(f"data dir:    {folder}")
     click.echo(f"API key:     {info['api_key_path']} (0600; signs every token)")
@@ -60,7 +76,7 @@ def setup(data_dir: Path | None, rotate_api_key: bool, output: str) -> None:
     if rotate_api_key:
         click.echo("The API key was rotated: restart `meshq up` to use it.")
     click.echo("For scripts that mint their own tokens:")
-    click.echo(f"  export MESHQ_API_KEY={api_key}")
+    click.echo("  export MESHQ_API_KEY=$(meshq setup --show-api-key)")
 
 
 @click.group("token")

@@ -1,23 +1,28 @@
-"""`meshq storage ls | cat | put | rm | mv | stat --room R`: files in a room's storage.
+"""`meshq storage list (ls) | cat | put | rm | mv | stat --room R`: files in a room's storage.
 
 Paths are relative to the room ("notes/todo.txt"). Exit codes are those of
 ``meshq.cli.common``: 2 for a bad or escaping path, 4 for a missing file, 1 for other
-refusals (exists already, non-empty folder, too big).
+refusals (exists already, non-empty folder, too big). A NOT_FOUND in a room that does not
+exist says the room is missing, not the file.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import click
 
+from meshq.api import errors
 from meshq.api.connection import Connection
+from meshq.api.rooms import RoomsClient
 from meshq.api.storage import FileInfo, StorageClient
-from meshq.cli.common import connection_options, emit, output_option, run
+from meshq.cli.common import connection_options, emit, output_option, require_room, run
+
+T = TypeVar("T")
 
 CHUNK_BYTES = 1024 * 1024  # read from the local file / written to stdout at a time
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024  # files at least this big get a progress bar on stderr
@@ -43,20 +48,31 @@ def _row(info: FileInfo) -> tuple[str, str, str, str]:
             "" if info.is_dir else str(info.size), _when(info.modified_at_unix_ms))
 
 
+async def room_aware(conn: Connection, room: str, call: Awaitable[T]) -> T:
+    """``call``'s result; its NOT_FOUND becomes "room … does not exist" when the room is
+    what is missing."""
+    try:
+        return await call
+    except errors.NotFound:
+        await require_room(RoomsClient(conn), room)
+        raise
+
+
 @click.group()
 def storage() -> None:
     """Files in a room's storage."""
 
 
-@storage.command("ls")
+@storage.command("list")
 @click.argument("path", default="")
 @room_option
 @click.option("-r", "--recursive", is_flag=True, help="Everything below, not only PATH's own.")
 @output_option
 @connection_options
-def storage_ls(path: str, room: str, recursive: bool, output: str, conn: Connection) -> None:
-    """List the files in PATH (default: the room's top folder)."""
-    found = run(conn, StorageClient(conn, room).list(path, recursive=recursive))
+def storage_list(path: str, room: str, recursive: bool, output: str, conn: Connection) -> None:
+    """List the files in PATH (default: the room's top folder); `ls` is the same."""
+    found = run(conn, room_aware(conn, room, StorageClient(conn, room).list(
+        path, recursive=recursive)))
     emit(output, [f.to_dict() for f in found], columns=("path", "type", "size", "modified"),
          rows=[_row(f) for f in found])
 
@@ -68,7 +84,7 @@ def storage_ls(path: str, room: str, recursive: bool, output: str, conn: Connect
 @connection_options
 def storage_stat(path: str, room: str, output: str, conn: Connection) -> None:
     """Describe one file or folder."""
-    info = run(conn, StorageClient(conn, room).stat(path))
+    info = run(conn, room_aware(conn, room, StorageClient(conn, room).stat(path)))
     emit(output, info.to_dict(), columns=("path", "type", "size", "modified"), rows=[_row(info)])
 
 
@@ -91,7 +107,7 @@ def storage_cat(path: str, room: str, offset: int, length: int, conn: Connection
             out.write(chunk)
         out.flush()
 
-    run(conn, stream())
+    run(conn, room_aware(conn, room, stream()))
 
 
 @storage.command("put")
@@ -160,3 +176,8 @@ def storage_mv(src: str, dst: str, room: str, overwrite: bool, conn: Connection)
     """Rename SRC to DST within the room (DST's folders are created)."""
     info = run(conn, StorageClient(conn, room).move(src, dst, overwrite=overwrite))
     click.echo(f"moved {src} -> {info.path}")
+
+
+_ls = click.Command("ls", callback=storage_list.callback, params=storage_list.params,
+                    help=storage_list.help, short_help="The same as `storage list`.")
+storage.add_command(_ls)

@@ -1,5 +1,6 @@
 """`meshq scheduled-task …`: add, list, get, update, delete, runs, trigger, preview.
 
+Task ids may be shortened to any unambiguous prefix (``meshq.cli.ids``).
 ``preview`` runs offline from the same code that fires (``meshq.scheduler.engine.preview``)
 unless ``--server`` is given. Durations take ``90``, ``90s``, ``30m``, ``1h``, ``2d``.
 """
@@ -12,6 +13,7 @@ from typing import Any
 
 import click
 
+from meshq.api import errors
 from meshq.api.connection import Connection
 from meshq.api.scheduler import SchedulerClient, run_to_dict, task_to_dict
 from meshq.cli.common import (
@@ -45,11 +47,41 @@ def _payload(text: str) -> str:
 def _task_row(task: dict[str, Any]) -> tuple[Any, ...]:
     return (task["id"], task["name"], task["room"], task["queue"], task["schedule"],
             task["timezone"], "yes" if task["active"] else "no", task["next_fire"] or "-",
-            task["last_outcome"] or "-")
+            task["last_outcome"] or "-", task["misfire_policy"],
+            _seconds(task["catchup_window_seconds"]), _seconds(task["jitter_seconds"]),
+            "yes" if task["once"] else "", "yes" if task["skip_if_pending"] else "")
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
 
 
 TASK_COLUMNS = ("id", "name", "room", "queue", "schedule", "timezone", "active", "next fire",
-                "last outcome")
+                "last outcome", "misfire", "catchup", "jitter", "once", "skip if pending")
+WIDE_COLUMNS = frozenset(TASK_COLUMNS[8:])  # shown with -o wide
+
+
+def _emit_tasks(output: str, tasks: list[dict[str, Any]]) -> None:
+    emit(output, tasks, columns=TASK_COLUMNS, rows=[_task_row(t) for t in tasks],
+         wide=WIDE_COLUMNS)
+
+
+async def resolve_task_id(client: SchedulerClient, given: str) -> str:
+    """``given`` when it is a task's id, else the one task id it is a prefix of."""
+    from meshq.cli.ids import pick
+
+    try:
+        return (await client.get(given)).id  # type: ignore[no-any-return]
+    except (errors.NotFound, errors.InvalidArgument):
+        pass
+    return pick(given, [t.id for t in await client.list()], "scheduled task")
+
+
+async def _on_task(conn: Connection, given: str, action: str, **kwargs: Any) -> Any:
+    """Resolve the id (or prefix), then call ``SchedulerClient.<action>`` with it."""
+    client = SchedulerClient(conn)
+    task_id = await resolve_task_id(client, given)
+    return await getattr(client, action)(task_id, **kwargs)
 
 
 @click.group("scheduled-task")
@@ -88,7 +120,10 @@ def add(room: str, queue: str, schedule: str, payload: str, timezone: str, name:
         misfire_policy=misfire, misfire_cap=misfire_cap, jitter_seconds=parse_duration("--jitter", jitter),
         skip_if_pending=skip_if_pending))
     data = task_to_dict(task)
-    emit(output, data, columns=TASK_COLUMNS, rows=[_task_row(data)])
+    if output == "json":
+        emit(output, data)
+    else:
+        _emit_tasks(output, [data])
 
 
 @scheduled_task.command("list")
@@ -99,7 +134,7 @@ def add(room: str, queue: str, schedule: str, payload: str, timezone: str, name:
 def list_tasks(room: str, active_only: bool, output: str, conn: Connection) -> None:
     """List tasks with their next fire and last outcome."""
     tasks = [task_to_dict(t) for t in run(conn, SchedulerClient(conn).list(room=room, active_only=active_only))]
-    emit(output, tasks, columns=TASK_COLUMNS, rows=[_task_row(t) for t in tasks])
+    _emit_tasks(output, tasks)
 
 
 @scheduled_task.command("get")
@@ -107,9 +142,12 @@ def list_tasks(room: str, active_only: bool, output: str, conn: Connection) -> N
 @output_option
 @connection_options
 def get(task_id: str, output: str, conn: Connection) -> None:
-    """Show one task."""
-    data = task_to_dict(run(conn, SchedulerClient(conn).get(task_id)))
-    emit(output, data, columns=TASK_COLUMNS, rows=[_task_row(data)])
+    """Show one task (TASK_ID or an unambiguous prefix of it)."""
+    data = task_to_dict(run(conn, _on_task(conn, task_id, "get")))
+    if output == "json":
+        emit(output, data)
+    else:
+        _emit_tasks("wide", [data])
 
 
 @scheduled_task.command("update")
@@ -129,7 +167,9 @@ def get(task_id: str, output: str, conn: Connection) -> None:
 @output_option
 @connection_options
 def update(task_id: str, output: str, conn: Connection, **options: Any) -> None:
-    """Change only the settings given; the old settings never fire once this returns."""
+    """Change only the settings given; the old settings never fire once this returns.
+
+    TASK_ID may be an unambiguous prefix of the id."""
     fields: dict[str, Any] = {}
     for option, field in (("queue", "queue"), ("schedule", "schedule"), ("timezone", "timezone"),
                           ("name", "name"), ("active", "active"), ("once", "once"),
@@ -145,17 +185,26 @@ def update(task_id: str, output: str, conn: Connection, **options: Any) -> None:
         fields["jitter_seconds"] = parse_duration("--jitter", options["jitter"])
     if not fields:
         fail("nothing to update: give at least one option (see --help)", EXIT_USAGE)
-    data = task_to_dict(run(conn, SchedulerClient(conn).update(task_id, **fields)))
-    emit(output, data, columns=TASK_COLUMNS, rows=[_task_row(data)])
+    data = task_to_dict(run(conn, _on_task(conn, task_id, "update", **fields)))
+    if output == "json":
+        emit(output, data)
+    else:
+        _emit_tasks(output, [data])
 
 
 @scheduled_task.command("delete")
 @click.argument("task_id")
 @connection_options
 def delete(task_id: str, conn: Connection) -> None:
-    """Delete a task; once this returns it never enqueues again."""
-    run(conn, SchedulerClient(conn).delete(task_id))
-    click.echo(f"deleted {task_id}")
+    """Delete a task (TASK_ID or a prefix); once this returns it never enqueues again."""
+
+    async def delete_one() -> str:
+        client = SchedulerClient(conn)
+        full = await resolve_task_id(client, task_id)
+        await client.delete(full)
+        return full
+
+    click.echo(f"deleted {run(conn, delete_one())}")
 
 
 @scheduled_task.command("runs")
@@ -165,7 +214,7 @@ def delete(task_id: str, conn: Connection) -> None:
 @connection_options
 def runs(task_id: str, limit: int, output: str, conn: Connection) -> None:
     """The fire ledger, newest first: instant, outcome, message id."""
-    found = [run_to_dict(r) for r in run(conn, SchedulerClient(conn).runs(task_id, limit=limit))]
+    found = [run_to_dict(r) for r in run(conn, _on_task(conn, task_id, "runs", limit=limit))]
     emit(output, found, columns=("scheduled at", "outcome", "message id", "fired at", "manual", "error"),
          rows=[(r["scheduled_at"], r["outcome"], r["message_id"] or "-", r["fired_at"],
                 "yes" if r["manual"] else "", r["error"] or "") for r in found])
@@ -177,7 +226,7 @@ def runs(task_id: str, limit: int, output: str, conn: Connection) -> None:
 @connection_options
 def trigger(task_id: str, output: str, conn: Connection) -> None:
     """Enqueue the task's payload now (recorded in the ledger)."""
-    found = run_to_dict(run(conn, SchedulerClient(conn).trigger(task_id)))
+    found = run_to_dict(run(conn, _on_task(conn, task_id, "trigger")))
     emit(output, found, columns=("scheduled at", "outcome", "message id"),
          rows=[(found["scheduled_at"], found["outcome"], found["message_id"] or "-")])
 

@@ -16,7 +16,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -67,7 +67,20 @@ def new_registry(*, process: bool = True) -> CollectorRegistry:
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
         GCCollector(registry=registry)
+        build_info(registry)
     return registry
+
+
+def build_info(registry: CollectorRegistry) -> None:
+    """``meshq_build_info{version="…"} 1``: which meshq this process runs (`meshq status`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        running = version("meshq")
+    except PackageNotFoundError:
+        running = "unknown"
+    Info("meshq_build", "The meshq version this process runs", registry=registry).info(
+        {"version": running})
 
 
 @dataclass(frozen=True)

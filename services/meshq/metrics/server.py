@@ -7,6 +7,7 @@ while the event loop is busy; the queue gauges hop onto the loop themselves
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from wsgiref.simple_server import WSGIServer
 
@@ -26,9 +27,37 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def start_metrics_server(listen: str, registry: CollectorRegistry) -> tuple[WSGIServer, int]:
-    """Serve ``registry`` on ``http://<listen>/metrics``; returns the server and its bound port."""
+def check_metrics_listen(listen: str, *, public: bool = False) -> tuple[str, int]:
+    """(host, port) of ``listen``, refused beyond loopback unless ``public``.
+
+    /metrics has no authentication and names every room and queue with its counts, so, as
+    plaintext gRPC needs --insecure, serving it to other machines needs --metrics-public.
+    An empty host binds every interface, so it is not loopback.
+    """
     host, port = parse_listen(listen)
+    if not public and not _loopback_host(host):
+        raise FailedPrecondition(
+            f"refusing /metrics on {listen}: it is unauthenticated and names every room and "
+            "queue; listen on 127.0.0.1, or pass --metrics-public")
+    return host, port
+
+
+def _loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def start_metrics_server(
+    listen: str, registry: CollectorRegistry, *, public: bool = False
+) -> tuple[WSGIServer, int]:
+    """Serve ``registry`` on ``http://<listen>/metrics``; returns the server and its bound port.
+
+    A non-loopback ``listen`` needs ``public`` (``check_metrics_listen``)."""
+    host, port = check_metrics_listen(listen, public=public)
     try:
         server, _thread = start_http_server(port, addr=host, registry=registry)
     except OSError as err:

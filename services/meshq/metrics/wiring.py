@@ -44,10 +44,13 @@ def serve_metrics(
     return start_metrics_server(listen, registry)
 
 
-def serve_worker_metrics(listen: str) -> tuple[PrometheusWorkerObserver, WSGIServer, int]:
-    """For a process that only runs workers: a worker observer and its ``/metrics`` endpoint."""
+def serve_worker_metrics(
+    listen: str, *, public: bool = False
+) -> tuple[PrometheusWorkerObserver, WSGIServer, int]:
+    """For a process that only runs workers: a worker observer and its ``/metrics`` endpoint
+    (beyond loopback only when ``public``)."""
     from meshq.metrics.definitions import new_registry
 
     registry = new_registry()
-    server, port = start_metrics_server(listen, registry)
+    server, port = start_metrics_server(listen, registry, public=public)
     return PrometheusWorkerObserver(registry), server, port

@@ -9,7 +9,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from meshq.core.errors import InvalidArgument
-from meshq.core.validation import check_name, check_seconds, parse_json, shown
+from meshq.core.validation import (
+    check_name,
+    check_seconds,
+    parse_json,
+    refuse_json_constant,
+    shown,
+)
 from meshq.queue.model import (
     DEFAULT_LEASE_SECONDS,
     DLQ_SUFFIX,
@@ -28,7 +34,9 @@ MAX_DEDUP_WINDOW = 7 * 24 * 3600.0
 MAX_MESSAGE_DEDUP_WINDOW = 30 * 24 * 3600.0  # a message's own dedup_window_seconds
 # The C scanner behind json.loads, called directly: json.loads adds two regex matches and
 # some Python around it, 6x the scanner's own time on a 200-byte object.
-_scan: Callable[[str, int], tuple[object, int]] = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
+# NaN / Infinity raise there (RFC 8259 has no such value) and parse_json says so.
+_scan: Callable[[str, int], tuple[object, int]] = json.decoder.JSONDecoder(  # type: ignore[attr-defined]
+    parse_constant=refuse_json_constant).scan_once
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 Prepared = tuple[str, dict[str, str], str, float, str, float]

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from meshq.core.errors import PermissionDenied
+from meshq.core.validation import shown
 from meshq.security.principal import Grant, Principal
 
 _current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
@@ -49,7 +50,8 @@ def require(room: str, grant: Grant | str, target: str | None = None) -> Princip
         raise PermissionDenied("no verified caller for this call")
     if not principal.can(room, grant, target):
         raise PermissionDenied(
-            f"the token of {principal.name!r} does not allow {grant.value} in room {room!r}"
+            f"the token of {shown(principal.name)} does not allow {grant.value} in room "
+            f"{shown(room)}"
         )
     return principal
 

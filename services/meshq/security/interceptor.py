@@ -27,6 +27,7 @@ from google.protobuf.message import DecodeError
 
 from meshq.api.tokens import DEFAULT_AUDIENCE, InvalidToken, ParticipantToken
 from meshq.core.errors import InvalidArgument, MeshqError
+from meshq.core.validation import bounded_message
 from meshq.security import checks
 from meshq.security.context import set_principal
 from meshq.security.principal import Principal, token_key
@@ -92,7 +93,7 @@ async def _refuse(handler: Handler, request: Any, context: grpc.aio.ServicerCont
                   code: grpc.StatusCode, message: str) -> None:
     if handler.request_streaming:
         await _drain(request)
-    await context.abort(code, message)
+    await context.abort(code, bounded_message(message))
 
 
 async def _drain(requests: AsyncIterator[Any]) -> None:
@@ -239,7 +240,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         except MeshqError as err:
             if rest is not None:
                 await _drain(rest)
-            await context.abort(grpc.StatusCode[err.status], err.message)
+            await context.abort(grpc.StatusCode[err.status], bounded_message(err.message))
         set_principal(principal)
 
     async def _first_frame(self, requests: AsyncIterator[Any],

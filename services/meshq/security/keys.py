@@ -1,7 +1,7 @@
 """The local API key (which signs tokens) and the local admin token, in the data dir.
 
 ``ensure_local_credentials`` is what ``meshq up`` and ``meshq setup`` call: it creates the
-data dir (0700), the API key (0600, 32 random bytes, URL-safe) and an admin token for every
+data dir (0700, and any parent it creates; a looser existing one is tightened), the API key (0600, 32 random bytes, URL-safe) and an admin token for every
 room (0600, valid ``ADMIN_TOKEN_TTL``) at the paths of ``meshq.api.paths``. It is idempotent
 and safe when two processes run it at once: files appear atomically (write a temp file, then
 link it into place), and an existing key is never replaced. The admin token is re-minted
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from meshq.api.paths import admin_token_path, api_key_path
 from meshq.api.tokens import ALL_ROOMS, ApiScope, InvalidToken, ParticipantGrant, ParticipantToken
+from meshq.core.files import make_private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +79,8 @@ def _read_private(path: Path) -> str:
 
 
 def _ensure_dir(data_dir: Path) -> None:
-    if not data_dir.exists():
-        data_dir.mkdir(parents=True, mode=0o700)
+    """The data dir and the parents this creates are 0700; a looser one is tightened."""
+    make_private_dir(data_dir)
 
 
 def ensure_api_key(data_dir: Path) -> str:

@@ -131,8 +131,8 @@ COMMON_CODES = frozenset({
 })
 """Codes any RPC may answer."""
 
-_NF, _AE, _FP, _RE, _OOR = ("NOT_FOUND", "ALREADY_EXISTS", "FAILED_PRECONDITION",
-                            "RESOURCE_EXHAUSTED", "OUT_OF_RANGE")
+_NF, _AE, _FP, _RE = ("NOT_FOUND", "ALREADY_EXISTS", "FAILED_PRECONDITION",
+                      "RESOURCE_EXHAUSTED")
 
 _EXTRA: dict[str, tuple[str, ...]] = {
     "CreateRoom": (_AE, _RE), "GetRoom": (_NF,), "ListRooms": (), "DeleteRoom": (_NF, _FP),
@@ -144,8 +144,14 @@ _EXTRA: dict[str, tuple[str, ...]] = {
     "AddTask": (_NF, _FP, _RE), "GetTask": (_NF,), "ListTasks": (_NF,),
     "UpdateTask": (_NF, _FP), "DeleteTask": (_NF,), "TriggerTask": (_NF, _FP, _RE),
     "ListRuns": (_NF,), "Preview": (),
-    "WriteFile": (_NF, _AE, _FP, _RE), "ReadFile": (_NF, _FP, _RE, _OOR), "ListFiles": (_NF, _FP),
-    "StatFile": (_NF,), "DeleteFile": (_NF, _FP), "MoveFile": (_NF, _AE, _FP),
+    # storage: FAILED_PRECONDITION for a symlink loop or a folder / file in the way,
+    # RESOURCE_EXHAUSTED for a full volume or a limit (and for the streams per token of
+    # ReadFile / WriteFile), UNAVAILABLE (common) for a read-only or failing volume; a path
+    # through a file is NOT_FOUND when read, FAILED_PRECONDITION when written; an offset past
+    # the end is INVALID_ARGUMENT.
+    "WriteFile": (_NF, _AE, _FP, _RE), "ReadFile": (_NF, _FP, _RE),
+    "ListFiles": (_NF, _FP, _RE), "StatFile": (_NF, _FP), "DeleteFile": (_NF, _FP),
+    "MoveFile": (_NF, _AE, _FP, _RE),
     "StartPool": (_NF, _AE, _FP, _RE), "ListPools": (_NF,), "GetPool": (_NF,),
     "ScalePool": (_NF, _FP, _RE), "StopPool": (_NF, _FP),
 }

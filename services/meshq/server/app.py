@@ -24,6 +24,7 @@ from meshq.api.connection import MAX_MESSAGE_BYTES, is_loopback
 from meshq.core.errors import FailedPrecondition
 from meshq.server.component import Component
 from meshq.server.context import StackContext
+from meshq.server.datadir import StoreLocks, prepare_data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,14 @@ async def start_stack(
     *,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     token: str = "",
+    locks: StoreLocks | None = None,
 ) -> Stack:
-    """Bind, build and start the components of ``config``, then serve."""
+    """Bind, build and start the components of ``config``, then serve.
+
+    The data dir's store locks (``meshq.server.datadir``) are taken before any store opens:
+    here, once the port is bound, unless the caller took them earlier and passes ``locks``
+    (the stack then owns them and releases them when it stops or fails to start).
+    """
     check_listen(config)
     server = grpc.aio.server(
         interceptors=list(interceptors),
@@ -138,6 +145,16 @@ async def start_stack(
     port = _bind(server, config)
     host = config.listen.rsplit(":", 1)[0]
     address = f"{_client_host(host)}:{port}"
+    try:
+        if locks is None:
+            locks = prepare_data_dir(config.data_dir, config.services, address=address)
+        else:
+            locks.record(address)
+    except BaseException:
+        await server.stop(0)
+        if locks is not None:
+            locks.release()
+        raise
     ctx = StackContext(
         data_dir=config.data_dir,
         server_address=config.queue_server or address,
@@ -158,13 +175,14 @@ async def start_stack(
         for component in reversed(components):
             await component.stop()
         await server.stop(0)
+        locks.release()
         raise
     _add_standard_services(server, health_servicer, components)
     await server.start()
     await _mark_serving(health_servicer, components)
     logger.info("serving %s on %s", ", ".join(config.services), address)
     return Stack(server=server, port=port, address=address, context=ctx, components=components,
-                 health=health_servicer)
+                 health=health_servicer, extras=[locks.release])
 
 
 def _bind(server: grpc.aio.Server, config: StackConfig) -> int:

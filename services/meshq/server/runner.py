@@ -15,21 +15,44 @@ from dataclasses import replace
 
 from meshq.metrics.definitions import new_registry
 from meshq.metrics.queue import QueueStatsCollector
-from meshq.metrics.server import start_metrics_server, stop_metrics_server
+from meshq.metrics.server import (
+    check_metrics_listen,
+    start_metrics_server,
+    stop_metrics_server,
+)
 from meshq.metrics.wiring import observer_settings
 from meshq.security.interceptor import DEFAULT_MAX_STREAMS_PER_TOKEN, AuthInterceptor
 from meshq.security.keys import ensure_local_credentials
 from meshq.server.app import Stack, StackConfig, start_stack
+from meshq.server.datadir import StoreLocks, prepare_data_dir
 
 logger = logging.getLogger(__name__)
 
 
-async def open_stack(config: StackConfig, *, metrics_listen: str = "") -> Stack:
-    """Credentials, interceptor, observers, metrics endpoint, then the stack itself.
+async def open_stack(
+    config: StackConfig, *, metrics_listen: str = "", metrics_public: bool = False
+) -> Stack:
+    """Store locks, credentials, interceptor, observers, metrics endpoint, then the stack.
 
-    The metrics port is bound before the stack starts, so a busy port fails fast; the queue
-    gauges are registered once the engine exists. ``stack.metrics_port`` is 0 without metrics.
+    The data dir's locks come first, so a second server on a data dir in use is told who
+    holds it (PID, address) before it tries any port or writes any file.
+
+    The metrics port is bound before the stack starts, so a busy port (or a non-loopback one
+    without ``metrics_public``) fails fast; the queue gauges are registered once the engine
+    exists. ``stack.metrics_port`` is 0 without metrics.
     """
+    if metrics_listen:
+        check_metrics_listen(metrics_listen, public=metrics_public)
+    locks = prepare_data_dir(config.data_dir, config.services, address=config.listen)
+    try:
+        return await _open_locked(config, locks, metrics_listen, metrics_public)
+    except BaseException:
+        locks.release()
+        raise
+
+
+async def _open_locked(config: StackConfig, locks: StoreLocks, metrics_listen: str,
+                       metrics_public: bool) -> Stack:
     interceptors = []
     token = ""
     if config.auth:
@@ -38,10 +61,11 @@ async def open_stack(config: StackConfig, *, metrics_listen: str = "") -> Stack:
             api_key, max_streams_per_token=config.settings.get("max_streams_per_token", DEFAULT_MAX_STREAMS_PER_TOKEN)
         ))
     registry = new_registry()
-    metrics = start_metrics_server(metrics_listen, registry) if metrics_listen else None
+    metrics = (start_metrics_server(metrics_listen, registry, public=metrics_public)
+               if metrics_listen else None)
     config = replace(config, settings={**observer_settings(registry), **config.settings})
     try:
-        stack = await start_stack(config, interceptors=interceptors, token=token)
+        stack = await start_stack(config, interceptors=interceptors, token=token, locks=locks)
     except BaseException:
         if metrics is not None:
             stop_metrics_server(metrics[0])
@@ -58,11 +82,12 @@ async def open_stack(config: StackConfig, *, metrics_listen: str = "") -> Stack:
 
 
 async def run_until_signalled(
-    config: StackConfig, *, metrics_listen: str = "", announce: Callable[[str], None] = print
+    config: StackConfig, *, metrics_listen: str = "", metrics_public: bool = False,
+    announce: Callable[[str], None] = print,
 ) -> None:
     """Serve until SIGINT or SIGTERM; then NOT_SERVING, drain, stop components."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    stack = await open_stack(config, metrics_listen=metrics_listen)
+    stack = await open_stack(config, metrics_listen=metrics_listen,
+                             metrics_public=metrics_public)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

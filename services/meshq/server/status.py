@@ -1,7 +1,8 @@
 """The one place where domain errors become gRPC statuses.
 
 Servicer methods are wrapped with ``@rpc_errors``: a ``MeshqError`` aborts the call with its
-status and one-line message; any other exception is logged with its traceback and answered
+status and one-line message (cut to ``MAX_STATUS_MESSAGE_CHARS``: values in it are echoed
+through ``meshq.core.validation.shown``, this is the guard for one that is not); any other exception is logged with its traceback and answered
 INTERNAL with a generic message, so no traceback or secret ever reaches a caller.
 """
 
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 import grpc
 
 from meshq.core.errors import MeshqError
+from meshq.core.validation import bounded_message
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ def status_code(err: MeshqError) -> grpc.StatusCode:
 
 async def _abort(context: grpc.aio.ServicerContext, err: BaseException, method: str) -> None:
     if isinstance(err, MeshqError):
-        await context.abort(status_code(err), err.message)
+        await context.abort(status_code(err), bounded_message(err.message))
     logger.exception("unexpected error in %s", method, exc_info=err)
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}; see server log")
 

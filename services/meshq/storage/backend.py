@@ -5,12 +5,14 @@ outside every room), which is fsynced and then renamed into place, and the folde
 A stream that fails or is cancelled leaves the old file untouched and its temp file removed;
 temp files left by a crash are removed at ``start``. Readers hold the file they opened, so a
 concurrent replace never shows them a mix of old and new bytes. Blocking I/O runs in worker
-threads (``asyncio.to_thread``) so one slow disk call never stalls the event loop.
+threads (``asyncio.to_thread``) so one slow disk call never stalls the event loop. Folders
+are created 0700 and files 0600 (``meshq.core.files``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from meshq.core.errors import InvalidArgument, NotFound, ResourceExhausted
+from meshq.core.files import make_private_dir, open_private_new
 from meshq.core.validation import check_name, shown
 from meshq.storage import disk
 from meshq.storage.disk import FileEntry
@@ -58,10 +61,10 @@ class FileStorage:
         await asyncio.to_thread(self._prepare)
 
     def _prepare(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.root)
         if self._tmp.exists():
             shutil.rmtree(self._tmp, ignore_errors=True)
-        self._tmp.mkdir(exist_ok=True)
+        make_private_dir(self._tmp)
 
     def room_dir(self, room: str) -> Path:
         return self.root / check_name("room", room)
@@ -72,27 +75,31 @@ class FileStorage:
         """Store the bytes of ``chunks`` at ``path``, all or nothing."""
         room_dir = self.room_dir(room)
         rel = normalize(path)
-        await asyncio.to_thread(self._check_write, room_dir, rel, overwrite)
-        tmp_path = self._tmp / f"{uuid.uuid4().hex}.part"
-        tmp = await asyncio.to_thread(self._open_temp, tmp_path)
+        with disk.fs_errors(rel):
+            await asyncio.to_thread(self._check_write, room_dir, rel, overwrite)
+            tmp_path = self._tmp / f"{uuid.uuid4().hex}.part"
+            tmp = await asyncio.to_thread(self._open_temp, tmp_path)
         try:
-            await self._fill(tmp, chunks, rel)
-            entry = await asyncio.to_thread(
-                disk.commit_write, tmp, tmp_path, room_dir, rel, overwrite)
+            with disk.fs_errors(rel):
+                await self._fill(tmp, chunks, rel)
+                entry = await asyncio.to_thread(
+                    disk.commit_write, tmp, tmp_path, room_dir, rel, overwrite)
         except BaseException:
-            tmp.close()
+            _close_quietly(tmp)  # closing flushes: on a full disk that fails again
             _remove_quietly(tmp_path)  # synchronous: must run even when cancelled
             raise
         logger.debug("storage: wrote %s/%s (%d bytes)", room, rel, entry.size)
         return entry
 
     def _check_write(self, room_dir: Path, rel: str, overwrite: bool) -> None:
-        room_dir.mkdir(parents=True, exist_ok=True)
+        if not room_dir.is_dir():
+            make_private_dir(room_dir)
         disk.check_write_target(room_dir, rel, overwrite)
 
     def _open_temp(self, tmp_path: Path) -> BinaryIO:
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        return open(tmp_path, "xb")  # noqa: SIM115 - closed by write()
+        if not self._tmp.is_dir():
+            make_private_dir(self._tmp)
+        return os.fdopen(open_private_new(tmp_path), "wb")
 
     async def _fill(self, tmp: BinaryIO, chunks: AsyncIterable[bytes], rel: str) -> int:
         size = 0
@@ -120,13 +127,15 @@ class FileStorage:
         rel = normalize(path)
         if offset < 0 or length < 0:
             raise InvalidArgument("offset and length must be >= 0")
-        handle = await asyncio.to_thread(disk.open_for_read, room_dir, rel, offset)
+        with disk.fs_errors(rel):
+            handle = await asyncio.to_thread(disk.open_for_read, room_dir, rel, offset)
         try:
             remaining = length if length > 0 else None
             while remaining is None or remaining > 0:
                 want = self.read_chunk_bytes if remaining is None else min(
                     self.read_chunk_bytes, remaining)
-                data = await asyncio.to_thread(handle.read, want)
+                with disk.fs_errors(rel):
+                    data = await asyncio.to_thread(handle.read, want)
                 if not data:
                     break
                 if remaining is not None:
@@ -139,13 +148,15 @@ class FileStorage:
         """Entries of a folder (the room's root for ""), sorted by path."""
         room_dir = self.room_dir(room)
         rel = normalize(path, allow_root=True)
-        return await asyncio.to_thread(
-            disk.list_entries, room_dir, rel, recursive, self.max_list_entries)
+        with disk.fs_errors(rel):
+            return await asyncio.to_thread(
+                disk.list_entries, room_dir, rel, recursive, self.max_list_entries)
 
     async def stat(self, room: str, path: str) -> FileEntry:
         room_dir = self.room_dir(room)
         rel = normalize(path, allow_root=True)
-        return await asyncio.to_thread(disk.stat_entry, room_dir, rel)
+        with disk.fs_errors(rel):
+            return await asyncio.to_thread(disk.stat_entry, room_dir, rel)
 
     async def exists(self, room: str, path: str) -> bool:
         try:
@@ -157,7 +168,8 @@ class FileStorage:
     async def delete(self, room: str, path: str, *, recursive: bool = False) -> None:
         room_dir = self.room_dir(room)
         rel = normalize(path)
-        await asyncio.to_thread(disk.delete_entry, room_dir, rel, recursive)
+        with disk.fs_errors(rel):
+            await asyncio.to_thread(disk.delete_entry, room_dir, rel, recursive)
 
     async def move(
         self, room: str, source: str, destination: str, *, overwrite: bool = False
@@ -165,7 +177,16 @@ class FileStorage:
         room_dir = self.room_dir(room)
         src = normalize(source, field="source")
         dst = normalize(destination, field="destination")
-        return await asyncio.to_thread(disk.move_entry, room_dir, src, dst, overwrite)
+        with disk.fs_errors(dst):
+            return await asyncio.to_thread(disk.move_entry, room_dir, src, dst, overwrite)
+
+
+def _close_quietly(handle: BinaryIO) -> None:
+    try:
+        handle.close()
+    except OSError:
+        with contextlib.suppress(OSError):
+            handle.close()  # the failed flush left it open: now it closes
 
 
 def _remove_quietly(path: Path) -> None:

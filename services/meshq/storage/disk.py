@@ -1,8 +1,10 @@
 """Blocking filesystem steps of room storage; ``FileStorage`` runs each in a worker thread.
 
 Every function takes the room's folder and normalised room-relative paths, checks
-containment itself (``paths.contained``), and raises domain errors: an ``OSError`` that means
-something to the caller (missing, exists, not empty, disk full) is mapped in ``fs_errors``.
+containment itself (``paths.contained``), and raises domain errors: every ``OSError`` is
+mapped in ``fs_errors`` (what the caller can fix names the path; a full, read-only or failing
+volume says so), which ``FileStorage`` also wraps around each call, so no filesystem
+condition reaches a caller as INTERNAL.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from meshq.core.errors import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
+    MeshqError,
     NotFound,
     ResourceExhausted,
+    Unavailable,
 )
+from meshq.core.files import PRIVATE_DIR
 from meshq.core.validation import shown
 from meshq.storage.paths import contained, relative_to_room
 
@@ -44,9 +49,27 @@ class FileEntry:
     is_dir: bool
 
 
+# errno -> (domain error, message) for conditions of the server's disk, not of the request.
+# Every other OSError is UNAVAILABLE too: no filesystem condition answers INTERNAL.
+_VOLUME_ERRORS: dict[int, tuple[type[MeshqError], str]] = {
+    errno.ENOSPC: (ResourceExhausted, "the server's storage volume is full"),
+    errno.EDQUOT: (ResourceExhausted, "the server's storage quota is used up"),
+    errno.EROFS: (Unavailable, "the server's storage volume is read-only"),
+    errno.EACCES: (Unavailable, "the server may not access its storage folder (permissions)"),
+    errno.EPERM: (Unavailable, "the server may not access its storage folder (permissions)"),
+    errno.EIO: (Unavailable, "the server's storage volume reported an I/O error"),
+}
+
+
 @contextlib.contextmanager
-def fs_errors(path: str) -> Iterator[None]:
-    """Turn the OSErrors a caller can cause into domain errors naming ``path``."""
+def fs_errors(path: str, *, reading: bool = False) -> Iterator[None]:
+    """Turn every OSError into a domain error: what the caller can fix names ``path``; a
+    condition of the server's disk (full, read-only, I/O error) says so, and is logged.
+
+    ``reading``: the call looks ``path`` up (stat, read, list, delete, a move's source), so a
+    file where a folder should be means the path names nothing (NOT_FOUND, as ``exists``
+    expects); for a write it is FAILED_PRECONDITION (the file is in the way).
+    """
     name = shown(path)
     try:
         yield
@@ -55,19 +78,29 @@ def fs_errors(path: str) -> Iterator[None]:
     except FileExistsError:
         raise AlreadyExists(f"{name} exists already; pass overwrite to replace it") from None
     except NotADirectoryError:
+        if reading:
+            raise NotFound(f"{name} does not exist in this room (a part of it is a file)"
+                           ) from None
         raise FailedPrecondition(f"a part of {name} is a file, not a folder") from None
     except IsADirectoryError:
         raise FailedPrecondition(f"{name} is a folder, not a file") from None
     except OSError as err:
-        if err.errno == errno.ENOTEMPTY:
-            raise FailedPrecondition(f"folder {name} is not empty; pass recursive") from None
-        if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise ResourceExhausted("the server's storage volume is full") from None
-        if err.errno == errno.ENAMETOOLONG:
-            raise InvalidArgument(f"{name} is too long for the filesystem") from None
-        if err.errno == errno.EINVAL:
-            raise InvalidArgument(f"cannot move {name} there (into itself?)") from None
-        raise
+        raise _domain_error(err, name) from None
+
+
+def _domain_error(err: OSError, name: str) -> MeshqError:
+    if err.errno == errno.ENOTEMPTY:
+        return FailedPrecondition(f"folder {name} is not empty; pass recursive")
+    if err.errno == errno.ELOOP:
+        return FailedPrecondition(f"{name} is a symbolic link loop; delete the link")
+    if err.errno == errno.ENAMETOOLONG:
+        return InvalidArgument(f"{name} is too long for the filesystem")
+    if err.errno == errno.EINVAL:
+        return InvalidArgument(f"cannot move {name} there (into itself?)")
+    kind, message = _VOLUME_ERRORS.get(
+        err.errno or 0, (Unavailable, "the server's storage volume failed"))
+    logger.error("storage: %s at %s: %s", message, name, err)
+    return kind(f"{message} ({errno.errorcode.get(err.errno or 0, 'OSError')})")
 
 
 def entry_of(rel: str, st: os.stat_result) -> FileEntry:
@@ -107,7 +140,8 @@ def make_parents(room_dir: Path, folder: Path) -> None:
             f"{shown(relative_to_room(room_dir, probe))} is a file, not a folder")
     for path in reversed(missing):
         with contextlib.suppress(FileExistsError):
-            os.mkdir(path)
+            os.mkdir(path, PRIVATE_DIR)
+            os.chmod(path, PRIVATE_DIR)  # whatever the umask
         fsync_dir(path.parent)
 
 
@@ -147,7 +181,7 @@ def commit_write(tmp: BinaryIO, tmp_path: Path, room_dir: Path, rel: str,
 def open_for_read(room_dir: Path, rel: str, offset: int) -> BinaryIO:
     """An open file positioned at ``offset``; a later replace does not change what it reads."""
     real = contained(room_dir, rel)
-    with fs_errors(rel):
+    with fs_errors(rel, reading=True):
         handle = open(real, "rb")  # noqa: SIM115 - closed by the reader
     try:
         st = os.fstat(handle.fileno())
@@ -168,7 +202,7 @@ def stat_entry(room_dir: Path, rel: str) -> FileEntry:
         if not room_dir.exists():
             return FileEntry(path="", size=0, modified_at_unix_ms=0, is_dir=True)
     real = contained(room_dir, rel)
-    with fs_errors(rel):
+    with fs_errors(rel, reading=True):
         return entry_of(rel, os.stat(real))
 
 
@@ -181,10 +215,15 @@ def list_entries(room_dir: Path, rel: str, recursive: bool, limit: int) -> list[
     if not rel and not room_dir.exists():
         return []
     real = contained(room_dir, rel)
-    with fs_errors(rel):
+    with fs_errors(rel, reading=True):
         st = os.stat(real)
     if not stat_mod.S_ISDIR(st.st_mode):
         return [entry_of(rel, st)]
+    with fs_errors(rel):
+        return _walk(room_dir, real, rel, recursive, limit)
+
+
+def _walk(room_dir: Path, real: Path, rel: str, recursive: bool, limit: int) -> list[FileEntry]:
     out: list[FileEntry] = []
     pending: list[tuple[Path, str]] = [(real, rel)]
     while pending:
@@ -218,6 +257,11 @@ def _scan_one(room_dir: Path, item: os.DirEntry[str], child: str) -> FileEntry |
         return None
     except FileNotFoundError:
         return None  # dangling link, or removed while listing
+    except OSError as err:
+        if err.errno != errno.ELOOP:
+            raise
+        logger.warning("storage: skipping %r: a symbolic link loop", child)
+        return None
     if not (stat_mod.S_ISDIR(st.st_mode) or stat_mod.S_ISREG(st.st_mode)):
         return None
     return entry_of(child, st)
@@ -227,8 +271,9 @@ def delete_entry(room_dir: Path, rel: str, recursive: bool) -> None:
     """Remove a file, a symlink (not its target), or a folder (non-empty: only if recursive)."""
     contained(room_dir, rel)
     where = contained(room_dir, parent_of(rel)) / rel.rpartition("/")[2]
-    with fs_errors(rel):
+    with fs_errors(rel, reading=True):
         st = os.lstat(where)
+    with fs_errors(rel):
         if stat_mod.S_ISDIR(st.st_mode):
             if recursive:
                 shutil.rmtree(where)
@@ -246,7 +291,7 @@ def move_entry(room_dir: Path, src: str, dst: str, overwrite: bool) -> FileEntry
     contained(room_dir, src, field="source")
     contained(room_dir, dst, field="destination")
     source = contained(room_dir, parent_of(src), field="source") / src.rpartition("/")[2]
-    with fs_errors(src):
+    with fs_errors(src, reading=True):
         src_stat = os.lstat(source)
     target_dir = contained(room_dir, parent_of(dst), field="destination")
     target = target_dir / dst.rpartition("/")[2]

@@ -2,7 +2,8 @@
 
 Every SDK client (queues, storage, scheduler, pools) takes a ``Connection`` and calls
 ``conn.stub(StubClass)``, ``conn.metadata`` and ``conn.timeout``; nothing else opens
-channels. The token comes from, in order: the ``token`` argument, ``$MESHQ_TOKEN``, the admin
+channels. Unary calls made through ``conn.stub`` raise the typed exceptions of
+``meshq.api.errors`` when they fail. The token comes from, in order: the ``token`` argument, ``$MESHQ_TOKEN``, the admin
 token that ``meshq up`` / ``meshq setup`` wrote into the local data dir.
 """
 
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from meshq.api.errors import from_rpc_error
 from meshq.api.paths import admin_token_path, default_server
 
 DEFAULT_TIMEOUT = 30.0  # seconds: the deadline of every unary call unless the caller sets one
@@ -104,9 +106,14 @@ class Connection:
         return grpc.aio.insecure_channel(self.server, options=options)
 
     def stub(self, stub_class: type[StubT]) -> StubT:
-        """The generated stub of ``stub_class`` on this channel (one per class)."""
+        """The generated stub of ``stub_class`` on this channel (one per class), its unary
+        methods raising ``meshq.api.errors`` classes."""
         if stub_class not in self._stubs:
-            self._stubs[stub_class] = stub_class(self.channel)  # type: ignore[call-arg]
+            stub = stub_class(self.channel)  # type: ignore[call-arg]
+            for name, method in vars(stub).items():
+                if isinstance(method, grpc.aio.UnaryUnaryMultiCallable):
+                    setattr(stub, name, _TypedUnary(method))
+            self._stubs[stub_class] = stub
         return self._stubs[stub_class]  # type: ignore[no-any-return]
 
     async def close(self) -> None:
@@ -120,3 +127,18 @@ class Connection:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class _TypedUnary:
+    """A unary method of a stub whose failures raise the typed ``meshq.api.errors`` classes."""
+
+    __slots__ = ("_method",)
+
+    def __init__(self, method: grpc.aio.UnaryUnaryMultiCallable) -> None:
+        self._method = method
+
+    async def __call__(self, request: Any, **kwargs: Any) -> Any:
+        try:
+            return await self._method(request, **kwargs)
+        except grpc.aio.AioRpcError as err:
+            raise from_rpc_error(err) from None

@@ -20,7 +20,7 @@ from meshq.api.messages import (
     message_from_proto,
 )
 from meshq.api.subscription import Subscription
-from meshq.otel.tracing import inject
+from meshq.api.tracing import inject
 from meshq.v1 import queues_pb2, queues_pb2_grpc
 
 SEND_BATCH = 500  # messages per Send call in send_many (the server's default limit is 1000)

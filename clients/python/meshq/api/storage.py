@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import grpc
 
 from meshq.api.connection import Connection
+from meshq.api.errors import from_rpc_error
 from meshq.v1 import storage_pb2, storage_pb2_grpc
 
 FRAME_BYTES = 1024 * 1024  # one WriteFile frame: well under gRPC's default 4 MiB message limit
@@ -66,8 +67,11 @@ class StorageClient:
     ) -> FileInfo:
         """Store ``data`` (str is UTF-8) at ``path`` atomically; parent folders are created."""
         frames = self._frames(path, data, overwrite)
-        response = await self._stub.WriteFile(
-            frames, **self._conn.call_options(self._timeout(timeout)))
+        try:
+            response = await self._stub.WriteFile(
+                frames, **self._conn.call_options(self._timeout(timeout)))
+        except grpc.aio.AioRpcError as err:  # a stream call: typed here, not by conn.stub
+            raise from_rpc_error(err) from None
         return FileInfo.from_proto(response.file)
 
     async def _frames(
@@ -96,6 +100,8 @@ class StorageClient:
         try:
             async for frame in call:
                 yield frame.data
+        except grpc.aio.AioRpcError as err:  # a stream call: typed here, not by conn.stub
+            raise from_rpc_error(err) from None
         finally:
             call.cancel()  # a no-op once the stream has ended; frees it if the caller stops early
 

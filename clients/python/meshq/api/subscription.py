@@ -8,13 +8,23 @@ Worker runtime reconnects).
 The stream itself has no deadline (it lives until closed); opening it and every settle call
 are bounded by the connection's timeout. The server's first frame is empty and confirms the
 open, so a bad queue name or a missing queue fails ``async with`` at once.
+
+Deliveries wait in a buffer until the application takes them (``async for``); the server
+grants up to ``max_in_flight`` of them at once, and each one's lease runs from the moment it
+was sent. So that a slow reader does not let buffered deliveries expire (and burn attempts
+towards the dead-letter queue), the ``BufferLeaser`` extends the lease of every delivery still
+in the buffer, as Pub/Sub's client leaser does: a third of the way through the lease, to a
+full lease from then. Once the application takes a message its lease is the application's
+to keep (the Worker runtime's leaser does that), and its ``lease_expires_at`` says when.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -26,6 +36,8 @@ from meshq.v1 import queues_pb2, queues_pb2_grpc
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_ITEMS = 1000  # settle items merged into one frame at most
+EXTEND_FRACTION = 1 / 3  # extend a buffered lease when a third of it passed: two chances
+MIN_LEASE_SECONDS = 0.1  # a lease shorter than this (clock skew) is treated as this long
 _END = object()
 _CLOSE = object()
 
@@ -37,6 +49,56 @@ class SubscriptionClosed(Exception):
 def _deadline_error(what: str, seconds: float) -> grpc.aio.AioRpcError:
     return grpc.aio.AioRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, grpc.aio.Metadata(),
                                 grpc.aio.Metadata(), details=f"{what} took over {seconds:g}s")
+
+
+class BufferLeaser:
+    """Extends the leases of deliveries that wait in the buffer, not yet taken.
+
+    ``add`` when a delivery enters the buffer, ``take`` when the application takes it (its
+    lease's expiry, on this process's clock, is returned), ``clear`` when the buffer is
+    dropped. ``run`` sleeps until the next extension is due, asks ``extend(token, seconds)``
+    for every one due at once, and waits on an event while the buffer is empty.
+    """
+
+    def __init__(self, extend: Callable[[str, float], None]) -> None:
+        self._extend = extend
+        self._leases: dict[str, tuple[float, float, float]] = {}
+        """token -> (when to extend, when it expires, lease length), on the loop's clock."""
+        self._added = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._leases)
+
+    def add(self, token: str, lease_seconds: float) -> None:
+        now = asyncio.get_running_loop().time()
+        lease = max(lease_seconds, MIN_LEASE_SECONDS)
+        self._leases[token] = (now + lease * EXTEND_FRACTION, now + lease, lease)
+        self._added.set()
+
+    def take(self, token: str) -> float | None:
+        """Stop extending ``token``; the loop-clock instant its lease expires, if known."""
+        entry = self._leases.pop(token, None)
+        return None if entry is None else entry[1]
+
+    def clear(self) -> None:
+        self._leases.clear()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._leases:
+                self._added.clear()
+                await self._added.wait()
+                continue
+            now = loop.time()
+            due = min(at for at, _, _ in self._leases.values())
+            if due > now:
+                await asyncio.sleep(due - now)
+                continue
+            for token, (at, _expires, lease) in list(self._leases.items()):
+                if at <= now:
+                    self._extend(token, lease)
+                    self._leases[token] = (now + lease * EXTEND_FRACTION, now + lease, lease)
 
 
 class Subscription:
@@ -61,6 +123,7 @@ class Subscription:
         self._watchdog: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self._closing = False
+        self._buffered = BufferLeaser(self._extend_buffered)
 
     async def open(self) -> Subscription:
         """Open the stream and wait for the server's confirmation."""
@@ -79,7 +142,9 @@ class Subscription:
             self._call.cancel()
             raise
         self._tasks = [asyncio.create_task(self._write(), name=f"sub-writer:{self.queue}"),
-                       asyncio.create_task(self._read(), name=f"sub-reader:{self.queue}")]
+                       asyncio.create_task(self._read(), name=f"sub-reader:{self.queue}"),
+                       asyncio.create_task(self._buffered.run(),
+                                           name=f"sub-buffer-leaser:{self.queue}")]
         return self
 
     async def _handshake(self) -> None:
@@ -104,7 +169,11 @@ class Subscription:
             if self._failure is not None:
                 raise self._failure
             raise StopAsyncIteration
-        return item  # type: ignore[no-any-return]
+        message: ReceivedMessage = item
+        expires = self._buffered.take(message.lease_token)
+        if expires is not None:  # the buffer may have extended it: say until when
+            message.lease_expires_at = time.time() + expires - asyncio.get_running_loop().time()
+        return message
 
     def set_max_in_flight(self, n: int) -> None:
         """Change the credit window; 0 pauses deliveries (in-flight ones stay leased)."""
@@ -130,7 +199,7 @@ class Subscription:
         if not self._tasks:
             return
         self._outgoing.put_nowait(_CLOSE)
-        writer, reader = self._tasks
+        reader = self._tasks[1]
         try:
             # asyncio.wait neither raises the reader's error nor swallows our own cancel.
             await asyncio.wait([reader], timeout=self._conn.timeout)
@@ -150,9 +219,22 @@ class Subscription:
                 task.exception()  # retrieved: a broken stream was reported by the reader
 
     def _drop_deliveries(self) -> None:
+        self._buffered.clear()
         while not self._deliveries.empty():
             self._deliveries.get_nowait()
         self._deliveries.put_nowait(_END)
+
+    def _extend_buffered(self, token: str, seconds: float) -> None:
+        """Queue an extension of a buffered delivery's lease; nobody waits for its result,
+        but a placeholder keeps this token's results matched to their settles in order."""
+        if self._closing or self._failure is not None:
+            return
+        placeholder: asyncio.Future[queues_pb2.SettleResult] = (
+            asyncio.get_running_loop().create_future())
+        placeholder.add_done_callback(_ignore_outcome)
+        self._waiters.setdefault(token, deque()).append(placeholder)
+        self._outgoing.put_nowait(
+            ("extend", queues_pb2.ExtendItem(lease_token=token, seconds=seconds)))
 
     # Settler: called by ReceivedMessage.ack / nack / extend.
 
@@ -235,13 +317,20 @@ class Subscription:
                 self._resolve(frame.results)
                 if not self._closing:
                     for delivery in frame.deliveries:
-                        self._deliveries.put_nowait(message_from_proto(delivery, self))
+                        self._buffer(delivery)
         except grpc.aio.AioRpcError as err:
             if not (self._closing and err.code() == grpc.StatusCode.CANCELLED):
                 self._failure = err
         finally:
             self._fail_waiters(self._failure or SubscriptionClosed("the stream ended"))
             self._deliveries.put_nowait(_END)
+
+    def _buffer(self, delivery: queues_pb2.Delivery) -> None:
+        if delivery.lease_token:
+            lease = self._open.lease_seconds or (
+                delivery.lease_expires_at_unix_ms / 1000 - time.time())
+            self._buffered.add(delivery.lease_token, lease)
+        self._deliveries.put_nowait(message_from_proto(delivery, self))
 
     def _resolve(self, results: Any) -> None:
         for result in results:
@@ -260,3 +349,9 @@ class Subscription:
                 if not future.done():
                     future.set_exception(err)
         self._waiters.clear()
+
+
+def _ignore_outcome(future: asyncio.Future[Any]) -> None:
+    """A buffered extension's result: stale or failed, the delivery's own settle says so."""
+    if not future.cancelled():
+        future.exception()
