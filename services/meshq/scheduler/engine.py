@@ -27,7 +27,13 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
-from meshq.core.errors import FailedPrecondition, NotFound, ResourceExhausted, Unavailable
+from meshq.core.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
 from meshq.core.validation import shown
 from meshq.scheduler import cron
 from meshq.scheduler.burst import (
@@ -368,8 +374,12 @@ class SchedulerEngine:
         installing the task on the event loop costs no cron work)."""
         spec = check_spec(spec)
         check_payload_fits(spec, self.enqueuer.max_message_bytes())
-        cron.next_ms_after(cron.parse_schedule(spec.schedule), cron.parse_timezone(spec.timezone),
-                           now_ms)
+        try:
+            cron.next_ms_after(cron.parse_schedule(spec.schedule),
+                               cron.parse_timezone(spec.timezone), now_ms)
+        except cron.BudgetExhausted:
+            raise InvalidArgument(f"schedule {shown(spec.schedule)} has no instant within the "
+                                  "scheduler's work bound") from None
         return spec
 
     def check_room_deletable(self, room: str) -> None:
