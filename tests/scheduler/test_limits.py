@@ -110,3 +110,26 @@ async def test_a_huge_task_id_answers_not_found_with_the_id_cut_short(
             await call
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
         assert len(err.value.details() or "") < 200
+
+
+async def test_a_task_whose_room_was_deleted_elsewhere_is_deactivated_not_refired(
+        queues: QueueEngine, room: str) -> None:
+    """A scheduler running apart from the queues is not asked by DeleteRoom: its first fire
+    into the deleted room fails and deactivates the task."""
+    clock = FakeClock(T0)
+    engine = await new_engine(MemoryScheduleStore(), GatedEnqueuer(queues), clock)
+    view = await engine.add_task(TaskSpec(room=room, queue="q", schedule="* * * * *"))
+    # Given the room deleted behind the scheduler's back
+    await queues.delete_room(room, force=True)
+    # When the task comes due, Then the fire fails and the task becomes inactive
+    clock.t = view.next_fire_ms / 1000 + 0.1
+    await engine.run_due(engine.now_ms())
+    [run] = await engine.runs(view.task.id)
+    assert run.outcome.value == "failed" and "does not exist" in run.error
+    assert not engine.get_task(view.task.id).task.spec.active
+    # And once the room is re-created, nothing is enqueued into it
+    await queues.create_room(room)
+    clock.t += 60
+    await engine.run_due(engine.now_ms())
+    assert [r.outcome.value for r in await engine.runs(view.task.id)] == ["skipped_inactive", "failed"]
+    assert queues.list_queues(room) == []

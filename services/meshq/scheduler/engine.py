@@ -319,6 +319,12 @@ class SchedulerEngine:
         deactivate = [r.task_id for r in settled.runs if r.outcome is RunOutcome.ENQUEUED
                       and r.task_id in self._state and self._state[r.task_id].task.spec.once
                       and not r.manual]
+        for task_id in dict.fromkeys(settled.room_gone):
+            state = self._state.get(task_id)
+            if state is not None and state.task.spec.active:
+                logger.warning("task %s deactivated: room %r no longer exists", task_id,
+                               state.task.spec.room)
+                deactivate.append(task_id)
         if settled.runs:
             await asyncio.to_thread(self.store.settle, settled.runs, deactivate)
         for task_id in deactivate:

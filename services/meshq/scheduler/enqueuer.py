@@ -48,6 +48,11 @@ class Outgoing:
     dedup_window_seconds: float = FIRE_DEDUP_WINDOW
 
 
+class RoomGone(NotFound):
+    """The target room does not exist (it was deleted): the fire fails and the task is
+    deactivated, so it neither fails every second nor fires into a re-created room."""
+
+
 class Enqueuer(Protocol):
     """The queue operations the scheduler needs."""
 
@@ -91,7 +96,7 @@ class EngineEnqueuer:
         # is never re-created.
         create = not self._queue_exists(room, queue)
         if create and not await self.room_exists(room):
-            raise NotFound(f"room {room!r} does not exist")
+            raise RoomGone(f"room {room!r} does not exist")
         results = await self.engine.send(room, queue, batch, create=create)
         return [r.message_id for r in results]
 
@@ -169,7 +174,7 @@ class GrpcEnqueuer:
             response = await self._send(request)
         except NotFound:
             if not await self.room_exists(room):
-                raise NotFound(f"room {room!r} does not exist") from None
+                raise RoomGone(f"room {room!r} does not exist") from None
             request.create = True
             response = await self._send(request)
         return [r.message_id for r in response.results]
