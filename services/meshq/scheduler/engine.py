@@ -29,13 +29,11 @@ from contextlib import asynccontextmanager, contextmanager
 
 from meshq.core.errors import (
     FailedPrecondition,
-    InvalidArgument,
     NotFound,
     ResourceExhausted,
     Unavailable,
 )
 from meshq.core.validation import shown
-from meshq.scheduler import cron
 from meshq.scheduler.burst import (
     LEDGER_CHUNK,
     Burst,
@@ -52,7 +50,7 @@ from meshq.scheduler.observer import SchedulerObserver
 from meshq.scheduler.plan import Decision
 from meshq.scheduler.preview import preview  # noqa: F401  (the offline CLI's import)
 from meshq.scheduler.store import ScheduleStore
-from meshq.scheduler.validate import apply_update, check_payload_fits, check_spec
+from meshq.scheduler.validate import apply_update, check_task
 
 logger = logging.getLogger(__name__)
 
@@ -375,18 +373,7 @@ class SchedulerEngine:
         return self._view(self._state[task.id])
 
     def _validated(self, spec: TaskSpec, now_ms: int) -> TaskSpec:
-        """``spec`` checked (in a worker thread: the cron work is bounded but not free), its
-        payload within the queue's message limit, and its first instant computed (cached, so
-        installing the task on the event loop costs no cron work)."""
-        spec = check_spec(spec)
-        check_payload_fits(spec, self.enqueuer.max_message_bytes())
-        try:
-            cron.next_ms_after(cron.parse_schedule(spec.schedule),
-                               cron.parse_timezone(spec.timezone), now_ms)
-        except cron.BudgetExhausted:
-            raise InvalidArgument(f"schedule {shown(spec.schedule)} has no instant within the "
-                                  "scheduler's work bound") from None
-        return spec
+        return check_task(spec, self.enqueuer.max_message_bytes(), now_ms)
 
     def check_room_deletable(self, room: str) -> None:
         """FailedPrecondition while scheduled tasks target ``room``: DeleteRoom (even with

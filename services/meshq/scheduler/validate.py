@@ -73,6 +73,21 @@ def check_payload_fits(spec: TaskSpec, max_message_bytes: int) -> None:
             f"{max_message_bytes} bytes, {limit} for the payload beside the fire's headers")
 
 
+def check_task(spec: TaskSpec, max_message_bytes: int, now_ms: int) -> TaskSpec:
+    """``spec`` checked (the engine runs this in a worker thread: the cron work is bounded but
+    not free), its payload within the queue's message limit, and its first instant after
+    ``now_ms`` computed (cached, so installing the task on the event loop costs no cron work)."""
+    spec = check_spec(spec)
+    check_payload_fits(spec, max_message_bytes)
+    try:
+        cron.next_ms_after(cron.parse_schedule(spec.schedule), cron.parse_timezone(spec.timezone),
+                           now_ms)
+    except cron.BudgetExhausted:
+        raise InvalidArgument(f"schedule {shown(spec.schedule)} has no instant within the "
+                              "scheduler's work bound") from None
+    return spec
+
+
 def _check_seconds(field: str, value: float, maximum: float) -> None:
     """A finite duration in [0, maximum]; the error names the field and the range."""
     if not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= maximum:
