@@ -63,7 +63,8 @@ MODULE_EXTRAS = {
     "grpc_health": "server", "grpc_reflection": "server", "croniter": "server",
     "prometheus_client": "server", "uvloop": "server", "opentelemetry": "worker",
     "jsonschema": "worker", "ray": "ray", "openai": "openai", "psycopg": "postgres",
-    "psycopg_pool": "postgres",
+    "psycopg_pool": "postgres", "starlette": "studio", "jinja2": "studio", "uvicorn": "studio",
+    "python_multipart": "studio", "multipart": "studio",
 }
 
 

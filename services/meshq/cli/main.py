@@ -25,6 +25,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("meshq.cli.process", "service"),
     ("meshq.cli.pools", "pool"),
     ("meshq.cli.bench", "bench"),
+    ("meshq.cli.studio", "studio"),
 )
 
 

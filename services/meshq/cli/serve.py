@@ -17,6 +17,7 @@ from meshq.api.paths import (
     default_server,
 )
 from meshq.cli.common import EXIT_USAGE, fail
+from meshq.cli.studio import DEFAULT_STUDIO_LISTEN, ServeCommand, studio_listen_option
 from meshq.core.errors import MeshqError
 from meshq.queue.model import QueueLimits
 from meshq.security.interceptor import DEFAULT_MAX_STREAMS_PER_TOKEN
@@ -108,11 +109,14 @@ def _event_loop_runner() -> Callable[..., Any]:
     return asyncio.run
 
 
-def _run(config: StackConfig, metrics_listen: str, *, metrics_public: bool = False) -> None:
+def _run(config: StackConfig, metrics_listen: str, *, metrics_public: bool = False,
+         studio_listen: str | None = "") -> None:
+    """``studio_listen`` None: the Studio on its default address, skipped if that is busy."""
     try:
-        _event_loop_runner()(run_until_signalled(config, metrics_listen=metrics_listen,
-                                                 metrics_public=metrics_public,
-                                                 announce=_announce))
+        _event_loop_runner()(run_until_signalled(
+            config, metrics_listen=metrics_listen, metrics_public=metrics_public,
+            studio_listen=DEFAULT_STUDIO_LISTEN if studio_listen is None else studio_listen,
+            studio_required=studio_listen is not None, announce=_announce))
     except MeshqError as err:
         fail(err.message, EXIT_USAGE)
     except KeyboardInterrupt:
@@ -126,17 +130,20 @@ def _announce(line: str) -> None:
 
 @click.command()
 @server_options
-def up(data_dir: Path | None, listen: str | None, **opts: Any) -> None:
+@studio_listen_option
+def up(data_dir: Path | None, listen: str | None, studio_listen: str | None,
+       **opts: Any) -> None:
     """Run every meshq service on embedded defaults until Ctrl-C / SIGTERM.
 
     SQLite stores, room storage and keys go in the data dir; pools use a local Ray
-    (or --ray-address). Prints `meshq up: listening on HOST:PORT` when ready.
+    (or --ray-address). Prints `meshq up: listening on HOST:PORT` when ready, and the
+    Studio's address (`meshq studio url` prints a sign-in link).
     """
     config, metrics = make_config(ALL_SERVICES, data_dir=data_dir, listen=listen, **opts)
-    _run(config, metrics, metrics_public=opts["metrics_public"])
+    _run(config, metrics, metrics_public=opts["metrics_public"], studio_listen=studio_listen)
 
 
-@click.command()
+@click.command(cls=ServeCommand)
 @click.argument("services", nargs=-1, required=True,
                 type=click.Choice(["queue", "storage", "scheduler", "workers"]))
 @click.option("--queue-server", default="",
@@ -148,6 +155,9 @@ def up(data_dir: Path | None, listen: str | None, **opts: Any) -> None:
 def serve(services: tuple[str, ...], queue_server: str, queue_token: str,
           data_dir: Path | None, listen: str | None, **opts: Any) -> None:
     """Run some meshq services alone, e.g. `meshq serve scheduler --queue-server HOST:PORT`.
+
+    `meshq serve studio --server HOST:PORT` runs the Studio web console alone (see
+    `meshq serve studio --help`).
 
     This process verifies tokens with the API key of its own data dir; share the key file
     (`api_key`) between the processes so one set of tokens works everywhere.

@@ -12,7 +12,9 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
+from meshq.core.errors import FailedPrecondition
 from meshq.metrics.definitions import new_registry
 from meshq.metrics.queue import QueueStatsCollector
 from meshq.metrics.server import (
@@ -83,11 +85,17 @@ async def _open_locked(config: StackConfig, locks: StoreLocks, metrics_listen: s
 
 async def run_until_signalled(
     config: StackConfig, *, metrics_listen: str = "", metrics_public: bool = False,
+    studio_listen: str = "", studio_required: bool = True,
     announce: Callable[[str], None] = print,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; then NOT_SERVING, drain, stop components."""
+    """Serve until SIGINT or SIGTERM; then NOT_SERVING, drain, stop components.
+
+    With ``studio_listen``, the Studio web console runs beside, as a client of the stack;
+    unless ``studio_required``, a Studio that cannot start is announced and skipped."""
     stack = await open_stack(config, metrics_listen=metrics_listen,
                              metrics_public=metrics_public)
+    studio = await _open_studio(stack, config, studio_listen, metrics_listen, studio_required,
+                                announce)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,9 +104,41 @@ async def run_until_signalled(
     if stack.metrics_port:
         host = metrics_listen.rsplit(":", 1)[0]
         announce(f"meshq up: metrics on http://{host}:{stack.metrics_port}/metrics")
+    if studio is not None:
+        announce(f"meshq up: studio on {studio.url}")
     try:
         await stopping.wait()
     finally:
         announce("meshq up: shutting down")
+        if studio is not None:
+            await studio.stop()
         await stack.stop()
         announce("meshq up: stopped")
+
+
+async def _open_studio(stack: Stack, config: StackConfig, studio_listen: str,
+                       metrics_listen: str, required: bool,
+                       announce: Callable[[str], None]) -> Any:
+    """The Studio beside the stack (None without ``studio_listen``, or without its web
+    stack installed); a required Studio that cannot start stops the stack too."""
+    if not studio_listen:
+        return None
+    try:
+        from meshq.studio.beside import open_beside
+    except ImportError as err:
+        announce(f"meshq up: no studio ({err.name} is missing: pip install 'meshq[studio]')")
+        return None
+
+    try:
+        return await open_beside(stack, config, listen=studio_listen,
+                                 metrics_listen=metrics_listen)
+    except FailedPrecondition as err:
+        if required:
+            await stack.stop()
+            raise
+        announce(f"meshq up: no studio: {err.message} (pass --studio-listen HOST:PORT, "
+                 "or '' for none)")
+        return None
+    except BaseException:
+        await stack.stop()
+        raise

@@ -1,0 +1,1 @@
+"""The Studio's pages and actions, one module per area."""
