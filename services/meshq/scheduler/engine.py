@@ -62,6 +62,10 @@ GC_PAUSE_TASKS = 1000  # bursts of at least this many tasks run with cyclic GC p
 MAX_TASKS_PER_ROOM = 100  # default per-room limit on scheduled tasks (RESOURCE_EXHAUSTED)
 
 
+def _target(state: TaskState) -> tuple[str, str]:
+    return state.task.spec.room, state.task.spec.queue
+
+
 def unknown_task(task_id: str) -> str:
     """The NOT_FOUND message of a task id: the same for an unknown task and for one in a room
     the caller may not use; the echoed id is cut short."""
@@ -272,7 +276,9 @@ class SchedulerEngine:
         fired: list[TaskState] = []
         written = 0
         try:
-            for part in growing_chunks(states, self.ledger_chunk):
+            # by target, so a chunk's sends are few calls (one per queue it reaches)
+            ordered = sorted(states, key=_target) if len(states) > self.ledger_chunk else states
+            for part in growing_chunks(ordered, self.ledger_chunk):
                 planned = [(state, decisions) for state in part
                            if (decisions := missed[state.task.id] if state.task.id in missed
                                else decide(state, now_ms, grace))]
