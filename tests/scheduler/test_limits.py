@@ -133,3 +133,23 @@ async def test_a_task_whose_room_was_deleted_elsewhere_is_deactivated_not_refire
     await engine.run_due(engine.now_ms())
     assert [r.outcome.value for r in await engine.runs(view.task.id)] == ["skipped_inactive", "failed"]
     assert queues.list_queues(room) == []
+
+
+async def test_a_stored_task_with_a_schedule_now_refused_loads_and_can_be_fixed(
+        queues: QueueEngine, room: str) -> None:
+    # Given a task stored by an earlier version that accepted a wrap-around range
+    from meshq.scheduler.model import Task
+
+    store = MemoryScheduleStore()
+    old = TaskSpec(room=room, queue="q", schedule="0 22-2 * * *")
+    store.add_task(Task(id="old-task", spec=old, created_at_ms=int(T0 * 1000),
+                        cursor_ms=int(T0 * 1000)))
+    # When the engine starts, Then the task is there, with no next instant, and never fires
+    clock = FakeClock(T0)
+    engine = await new_engine(store, GatedEnqueuer(queues), clock)
+    assert engine.get_task("old-task").next_fire_ms == 0
+    clock.t += 86_400
+    assert await engine.run_due(engine.now_ms()) == 0
+    # And an update with a valid schedule makes it fire again
+    view = await engine.update_task("old-task", TaskUpdate(schedule="0 22-23,0-2 * * *"))
+    assert view.next_fire_ms > 0
