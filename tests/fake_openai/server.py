@@ -38,7 +38,9 @@ Handler = Callable[[str, dict[str, Any]], Reply | dict[str, Any]]
 class FakeOpenAI:
     """``with FakeOpenAI() as fake: AsyncOpenAI(base_url=fake.base_url, api_key="x")``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, chat_only: bool = False) -> None:
+        self.chat_only = chat_only
+        """Answer /v1/responses with 404, as vLLM, Ollama and llama.cpp do."""
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.handler: Handler | None = None
         self._script: deque[Reply | dict[str, Any]] = deque()
@@ -69,6 +71,10 @@ class FakeOpenAI:
         self._server.server_close()
 
     def _answer(self, path: str, body: dict[str, Any]) -> Reply:
+        if self.chat_only and path == RESPONSES_PATH:
+            with self._lock:
+                self.requests.append((path, body))
+            return Reply({"detail": "Not Found"}, 404)  # what a FastAPI-based server says
         with self._lock:
             self.requests.append((path, body))
             scripted = self._script.popleft() if self._script else None

@@ -50,16 +50,17 @@ def run_promtool(*args: str) -> str:
     return done.stdout
 
 
-def scrape_config(meshq_target: str, ray_targets_file: Path) -> dict[str, Any]:
-    """deploy/prometheus/prometheus.yml pointed at a live target, scraping every second."""
+def scrape_config(meshq_target: str, worker_targets: list[str] | None = None
+                  ) -> dict[str, Any]:
+    """deploy/prometheus/prometheus.yml as shipped, scraping every second, its targets (the
+    only thing an operator edits) pointed at the live endpoints' ports."""
     config: dict[str, Any] = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
     config["rule_files"] = [str(DEPLOY / "prometheus" / "alerts.yml")]
-    for job in config["scrape_configs"]:
-        if job["job_name"] == "meshq":
-            job["static_configs"][0]["targets"] = [meshq_target]
-        elif job["job_name"] == "ray":
-            job["file_sd_configs"][0]["files"] = [str(ray_targets_file)]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"meshq", "meshq-workers"}, "a job was added: point it somewhere here"
+    jobs["meshq"]["static_configs"][0]["targets"] = [meshq_target]
+    jobs["meshq-workers"]["static_configs"][0]["targets"] = list(worker_targets or [])
     return config
 
 

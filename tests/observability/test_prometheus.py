@@ -93,6 +93,7 @@ def _component_round(settings: dict[str, Any], room: str, rounds: int) -> None:
     pools = settings["pool_observer"]
     pools.replicas("p1", room, "jobs", wanted=3, running=2)
     pools.jobs("p1", room, "jobs", in_flight=1, done=rounds, failed=rounds // 4)
+    pools.unsubscribed("p1", room, "jobs", 1)
     if rounds % 5 == 0:
         pools.restarted("p1", room, "jobs", 0)
 
@@ -163,9 +164,7 @@ def missing_data(prom: Prometheus) -> list[str]:
 @pytest.mark.timeout(180)
 async def test_every_dashboard_and_alert_query_returns_data(live: Live, tmp_path: Path) -> None:
     # Given Prometheus scraping the live endpoint every second with the deploy config and rules
-    ray_targets = tmp_path / "ray_targets.json"
-    ray_targets.write_text("[]")
-    config = scrape_config(live.target, ray_targets)
+    config = scrape_config(live.target)
     with running_prometheus(tmp_path, config) as prom:
         # When the load has run for a few scrapes
         # Then every dashboard query, variable and alert expression has data

@@ -26,11 +26,15 @@ def ray_cluster() -> Iterator[Any]:
     path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
     options = dict(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
                    runtime_env={"env_vars": {"PYTHONPATH": path, "RAY_AUTH_MODE": "disabled"}})
-    try:
-        ray.init(**options)
-    except Exception:  # a first local start can time out on its GCS port file: once more
-        ray.shutdown()
-        ray.init(**options)
+    for attempt in range(3):  # a local start can time out on its GCS port file when loaded
+        try:
+            ray.init(**options)
+            break
+        except Exception as err:
+            ray.shutdown()
+            if attempt == 2:
+                raise
+            print(f"starting the session's local Ray failed ({err}); trying again")
     try:
         yield ray
     finally:

@@ -44,3 +44,15 @@ class NotAWorker:
 
     def __init__(self, **kwargs: Any) -> None:
         self.kwargs = kwargs
+
+
+class SlowStartWorker(SleepWorker):
+    """Takes ``start_delay`` seconds to start (a replica that imports or connects slowly)."""
+
+    def __init__(self, *, queue: str, start_delay: float = 3.0, **kwargs: Any) -> None:
+        super().__init__(queue=queue, **kwargs)
+        self.start_delay = start_delay
+
+    async def start(self, room: Any = None) -> None:
+        await asyncio.sleep(self.start_delay)
+        await super().start(room)

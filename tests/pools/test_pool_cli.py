@@ -59,3 +59,43 @@ async def test_pool_start_usage_errors(server: Any, unique: str) -> None:
     args = await meshq(server, "pool", "start", "--room", unique, "--queue", "q",
                        "--worker", "pool_workers:SleepWorker", "--args", "[1]")
     assert args.exit_code == EXIT_USAGE and "JSON object" in args.stderr
+
+
+async def test_pool_start_says_what_it_waits_for(server: Any, unique: str) -> None:
+    # Given replicas that take a few seconds to start
+    result = await meshq(server, "pool", "start", "--room", unique, "--queue", "jobs",
+                         "--worker", "pool_workers:SlowStartWorker", "--args",
+                         '{"start_delay": 4.5}', "--name", unique, "-o", "json")
+    # Then `pool start` printed progress on stderr while waiting, and the pool on stdout
+    assert _json(result)["replicas_running"] == 1
+    assert f"pool {unique}: 0/1 replicas running" in result.stderr
+    await meshq(server, "pool", "stop", unique, "--grace", "0.1")
+
+
+def test_env_files_and_pairs_are_read_and_bad_lines_never_echo_values(tmp_path: Any) -> None:
+    from meshq.cli.pools import read_env
+
+    env_file = tmp_path / "pool.env"
+    env_file.write_text("# keys\nexport OPENAI_API_KEY='sk-1'\nMODEL=\"m\"\n\nEMPTY=\n")
+    assert read_env(["MODEL=override", "X=a=b"], str(env_file)) == {
+        "OPENAI_API_KEY": "sk-1", "MODEL": "override", "EMPTY": "", "X": "a=b"}
+
+    runner = CliRunner()
+    bad = tmp_path / "bad.env"
+    bad.write_text("OK=1\nsk-very-secret-value\n")
+    result = runner.invoke(cli, ["pool", "start", "--room", "r", "--queue", "q", "--worker",
+                                 "m:C", "--env-file", str(bad)])
+    assert result.exit_code == EXIT_USAGE and "line 2 is not KEY=VALUE" in result.stderr
+    assert "sk-very-secret-value" not in result.output + result.stderr
+    result = runner.invoke(cli, ["pool", "start", "--room", "r", "--queue", "q", "--worker",
+                                 "m:C", "--env", "sk-very-secret-value"])
+    assert result.exit_code == EXIT_USAGE and "KEY=VALUE" in result.stderr
+    assert "sk-very-secret-value" not in result.stderr
+
+
+def test_pool_info_lists_env_names_only() -> None:
+    from meshq.api.pools import PoolInfo
+    from meshq.v1 import workers_pb2
+
+    pool = workers_pb2.Pool(spec=workers_pb2.PoolSpec(name="p", env={"K": "<hidden>"}))
+    assert PoolInfo.from_proto(pool).env == ("K",)

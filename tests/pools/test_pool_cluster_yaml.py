@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from meshq.core.errors import Unavailable
+from meshq.core.errors import FailedPrecondition
 from meshq.pools.ray_backend import probe
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "ray"
@@ -60,10 +60,10 @@ def test_an_unreachable_ray_address_fails_within_seconds() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     began = time.monotonic()
-    with pytest.raises(Unavailable, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
+    with pytest.raises(FailedPrecondition, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
         probe(f"127.0.0.1:{port}")
     assert time.monotonic() - began < 5
-    with pytest.raises(Unavailable, match="not host:port"):
+    with pytest.raises(FailedPrecondition, match="not host:port"):
         probe("nonsense")
 
 
@@ -83,7 +83,7 @@ async def test_start_pool_on_an_unreachable_ray_fails_fast_and_leaves_no_pool() 
     config = PoolConfig(name="p", scaling=ScalingConfig(replicas=2), worker=WorkerConfig(
         room="r", queue="q", worker_class="pool_workers:SleepWorker"))
     began = time.monotonic()
-    with pytest.raises(Unavailable, match="cannot reach the Ray cluster"):
+    with pytest.raises(FailedPrecondition, match="cannot reach the Ray cluster"):
         await manager.start_pool(config)
     assert time.monotonic() - began < 5
     assert manager.list_pools() == []

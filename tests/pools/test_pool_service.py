@@ -90,10 +90,10 @@ async def test_stop_finishes_running_jobs_within_the_grace_and_hands_back_the_re
     await send_jobs(server, unique, "jobs", [{"n": 0, "sleep": 0.5}, {"n": 1, "sleep": 0.5}]
                     + [{"n": i, "sleep": 60} for i in range(2, 10)])
 
-    async def four_leased() -> bool:
-        return queue_counts(server, unique, "jobs")[1] == 4
+    async def four_running() -> bool:  # running in the replica, not merely leased to it
+        return (await pools.get(name)).jobs_in_flight == 4
 
-    await eventually(four_leased, timeout=10, what="4 jobs in flight")
+    await eventually(four_running, timeout=10, what="4 jobs running")
 
     # When the pool stops with a 3 s grace
     started = time.monotonic()
@@ -122,9 +122,13 @@ async def test_stop_finishes_running_jobs_within_the_grace_and_hands_back_the_re
 @pytest.mark.parametrize(("kwargs", "code", "text"), [
     ({"worker_class": "no_such_module_xyz:W"}, grpc.StatusCode.INVALID_ARGUMENT,
      "'no_such_module_xyz' is not importable"),
+    ({"worker_class": "examples_elsewhere.word_count_worker:WordCountWorker"},
+     grpc.StatusCode.INVALID_ARGUMENT,  # shown whole, not cut mid-name
+     "'examples_elsewhere.word_count_worker:WordCountWorker': module 'examples_elsewhere'"),
     ({"worker_class": "pool_workers:NotAWorker"}, grpc.StatusCode.INVALID_ARGUMENT,
      "is not a Worker subclass"),
-    ({"worker_class": "pool_workers:Missing"}, grpc.StatusCode.INVALID_ARGUMENT, "has no"),
+    ({"worker_class": "pool_workers:Missing"}, grpc.StatusCode.INVALID_ARGUMENT,
+     "no 'Missing'"),
     ({"worker_class": "pool_workers"}, grpc.StatusCode.INVALID_ARGUMENT, "not an import path"),
     ({"worker_class": SLEEP, "replicas": 65}, grpc.StatusCode.INVALID_ARGUMENT,
      "replicas must be between 0 and 64"),
@@ -148,6 +152,22 @@ async def test_bad_pools_are_refused_and_leave_nothing_behind(
     assert caught.value.code() == code
     assert text in (caught.value.details() or "")
     assert await pools.list(room=unique) == []
+
+
+async def test_a_module_without_the_named_class_is_refused_without_being_imported(
+    pools: PoolsClient, unique: str
+) -> None:
+    # Given a module whose import has a visible side effect (it prints the Zen of Python)
+    import sys
+
+    assert "this" not in sys.modules
+    # When a pool names a class that module does not define
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await pools.start(room=unique, queue="jobs", name=unique, worker_class="this:NotAWorker")
+    # Then it is refused and the module was never imported
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "'this' defines no 'NotAWorker'" in (caught.value.details() or "")
+    assert "this" not in sys.modules
 
 
 async def test_bad_worker_args_json_is_refused(server: Any, unique: str) -> None:

@@ -16,6 +16,7 @@ from meshq.pools.model import (
     Connect,
     PoolConfig,
     QueueLoad,
+    ReplicaStatus,
     ScalingConfig,
     WorkerConfig,
 )
@@ -179,3 +180,65 @@ async def test_stop_gives_every_replica_the_grace() -> None:
     assert [r.stopped_with for r in backend.replicas] == [12.5, 12.5]
     assert snap.state == STOPPED and snap.replicas_wanted == 0
     assert all(r.state != RUNNING for r in backend.replicas)
+
+
+async def test_a_stop_whose_answer_is_lost_keeps_the_counts_last_reported() -> None:
+    # Given a replica that reported 3 jobs done
+    backend = FakeBackend()
+    sup = supervisor(ScalingConfig(replicas=1), backend)
+    await sup.start()
+    backend.replicas[0].done = 3
+    await sup.reconcile()
+
+    # When its stop answers with no status of its own (the actor was gone, or timed out)
+    async def lost(handle: object, grace: float) -> ReplicaStatus:
+        return ReplicaStatus(state=DEAD)
+
+    backend.stop_replica = lost  # type: ignore[method-assign]
+    snap = await sup.stop(grace=1.0)
+
+    # Then the pool still counts the 3 jobs
+    assert snap.jobs_done == 3
+
+
+async def test_the_watchdog_restarts_a_dead_backend_and_recreates_every_pool() -> None:
+
+    from meshq.pools.watchdog import BackendWatchdog
+
+    class Mortal(FakeBackend):
+        dead = False
+        restarts = 0
+
+        async def alive(self) -> bool:
+            return not self.dead
+
+        async def restart(self) -> None:
+            self.restarts += 1
+            self.dead = False
+            for replica in self.replicas:  # everything ran on it
+                replica.state = DEAD
+
+    class Count(Recorder):
+        def backend_restarted(self, backend: str) -> None:
+            self.calls.append(("backend_restarted", (backend,)))
+
+    # Given a pool of 2 replicas that did 3 jobs, on a backend that dies
+    backend, observer = Mortal(), Count()
+    sup = supervisor(ScalingConfig(replicas=2), backend, observer=observer)
+    await sup.start()
+    backend.replicas[0].done = 3
+    await sup.reconcile()
+    watchdog = BackendWatchdog(backend=lambda: backend, supervisors=lambda: [sup],
+                               observer=observer)
+    assert await watchdog.check() is False
+    backend.dead = True
+
+    # When the watchdog checks
+    assert await watchdog.check() is True
+
+    # Then the backend restarted once, 2 new replicas run, counts and restarts carried over
+    assert backend.restarts == 1 and ("backend_restarted", ("fake",)) in observer.calls
+    assert len(backend.live()) == 2 and len(backend.replicas) == 4
+    snap = sup.snapshot()
+    assert snap.jobs_done == 3 and [a.restarts for a in snap.actors] == [1, 1]
+    await sup.stop(grace=0.1)

@@ -62,6 +62,10 @@ class Consumer:
         self.reconnect = reconnect
         self.failures = 0
         """Consecutive failed streams (0 while healthy)."""
+        self.subscribed = False
+        """True while the Subscribe stream is open (the server confirmed it)."""
+        self.last_error = ""
+        """Why the last stream broke or could not open ("" once one is open again)."""
         self._on_message = on_message
         self._observer = observer
         self._rng = rng or random.Random()
@@ -106,9 +110,10 @@ class Consumer:
             except Exception as err:
                 if self._stop.is_set():
                     return
+                self.last_error = _describe(err)
                 if not is_retryable(err):
                     raise
-                logger.warning("subscription to %s broke: %s", self.queue, _describe(err))
+                logger.warning("subscription to %s broke: %s", self.queue, self.last_error)
             healthy = delivered or time.monotonic() - opened >= self.reconnect.healthy_after
             self.failures = 1 if healthy else self.failures + 1
             await self._back_off()
@@ -121,6 +126,7 @@ class Consumer:
             create=True,
         ) as subscription:
             self._subscription = subscription
+            self.subscribed, self.last_error = True, ""
             try:
                 async for message in subscription:
                     delivered = True
@@ -128,6 +134,7 @@ class Consumer:
                     self._on_message(message)
             finally:
                 self._subscription = None
+                self.subscribed = False
         return delivered
 
     async def _back_off(self) -> None:

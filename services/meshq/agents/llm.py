@@ -36,6 +36,14 @@ class LLMError(Exception):
     """The model conversation failed."""
 
 
+class LLMConfigurationError(LLMError):
+    """The LLM server cannot serve this worker as configured (an API it does not speak, a
+    model it does not have): every retry fails alike, so it is logged as one line, without a
+    traceback."""
+
+    log_traceback = False
+
+
 class TurnLimitExceeded(LLMError):
     """The model kept calling tools past the turn limit."""
 

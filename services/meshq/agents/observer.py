@@ -21,6 +21,9 @@ OUTCOMES = (OUTCOME_OK, OUTCOME_FAILED, OUTCOME_HANDED_BACK)
 class WorkerObserver:
     """No-op base: override what you want to record."""
 
+    def worker_started(self, queue: str) -> None:
+        """The worker started consuming ``queue`` (metrics create its series at zero)."""
+
     def receive_retry(self, queue: str, backoff_seconds: float) -> None:
         """The Subscribe stream broke; the consumer waits ``backoff_seconds`` before reopening."""
 
@@ -42,6 +45,12 @@ class FanOutObserver(WorkerObserver):
 
     def __init__(self, *observers: WorkerObserver) -> None:
         self.observers = observers
+
+    def worker_started(self, queue: str) -> None:
+        for observer in self.observers:
+            started = getattr(observer, "worker_started", None)
+            if started is not None:
+                call_hook(started, queue)
 
     def receive_retry(self, queue: str, backoff_seconds: float) -> None:
         for observer in self.observers:

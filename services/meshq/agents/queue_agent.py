@@ -26,17 +26,18 @@ def build_queue_agent(
     concurrency: int = 1,
     llm_adapter: LLMAdapter | None = None,
     observer: WorkerObserver | None = None,
+    llm_api: str = "responses",
 ) -> Worker:
-    """A ``Worker`` that runs each job through the Responses API with the asked-for toolkits.
+    """A ``Worker`` that runs each job through the model with the asked-for toolkits.
 
     ``rules`` default to the reference sample's two rules. Without ``llm_adapter`` it uses
-    ``OpenAIResponsesAdapter(model=model)`` (key and base URL from the ``openai`` SDK's
-    environment variables).
+    ``openai_adapter(llm_api, model=model)``: the Responses API, or Chat Completions with
+    ``llm_api="chat"`` (key and base URL from the ``openai`` SDK's environment variables).
     """
     if llm_adapter is None:
-        from meshq.openai.tools import OpenAIResponsesAdapter
+        from meshq.openai.tools import openai_adapter
 
-        llm_adapter = OpenAIResponsesAdapter(model=model)
+        llm_adapter = openai_adapter(llm_api, model=model)
     requires: list[Requirement] = []
     if require_storage:
         requires.append(RequiredToolkit("storage"))
@@ -50,7 +51,7 @@ def build_queue_agent(
         title=agent_name,
         description=f"queue agent on {queue}",
         llm_adapter=llm_adapter,
-        tool_adapter=OpenAIResponsesToolResponseAdapter(),
+        tool_adapter=OpenAIResponsesToolResponseAdapter() if llm_api != "chat" else None,
         rules=list(rules) or list(DEFAULT_RULES),
         requires=requires,
         concurrency=concurrency,

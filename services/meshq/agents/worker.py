@@ -142,6 +142,16 @@ class Worker:
         """Started and not stopping."""
         return self._consumer is not None and not self._stopping
 
+    @property
+    def subscribed(self) -> bool:
+        """True while the worker's Subscribe stream is open (it can receive jobs)."""
+        return self._consumer is not None and self._consumer.subscribed
+
+    @property
+    def subscription_error(self) -> str:
+        """Why the stream is not open ("" when it is, or when no attempt failed yet)."""
+        return self._consumer.last_error if self._consumer is not None else ""
+
     async def start(self, room: Any = None) -> None:
         """Resolve requirements and check the LLM adapter (an unknown toolkit or a missing
         API key raises here, not in every job), then start consuming."""
@@ -165,6 +175,9 @@ class Worker:
         )
         self._consumer_task = self._consumer.start()
         self._consumer_task.add_done_callback(self._consumer_ended)
+        started = getattr(self.observer, "worker_started", None)  # observers may predate it
+        if started is not None:
+            call_hook(started, self.queue)
         logger.info("worker %s consuming %s (concurrency %d)", self.name, self.queue,
                     self.concurrency)
 
@@ -320,7 +333,8 @@ class Worker:
             reason = f"{type(err).__name__}: {err}"[:MAX_ERROR_CHARS]
             delay = self.retry.delay(int(msg.attempt or 1), self._rng)
             logger.warning("job %s failed on attempt %s, retry in %.2fs: %s", msg.message_id,
-                           msg.attempt, delay, reason, exc_info=err,
+                           msg.attempt, delay, reason,
+                           exc_info=err if getattr(err, "log_traceback", True) else None,
                            extra={"queue": self.queue, "message_id": msg.message_id})
             self.stats.failed += 1
             self.stats.last_error = reason

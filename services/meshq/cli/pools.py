@@ -6,8 +6,13 @@ agent as a pool instead of in its own process.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import sys
+import time
+import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -23,6 +28,17 @@ from meshq.cli.common import (
     parse_json_arg,
     run,
 )
+
+LLM_APIS = ("responses", "chat")
+PROGRESS_EVERY = 2.0  # seconds between progress lines while `pool start` waits
+
+llm_api_option = click.option(
+    "--llm-api", type=click.Choice(LLM_APIS), default="responses", show_default=True,
+    help="The LLM server's API: OpenAI Responses, or Chat Completions (vLLM, Ollama, "
+         "llama.cpp and other servers without /v1/responses).")
+room_lookup_option = click.option(
+    "--room", default="", help="The pool's room (needed only when the name is used in "
+                               "several rooms you can see).")
 
 POOL_COLUMNS = ("pool", "room", "queue", "worker", "state", "replicas", "in flight", "done",
                 "failed", "backend")
@@ -52,6 +68,11 @@ def _emit_pool(output: str, pool: PoolInfo) -> None:
                                 "last error"),
          rows=[(a.index, a.state, a.in_flight, a.done, a.failed, a.restarts, a.last_error)
                for a in pool.actors], title=f"actors of {pool.name}")
+    shipped = [("llm api", pool.llm_api), ("env (values hidden)", ", ".join(pool.env)),
+               ("working dir", pool.working_dir), ("py modules", ", ".join(pool.py_modules))]
+    for label, text in shipped:
+        if text:
+            click.echo(f"{label}: {text}")
 
 
 def _scaling(replicas: int | None, min_replicas: int | None, max_replicas: int | None,
@@ -96,7 +117,19 @@ def pool() -> None:
               help="Seconds the load must stay low before scaling down [30].")
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Jobs per replica at once [1].")
 @click.option("--cpus", type=click.FloatRange(0, 64), help="CPUs each actor reserves [0.25].")
-@click.option("--name", default="", help="The pool's name [generated from the queue].")
+@click.option("--name", default="", help="The pool's name, unique in its room "
+                                            "[generated from the queue].")
+@llm_api_option
+@click.option("--env", "env_pairs", multiple=True, metavar="KEY=VALUE",
+              help="An environment variable of every replica (repeatable; e.g. "
+                   "OPENAI_API_KEY=...). Values are never shown back.")
+@click.option("--env-file", type=click.Path(exists=True, dir_okay=False),
+              help="A file of KEY=VALUE lines (# comments, optional `export`, quotes).")
+@click.option("--working-dir", metavar="DIR", help="A directory shipped to every replica (Ray runtime_env "
+                                    "working_dir): replicas run in it and import from it.")
+@click.option("--py-module", "py_modules", multiple=True, metavar="PATH",
+              help="A module or package path shipped to every replica (Ray runtime_env "
+                   "py_modules; repeatable).")
 @output_option
 @connection_options
 def pool_start(conn: Connection, output: str, room: str, queue: str, agent_name: str | None,
@@ -104,11 +137,17 @@ def pool_start(conn: Connection, output: str, room: str, queue: str, agent_name:
                model: str, worker_class: str | None, args_json: str | None,
                replicas: int | None, min_replicas: int | None, max_replicas: int | None,
                target_backlog: int | None, cooldown: float, concurrency: int | None,
-               cpus: float | None, name: str) -> None:
+               cpus: float | None, name: str, llm_api: str, env_pairs: tuple[str, ...],
+               env_file: str | None, working_dir: str | None,
+               py_modules: tuple[str, ...]) -> None:
     """Start a pool of a Worker class (--worker) or of a no-code agent (--agent-name).
 
-    Waits until the first replicas run. Fixed size with --replicas; autoscaled from the
-    queue's backlog with --max (and --min, --target-backlog).
+    Waits until the first replicas run, saying what it waits for. Fixed size with
+    --replicas; autoscaled from the queue's backlog with --max (and --min, --target-backlog).
+    --env / --env-file, --working-dir and --py-module are shipped to the replicas by Ray,
+    so `meshq up` needs neither the variables nor a PYTHONPATH. Paths are resolved here;
+    the server must see them at the same place (it does under `meshq up`), or give a remote
+    zip URI (https://..., s3://...).
     """
     if bool(agent_name) == bool(worker_class):
         fail("give exactly one of --agent-name and --worker", EXIT_USAGE)
@@ -117,13 +156,81 @@ def pool_start(conn: Connection, output: str, room: str, queue: str, agent_name:
     args = parse_json_arg("--args", args_json) if args_json else None
     if args is not None and not isinstance(args, dict):
         fail("--args must be a JSON object of keyword arguments", EXIT_USAGE)
-    started = run(conn, PoolsClient(conn).start(
+    if llm_api != "responses" and not agent_name:
+        fail("--llm-api goes with --agent-name (a Worker class picks its own adapter)",
+             EXIT_USAGE)
+    env = read_env(env_pairs, env_file)
+    name = name or f"{queue}-{uuid.uuid4().hex[:6]}"
+    client = PoolsClient(conn)
+    started = run(conn, with_progress(client, name, room, client.start(
         room=room, queue=queue, worker_class=worker_class or "", worker_args=args,
         agent_name=agent_name or "", rules=rules, require_storage=require_storage,
         require_web_search=require_web_search, model=model, name=name,
         concurrency=concurrency or 0, cpus_per_actor=cpus or 0.0, cooldown_seconds=cooldown,
-        **_scaling(replicas, min_replicas, max_replicas, target_backlog)))
+        llm_api=llm_api if agent_name else "", env=env,
+        working_dir=_shipped(working_dir or ""), py_modules=[_shipped(p) for p in py_modules],
+        **_scaling(replicas, min_replicas, max_replicas, target_backlog))))
     _emit_pool(output, started)
+
+
+def _shipped(path: str) -> str:
+    """A local path made absolute (the server resolves nothing relative); a URI as is."""
+    if not path or "://" in path:
+        return path
+    return str(Path(path).expanduser().resolve())
+
+
+def read_env(pairs: Sequence[str], env_file: str | None) -> dict[str, str]:
+    """--env-file's lines, then --env pairs (later wins). Errors never show a value."""
+    env: dict[str, str] = {}
+    if env_file:
+        for number, raw in enumerate(Path(env_file).read_text(encoding="utf-8").splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            line = line.removeprefix("export ").strip()
+            key, sep, value = line.partition("=")
+            if not sep or not key.strip():
+                fail(f"--env-file {env_file} line {number} is not KEY=VALUE", EXIT_USAGE)
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            env[key.strip()] = value
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail("--env wants KEY=VALUE: one of the --env values has no '=' or no KEY "
+                 "(not shown: it may be a secret)", EXIT_USAGE)
+        env[key] = value
+    return env
+
+
+async def with_progress(client: PoolsClient, name: str, room: str, call: Any) -> PoolInfo:
+    """Await StartPool, printing to stderr what the server is waiting for meanwhile (the first
+    pool after `meshq up` starts a local Ray: that takes seconds)."""
+    task = asyncio.ensure_future(call)
+    began, last = time.monotonic(), ""
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=PROGRESS_EVERY)
+        if done:
+            return task.result()  # type: ignore[no-any-return]
+        try:
+            line = _progress_line(await client.get(name, room=room))
+        except Exception:
+            line = "waiting for the server"
+        if line != last:
+            click.echo(f"pool {name}: {line} ({time.monotonic() - began:.0f}s)", err=True)
+            last = line
+        sys.stderr.flush()
+
+
+def _progress_line(pool: PoolInfo) -> str:
+    if not pool.actors:
+        return "waiting for Ray (the first pool starts a local Ray) and the first replicas"
+    running = sum(1 for a in pool.actors if a.state == "running")
+    errors = [a.last_error for a in pool.actors if a.last_error]
+    line = f"{running}/{len(pool.actors)} replicas running"
+    return f"{line}; last error: {errors[-1]}" if errors else line
 
 
 @pool.command("list")
@@ -137,22 +244,24 @@ def pool_list(conn: Connection, output: str, room: str) -> None:
 
 @pool.command("get")
 @click.argument("name")
+@room_lookup_option
 @output_option
 @connection_options
-def pool_get(conn: Connection, output: str, name: str) -> None:
+def pool_get(conn: Connection, output: str, name: str, room: str) -> None:
     """Show one pool and each of its actors (state, jobs, restarts, last error)."""
-    _emit_pool(output, run(conn, PoolsClient(conn).get(name)))
+    _emit_pool(output, run(conn, PoolsClient(conn).get(name, room=room)))
 
 
 @pool.command("scale")
 @click.argument("name")
+@room_lookup_option
 @click.option("--replicas", type=click.IntRange(0, 64), help="Fixed replicas (autoscaling off).")
 @click.option("--min", "min_replicas", type=click.IntRange(0, 64), help="Autoscaling lower bound.")
 @click.option("--max", "max_replicas", type=click.IntRange(1, 64), help="Autoscaling upper bound.")
 @click.option("--target-backlog", type=click.IntRange(1), help="Messages per replica.")
 @output_option
 @connection_options
-def pool_scale(conn: Connection, output: str, name: str, replicas: int | None,
+def pool_scale(conn: Connection, output: str, name: str, room: str, replicas: int | None,
                min_replicas: int | None, max_replicas: int | None,
                target_backlog: int | None) -> None:
     """Resize a pool, or change its autoscaling bounds."""
@@ -163,46 +272,49 @@ def pool_scale(conn: Connection, output: str, name: str, replicas: int | None,
                                                              target_backlog)):
         fail("give --replicas, or --min/--max/--target-backlog, not both", EXIT_USAGE)
     scaled = run(conn, PoolsClient(conn).scale(
-        name, replicas=replicas, min_replicas=min_replicas, max_replicas=max_replicas,
+        name, room=room, replicas=replicas, min_replicas=min_replicas, max_replicas=max_replicas,
         target_backlog=target_backlog))
     _emit_pool(output, scaled)
 
 
 @pool.command("stop")
 @click.argument("name")
+@room_lookup_option
 @click.option("--grace", type=click.FloatRange(0, 3600), default=30.0, show_default=True,
               help="Seconds running jobs get to finish before they are handed back.")
 @output_option
 @connection_options
-def pool_stop(conn: Connection, output: str, name: str, grace: float) -> None:
+def pool_stop(conn: Connection, output: str, name: str, room: str, grace: float) -> None:
     """Stop a pool: no new work, running jobs get the grace, the rest go back to the queue."""
-    stopped = run(conn, PoolsClient(conn).stop(name, grace=grace or 0.001))
+    stopped = run(conn, PoolsClient(conn).stop(name, room=room, grace=grace or 0.001))
     _emit_pool(output, stopped)
 
 
 async def start_agent_pool_async(
     conn: Connection, *, room: str, queue: str, agent_name: str, rules: Sequence[str],
     require_storage: bool, require_web_search: bool, model: str | None, replicas: int,
-    concurrency: int,
+    concurrency: int, llm_api: str = "responses",
 ) -> PoolInfo:
     """Start a no-code agent as a pool of ``replicas`` actors (named after the agent)."""
-    return await PoolsClient(conn).start(
+    client = PoolsClient(conn)
+    return await with_progress(client, agent_name, room, client.start(
         room=room, queue=queue, agent_name=agent_name, rules=rules,
         require_storage=require_storage, require_web_search=require_web_search,
-        model=model or "", replicas=replicas, concurrency=concurrency, name=agent_name)
+        model=model or "", replicas=replicas, concurrency=concurrency, name=agent_name,
+        llm_api=llm_api))
 
 
 def start_agent_pool(
     conn: Connection, *, room: str, queue: str, agent_name: str, rules: Sequence[str],
     require_storage: bool, require_web_search: bool, model: str | None, replicas: int,
-    concurrency: int,
+    concurrency: int, llm_api: str = "responses",
 ) -> None:
     """`meshq process join … --replicas N`: start the pool, print it, return (it keeps
     running in the server; `meshq pool stop NAME` stops it)."""
     started = run(conn, start_agent_pool_async(
         conn, room=room, queue=queue, agent_name=agent_name, rules=rules,
         require_storage=require_storage, require_web_search=require_web_search, model=model,
-        replicas=replicas, concurrency=concurrency))
+        replicas=replicas, concurrency=concurrency, llm_api=llm_api))
     _emit_pool("table", started)
     click.echo(f"pool {started.name} is running in the server; stop it with "
                f"`meshq pool stop {started.name}`", err=True)

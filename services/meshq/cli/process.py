@@ -67,6 +67,10 @@ def process() -> None:
 @click.option("--model", help="Model name [default: $OPENAI_MODEL or gpt-4.1-mini].")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
               help="Jobs run at once by this agent.")
+@click.option("--llm-api", type=click.Choice(("responses", "chat")), default="responses",
+              show_default=True,
+              help="The LLM server's API: OpenAI Responses, or Chat Completions (vLLM, Ollama, "
+                   "llama.cpp and other servers without /v1/responses).")
 @metrics_listen_option
 @metrics_public_option
 @click.option("--replicas", type=click.IntRange(min=1),
@@ -74,12 +78,13 @@ def process() -> None:
 @connection_options
 def join(conn: Connection, room: str, agent_name: str, channel: str, rules: tuple[str, ...],
          rules_file: str | None, require_storage: bool, require_web_search: bool,
-         model: str | None, concurrency: int, metrics_listen: str, metrics_public: bool,
+         model: str | None, concurrency: int, llm_api: str, metrics_listen: str,
+         metrics_public: bool,
          replicas: int | None) -> None:
     """Run an LLM queue agent on a room queue until Ctrl-C.
 
-    Each message is given to the model (OpenAI Responses API; OPENAI_API_KEY / OPENAI_BASE_URL
-    as the openai SDK reads them) with the rules and the required tools. Success acks the
+    Each message is given to the model (OpenAI Responses API, or Chat Completions with
+    --llm-api chat; OPENAI_API_KEY / OPENAI_BASE_URL as the openai SDK reads them) with the rules and the required tools. Success acks the
     message; a failure nacks it with a backoff, and the queue dead-letters it after its
     max_deliveries.
     """
@@ -90,7 +95,8 @@ def join(conn: Connection, room: str, agent_name: str, channel: str, rules: tupl
 
         start_agent_pool(conn, room=room, queue=queue, agent_name=agent_name, rules=all_rules,
                          require_storage=require_storage, require_web_search=require_web_search,
-                         model=model, replicas=replicas, concurrency=concurrency)
+                         model=model, replicas=replicas, concurrency=concurrency,
+                         llm_api=llm_api)
         return
     require_extra("openai", "openai", "`meshq process join`")
     from meshq.agents.queue_agent import build_queue_agent
@@ -99,7 +105,7 @@ def join(conn: Connection, room: str, agent_name: str, channel: str, rules: tupl
     worker = build_queue_agent(agent_name=agent_name, queue=queue, rules=all_rules,
                                require_storage=require_storage,
                                require_web_search=require_web_search, model=model,
-                               concurrency=concurrency)
+                               concurrency=concurrency, llm_api=llm_api)
     click.echo(f"{agent_name}: consuming queue {queue} in room {room} (Ctrl-C to stop)", err=True)
     run(conn, _serve(conn, room, worker))
 

@@ -242,6 +242,8 @@ class PoolMetrics:
     in_flight: Gauge
     jobs: Counter
     restarts: Counter
+    unsubscribed: Gauge
+    backend_restarts: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PoolMetrics:
@@ -264,6 +266,16 @@ class PoolMetrics:
                 "meshq_pool_replica_restarts_total",
                 "Replica processes restarted or replaced.",
                 labels,
+                registry=registry,
+            ),
+            unsubscribed=gauge(
+                "meshq_pool_replicas_unsubscribed",
+                "Replicas of a pool that are up but hold no open subscription (consume nothing).",
+            ),
+            backend_restarts=Counter(
+                "meshq_pool_backend_restarts_total",
+                "Times the pools' execution backend (a local Ray) died and was started again.",
+                ("backend",),
                 registry=registry,
             ),
         )

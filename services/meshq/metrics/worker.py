@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from meshq.agents.observer import WorkerObserver
+from meshq.agents.observer import OUTCOMES, WorkerObserver
 from meshq.metrics.definitions import WorkerMetrics, metrics_for
 
 
@@ -13,6 +13,16 @@ class PrometheusWorkerObserver(WorkerObserver):
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._m = metrics_for(WorkerMetrics, registry)
+
+    def worker_started(self, queue: str) -> None:
+        """Every series of ``queue`` at zero, so dashboards and alerts have data (a rate of
+        0, not "no data") before the first job, retry or failure."""
+        m = self._m
+        m.receive_retries.labels(queue)
+        m.backoff.labels(queue)
+        for outcome in OUTCOMES:
+            m.jobs.labels(queue, outcome)
+            m.job_duration.labels(queue, outcome)
 
     def receive_retry(self, queue: str, backoff_seconds: float) -> None:
         self._m.receive_retries.labels(queue).inc()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
-from meshq.agents.llm import DEFAULT_MAX_TURNS, LLMAdapter, report_tokens
+import openai
+from meshq.agents.llm import DEFAULT_MAX_TURNS, LLMAdapter, LLMConfigurationError, report_tokens
 from meshq.agents.observer import WorkerObserver
 from openai import AsyncOpenAI
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gpt-4.1-mini"  # when neither the message, the adapter nor $OPENAI_MODEL names one
 DEFAULT_TIMEOUT = 120.0  # seconds per model call; a slower call fails the job (it is retried)
@@ -79,6 +83,39 @@ class OpenAIAdapterBase(LLMAdapter):
     async def start(self) -> None:
         """Make the client now: a missing API key fails the worker's start, not every job."""
         _ = self.client
+
+    api = ""
+    """The API this adapter speaks ("responses" or "chat"), for error messages."""
+    endpoint = ""
+    """Its path under the base URL."""
+
+    async def call_model(self, model: str, call: Awaitable[T]) -> T:
+        """Await one model call; a 404 becomes one clear ``LLMConfigurationError`` (logged once
+        per adapter at ERROR), not a traceback per retry."""
+        try:
+            return await call
+        except openai.NotFoundError as err:
+            error = self._not_found(model, err)
+        if not self._reported_not_found:
+            self._reported_not_found = True
+            logger.error("%s", error)
+        raise error
+
+    _reported_not_found = False
+
+    def _not_found(self, model: str, err: openai.NotFoundError) -> LLMConfigurationError:
+        base = str(self.client.base_url).rstrip("/")
+        body = err.body if isinstance(err.body, dict) else {}
+        code = str(body.get("code") or (body.get("error") or {}).get("code") or "")
+        if code == "model_not_found":
+            return LLMConfigurationError(f"the LLM server at {base} has no model {model!r} "
+                                         f"(404 {code}); pick one it serves (--model)")
+        other = "chat" if self.api == "responses" else "responses"
+        return LLMConfigurationError(
+            f"the LLM server at {base} answered 404 to {self.endpoint}: it does not speak the "
+            f"{self.api} API (or has no model {model!r}); servers such as vLLM, Ollama and "
+            f"llama.cpp speak only Chat Completions: use --llm-api {other} "
+            f"(llm_api=\"{other}\" in the Worker API)")
 
     def count_tokens(self, observer: WorkerObserver | None, model: str, usage: Any,
                      input_name: str, output_name: str) -> None:

@@ -31,6 +31,9 @@ class OpenAIChatCompletionsAdapter(OpenAIAdapterBase):
     (``web_search``) have no Chat Completions form: they are skipped with a warning.
     """
 
+    api = "chat"
+    endpoint = "/chat/completions"
+
     @functools.cached_property
     def _warned_hosted(self) -> set[str]:
         """Hosted tool kinds already warned about (once per adapter)."""
@@ -75,7 +78,7 @@ class OpenAIChatCompletionsAdapter(OpenAIAdapterBase):
         kwargs: dict[str, Any] = {"model": model, "messages": messages}
         if tools:
             kwargs["tools"] = [_function_spec(tool) for tool in tools]
-        return await self.client.chat.completions.create(**kwargs)
+        return await self.call_model(model, self.client.chat.completions.create(**kwargs))
 
     async def _answer(self, call: Any, tools: list[Tool], room: Any, caller: str, message_id: str,
                       tool_adapter: ToolResponseAdapter | None) -> dict[str, Any]:

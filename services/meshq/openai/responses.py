@@ -45,6 +45,9 @@ class OpenAIResponsesAdapter(OpenAIAdapterBase):
     ``output_tokens`` and reported to the worker's observer per call.
     """
 
+    api = "responses"
+    endpoint = "/responses"
+
     async def next(
         self,
         *,
@@ -85,7 +88,7 @@ class OpenAIResponsesAdapter(OpenAIAdapterBase):
             kwargs["instructions"] = instructions
         if specs:
             kwargs["tools"] = specs
-        return await self.client.responses.create(**kwargs)
+        return await self.call_model(model, self.client.responses.create(**kwargs))
 
     async def _answer(self, call: Any, tools: list[Tool], room: Any, caller: str, message_id: str,
                       responder: OpenAIResponsesToolResponseAdapter) -> list[dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from meshq.core.errors import FailedPrecondition
 from meshq.pools.backend import PoolBackend, ReplicaHandle
 from meshq.pools.model import ReplicaSpec, ReplicaStatus
 from meshq.pools.replica import ReplicaRunner
@@ -31,6 +32,9 @@ class AsyncioBackend(PoolBackend):
     name = "asyncio"
 
     async def start_replica(self, spec: ReplicaSpec, index: int) -> ReplicaHandle:
+        if not spec.runtime.empty:
+            raise FailedPrecondition("env, working_dir and py_modules are shipped by Ray: this "
+                                     "server runs pools on the asyncio backend (no Ray)")
         runner = ReplicaRunner(spec, index)
         task = asyncio.get_running_loop().create_task(
             runner.start(), name=f"meshq-pool-{spec.pool}-{index}")

@@ -30,9 +30,14 @@ class PoolBackend(abc.ABC):
     name: str = ""
 
     async def ensure_ready(self) -> None:
-        """Connect to the execution substrate (e.g. ``ray.init``); raise Unavailable if it
+        """Connect to the execution substrate (e.g. ``ray.init``); raise FailedPrecondition if it
         cannot be reached. Called before the first replica starts; cheap once ready."""
         return None
+
+    async def prepare(self, spec: ReplicaSpec) -> ReplicaSpec:
+        """Make a pool's replica spec ready for this backend, once per pool start (e.g. ship
+        its local code to the cluster); the spec every replica then gets."""
+        return spec
 
     @abc.abstractmethod
     async def start_replica(self, spec: ReplicaSpec, index: int) -> ReplicaHandle:
@@ -47,6 +52,19 @@ class PoolBackend(abc.ABC):
     async def replica_status(self, handle: ReplicaHandle, *, timeout: float) -> ReplicaStatus:
         """The replica's status; state RESTARTING if it does not answer within ``timeout``,
         DEAD if it is gone for good."""
+
+    async def alive(self) -> bool:
+        """False when the substrate this backend started has died (every replica with it)."""
+        return True
+
+    async def restart(self) -> None:
+        """Start the dead substrate again (only called after ``alive()`` said False)."""
+        raise NotImplementedError(f"the {self.name} backend cannot restart")
+
+    @property
+    def started(self) -> bool:
+        """True once ``ensure_ready`` succeeded (nothing to watch before)."""
+        return True
 
     async def close(self) -> None:
         """Release backend resources (replicas are stopped by their supervisors first)."""

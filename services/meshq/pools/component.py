@@ -5,8 +5,12 @@ Settings (``ctx.settings``): ``pool_backend`` ("ray", the default, or "asyncio")
 ``pool_observer`` (a ``PoolObserver``), ``pool_timing`` (a ``SupervisorTiming``),
 ``ray_runtime_env`` (a dict for ``ray.init``), ``pool_server_address`` (host:port actors dial
 to reach the queue service; default the stack's own address, with a loopback host replaced by
-this node's IP when Ray is a cluster). Ray is joined at the first StartPool, so
-``meshq up`` stays fast and needs no Ray until a pool exists.
+this node's IP when Ray is a cluster), ``pool_store`` ("sqlite", the default: ``pools.db`` in
+the data dir; "memory": nothing survives a restart; or a ``PoolStore``), ``pool_lease`` (a
+``SupervisorLease``; default: always the supervisor), ``api_key`` (signs each pool's own
+token; default the data dir's key when this process also hosts the queue service). Ray is
+joined at the first StartPool, or when stored pools are re-created at start (in the
+background: ``meshq up`` does not wait for Ray).
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ from meshq.pools.model import Connect, QueueLoad
 from meshq.pools.observer import PoolObserver
 from meshq.pools.service import PoolManager
 from meshq.pools.servicer import WorkerServicer
+from meshq.pools.store import MemoryPoolStore, PoolStore, SqlitePoolStore
 from meshq.pools.supervisor import LoadSource
+from meshq.pools.tokens import PoolTokens, read_api_key
+from meshq.pools.watchdog import BackendWatchdog
 from meshq.server.context import StackContext
 from meshq.v1 import workers_pb2_grpc
 
@@ -86,16 +93,23 @@ class WorkersComponent:
 
     service_names: tuple[str, ...] = ("meshq.v1.WorkerService",)
 
-    def __init__(self, manager: PoolManager) -> None:
+    def __init__(self, manager: PoolManager, watchdog: BackendWatchdog | None = None) -> None:
         self.manager = manager
+        self.watchdog = watchdog
 
     async def start(self) -> None:
-        """Nothing to start: the backend is joined at the first StartPool."""
+        """Re-create the stored pools (in the background; Ray is joined on the way) and watch
+        the backend (a local Ray that dies is started again, its pools re-created)."""
+        await self.manager.restore()
+        if self.watchdog is not None:
+            self.watchdog.start()
 
     def register(self, server: grpc.aio.Server) -> None:
         workers_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(self.manager), server)
 
     async def stop(self) -> None:
+        if self.watchdog is not None:
+            await self.watchdog.stop()
         await self.manager.close()
 
 
@@ -109,11 +123,34 @@ def build_component(ctx: StackContext) -> WorkersComponent:
     connect = Connect(server_address=server, token=ctx.token,
                       tls_ca=str(ctx.tls_ca) if ctx.tls_ca else "")
     observer = ctx.settings.get("pool_observer")
+    api_key = ctx.settings.get("api_key") or (
+        read_api_key(ctx.data_dir) if ctx.engine is not None else None)
+    if not api_key:
+        logger.info("pools run with the server's token (no API key here to mint their own)")
+    observer = observer if isinstance(observer, PoolObserver) else None
     manager = PoolManager(
         backend=lambda: make_backend(kind, ray_address=address, runtime_env=runtime_env),
         connect=connect,
         load=engine_load(ctx.engine) if ctx.engine is not None else grpc_load(ctx),
-        observer=observer if isinstance(observer, PoolObserver) else None,
+        observer=observer,
         timing=ctx.settings.get("pool_timing"),
+        tokens=PoolTokens(api_key, fallback=ctx.token),
+        store=make_store(ctx),
+        lease=ctx.settings.get("pool_lease"),
     )
-    return WorkersComponent(manager)
+    watchdog = BackendWatchdog(
+        backend=lambda: manager.started_backend, supervisors=manager.supervisors,
+        observer=observer, interval=float(ctx.settings.get("pool_watchdog_interval") or 2.0))
+    return WorkersComponent(manager, watchdog)
+
+
+def make_store(ctx: StackContext) -> PoolStore:
+    """The pool store the settings ask for (module docstring)."""
+    choice = ctx.settings.get("pool_store") or "sqlite"
+    if choice == "memory":
+        return MemoryPoolStore()
+    if choice == "sqlite":
+        return SqlitePoolStore.in_data_dir(ctx.data_dir)
+    if isinstance(choice, str):
+        raise InvalidArgument(f"pool store {choice!r} is unknown; use sqlite or memory")
+    return choice  # type: ignore[no-any-return]

@@ -9,10 +9,12 @@ from meshq.pools.model import (
     DEFAULT_COOLDOWN,
     DEFAULT_CPUS,
     DEFAULT_TARGET_BACKLOG,
+    HIDDEN,
     MAX_COOLDOWN,
     AgentConfig,
     PoolConfig,
     PoolSnapshot,
+    RuntimeConfig,
     ScalingConfig,
     WorkerConfig,
 )
@@ -20,6 +22,8 @@ from meshq.pools.validate import (
     check_agent,
     check_concurrency,
     check_cpus,
+    check_llm_api,
+    check_runtime,
     check_scaling,
     parse_worker_args,
 )
@@ -29,7 +33,8 @@ from meshq.v1 import workers_pb2
 def agent_from_proto(msg: workers_pb2.AgentSpec) -> AgentConfig:
     return check_agent(AgentConfig(
         agent_name=msg.agent_name, rules=tuple(msg.rules), require_storage=msg.require_storage,
-        require_web_search=msg.require_web_search, model=msg.model))
+        require_web_search=msg.require_web_search, model=msg.model,
+        llm_api=check_llm_api(msg.llm_api)))
 
 
 def scaling_from_proto(spec: workers_pb2.PoolSpec) -> ScalingConfig:
@@ -61,11 +66,17 @@ def pool_config_from_proto(spec: workers_pb2.PoolSpec) -> PoolConfig:
         worker_args=parse_worker_args(spec.worker_args_json),
         agent=agent_from_proto(spec.agent) if has_agent else None,
         concurrency=check_concurrency(spec.concurrency or DEFAULT_CONCURRENCY))
+    runtime = check_runtime(RuntimeConfig(env=dict(spec.env), working_dir=spec.working_dir,
+                                          py_modules=tuple(spec.py_modules)))
     return PoolConfig(name=spec.name, worker=worker, scaling=scaling_from_proto(spec),
-                      cpus_per_actor=check_cpus(spec.cpus_per_actor or DEFAULT_CPUS))
+                      cpus_per_actor=check_cpus(spec.cpus_per_actor or DEFAULT_CPUS),
+                      runtime=runtime)
 
 
-def pool_spec_to_proto(config: PoolConfig) -> workers_pb2.PoolSpec:
+def pool_spec_to_proto(config: PoolConfig, *, reveal_env: bool = False
+                       ) -> workers_pb2.PoolSpec:
+    """The spec as replies show it: environment values read HIDDEN unless ``reveal_env``
+    (the pool store, which must re-create the pool)."""
     import json
 
     worker, scaling = config.worker, config.scaling
@@ -76,13 +87,15 @@ def pool_spec_to_proto(config: PoolConfig) -> workers_pb2.PoolSpec:
         replicas=scaling.replicas, min_replicas=scaling.min_replicas,
         max_replicas=scaling.max_replicas, target_backlog=scaling.target_backlog,
         concurrency=worker.concurrency, cpus_per_actor=config.cpus_per_actor,
-        cooldown_seconds=scaling.cooldown_seconds)
+        cooldown_seconds=scaling.cooldown_seconds,
+        env={k: (v if reveal_env else HIDDEN) for k, v in config.runtime.env.items()},
+        working_dir=config.runtime.working_dir, py_modules=list(config.runtime.py_modules))
     if worker.agent is not None:
         agent = worker.agent
         spec.agent.CopyFrom(workers_pb2.AgentSpec(
             agent_name=agent.agent_name, rules=list(agent.rules),
             require_storage=agent.require_storage, require_web_search=agent.require_web_search,
-            model=agent.model))
+            model=agent.model, llm_api=agent.llm_api))
     return spec
 
 

@@ -23,6 +23,9 @@ MAX_GRACE = 3600.0
 # Replica states, as ActorStatus.state reports them.
 STARTING = "starting"
 RUNNING = "running"
+"""Up, with its subscription to the queue open."""
+SUBSCRIBING = "subscribing"
+"""Up, but without an open subscription (opening, or reopening after an error)."""
 RESTARTING = "restarting"
 STOPPING = "stopping"
 STOPPED = "stopped"
@@ -40,6 +43,8 @@ class AgentConfig:
     require_web_search: bool = False
     model: str = ""
     """Empty: the adapter's default."""
+    llm_api: str = "responses"
+    """"responses" (OpenAI Responses API) or "chat" (Chat Completions only servers)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +79,40 @@ class ScalingConfig:
         return self.max_replicas > 0
 
 
+HIDDEN = "<hidden>"  # what replies show instead of an environment variable's value
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuntimeConfig:
+    """What Ray ships to every replica (its ``runtime_env``)."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables; values may be secrets: never logged, listed or exported."""
+    working_dir: str = ""
+    """A directory on the server's machine, or a remote zip URI."""
+    py_modules: tuple[str, ...] = ()
+    """Module paths on the server's machine, or remote zip URIs."""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.env or self.working_dir or self.py_modules)
+
+    def runtime_env(self) -> dict[str, object]:
+        """As Ray's ``runtime_env`` takes it."""
+        env: dict[str, object] = {}
+        if self.env:
+            env["env_vars"] = dict(self.env)
+        if self.working_dir:
+            env["working_dir"] = self.working_dir
+        if self.py_modules:
+            env["py_modules"] = list(self.py_modules)
+        return env
+
+    def __repr__(self) -> str:  # secrets stay out of logs and tracebacks
+        return (f"RuntimeConfig(env={sorted(self.env)}, working_dir={self.working_dir!r}, "
+                f"py_modules={self.py_modules!r})")
+
+
 @dataclass(frozen=True, kw_only=True)
 class PoolConfig:
     """A pool's settings, validated."""
@@ -82,6 +121,12 @@ class PoolConfig:
     worker: WorkerConfig
     scaling: ScalingConfig
     cpus_per_actor: float = DEFAULT_CPUS
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(room, name): pool names are unique within a room."""
+        return (self.worker.room, self.name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,7 +134,7 @@ class Connect:
     """How a replica reaches the queue service."""
 
     server_address: str
-    token: str = ""
+    token: str = field(default="", repr=False)
     tls_ca: str = ""
     """Path of the CA certificate on the replica's node ("" for plaintext)."""
 
@@ -102,6 +147,7 @@ class ReplicaSpec:
     worker: WorkerConfig
     connect: Connect
     cpus: float = DEFAULT_CPUS
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,6 +162,12 @@ class ReplicaStatus:
     incarnation: str = ""
     """Changes every time the replica's process (re)builds its worker."""
     pid: int = 0
+    jobs: tuple[tuple[str, float], ...] = ()
+    """(outcome, seconds) of the jobs finished since the previous status call (for metrics)."""
+    tokens: tuple[tuple[str, int, int], ...] = ()
+    """(model, input, output) LLM tokens used since the previous status call."""
+    retries: tuple[float, ...] = ()
+    """Back-off seconds of each subscription retry since the previous status call."""
 
 
 @dataclass(frozen=True, kw_only=True)

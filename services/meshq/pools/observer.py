@@ -8,6 +8,8 @@ is needed and the series carry no per-process labels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class PoolObserver:
     """Called by the pool supervisor; every hook is a no-op here."""
@@ -18,6 +20,19 @@ class PoolObserver:
     def jobs(self, pool: str, room: str, queue: str, *, in_flight: int, done: int,
              failed: int) -> None:
         """The pool's job counts: in flight now, done and failed since it started (monotonic)."""
+
+    def unsubscribed(self, pool: str, room: str, queue: str, count: int) -> None:
+        """Replicas that are up but hold no open subscription (they consume nothing)."""
+
+    def worker_activity(self, pool: str, room: str, queue: str, *,
+                        jobs: Sequence[tuple[str, float]],
+                        tokens: Sequence[tuple[str, int, int]],
+                        retries: Sequence[float] = ()) -> None:
+        """Jobs ((outcome, seconds)), LLM tokens ((model, input, output)) and subscription
+        retries (back-off seconds) of the pool's replicas since the last pass."""
+
+    def backend_restarted(self, backend: str) -> None:
+        """The execution substrate (a local Ray) died and was started again."""
 
     def restarted(self, pool: str, room: str, queue: str, index: int) -> None:
         """A replica's process was restarted or replaced."""

@@ -11,11 +11,19 @@ Pitfalls measured in NOTES.md and how this module meets them:
   ``meshq up``; that thread never exits (Ray's daemons die with the thread that made them).
 - ``ray.kill`` skips ``__ray_shutdown__``: a graceful stop calls the actor's ``stop`` first
   and kills it (without restart) afterwards.
+- A local Ray can die under us (killing its dashboard agent takes the raylet with it): the
+  driver survives, ``ray.is_initialized()`` stays true, every actor call then fails.
+  ``alive()`` checks the local daemons; ``restart()`` shuts Ray down and starts it again, and
+  the watchdog (``watchdog.py``) re-creates the pools on it.
+
+Ray failures are FAILED_PRECONDITION naming Ray and what to do: meshq itself answered (an
+UNAVAILABLE would read as "meshq is not reachable").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -23,9 +31,9 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from meshq.core.errors import Unavailable
+from meshq.core.errors import FailedPrecondition
 from meshq.pools.backend import PoolBackend, ReplicaHandle
-from meshq.pools.model import DEAD, RESTARTING, ReplicaSpec, ReplicaStatus
+from meshq.pools.model import DEAD, FAILED, RESTARTING, ReplicaSpec, ReplicaStatus
 from meshq.pools.replica import ReplicaRunner
 
 logger = logging.getLogger(__name__)
@@ -65,16 +73,17 @@ def _actor_class() -> Any:
 
 
 def probe(address: str, timeout: float = PROBE_TIMEOUT) -> None:
-    """Raise Unavailable unless something accepts TCP connections at ``address``."""
+    """Raise FailedPrecondition unless something accepts TCP connections at ``address``."""
     target = address.removeprefix("ray://")
     host, _, port = target.rpartition(":")
     if not host or not port.isdigit():
-        raise Unavailable(f"--ray-address {address!r} is not host:port (or 'auto' / 'local')")
+        raise FailedPrecondition(f"--ray-address {address!r} is not host:port (or 'auto' / "
+                                 "'local')")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
             pass
     except OSError as err:
-        raise Unavailable(
+        raise FailedPrecondition(
             f"cannot reach the Ray cluster at {address}: {err.strerror or err}; start it "
             "(`ray start --head` or `ray up deploy/ray/cluster.yaml`) or fix --ray-address"
         ) from None
@@ -119,10 +128,41 @@ class RayBackend(PoolBackend):
         try:
             await asyncio.wait_for(_init_in_keeper_thread(kwargs), INIT_TIMEOUT)
         except TimeoutError:
-            raise Unavailable(f"Ray at {self.address} did not answer within "
-                              f"{INIT_TIMEOUT:g}s") from None
-        except (ConnectionError, RuntimeError, ValueError) as err:
-            raise Unavailable(f"cannot start or join Ray at {self.address}: {err}") from None
+            raise FailedPrecondition(self._advice(f"did not start within {INIT_TIMEOUT:g}s")
+                                     ) from None
+        except Exception as err:
+            raise FailedPrecondition(self._advice(f"failed: {type(err).__name__}: {err}")
+                                     ) from None
+
+    def _advice(self, what: str) -> str:
+        if self.address == "local":
+            return (f"Ray (a local instance for the pools) {what}. meshq itself is up. Look at "
+                    "/tmp/ray/session_latest/logs (raylet.err, gcs_server.err), free memory "
+                    "and /tmp space, end stale Ray processes with `ray stop`, then start the "
+                    "pool again (or join a running cluster with --ray-address)")
+        return (f"Ray at {self.address} {what}. meshq itself is up. Check the cluster "
+                "(`ray status --address ...`) and that its Ray and Python versions match "
+                "this node's")
+
+    @property
+    def started(self) -> bool:
+        return self._ready
+
+    async def alive(self) -> bool:
+        """False when the local Ray this backend started has died (its raylet or GCS process
+        exited). A joined cluster is not ours to judge: always True."""
+        if self.address != "local" or not self._ready:
+            return True
+        return await asyncio.to_thread(_local_daemons_alive)
+
+    async def restart(self) -> None:
+        """Shut the dead local Ray down and start a new one (actors are gone with it)."""
+        import ray
+
+        async with self._lock:
+            self._ready = False
+            await asyncio.to_thread(ray.shutdown)
+        await self.ensure_ready()
 
     def reachable(self, spec: ReplicaSpec) -> ReplicaSpec:
         """On a multi-node cluster, actors on other nodes cannot dial this node's loopback:
@@ -140,21 +180,48 @@ class RayBackend(PoolBackend):
         return replace(spec, connect=connect)
 
     async def start_replica(self, spec: ReplicaSpec, index: int) -> ReplicaHandle:
+        if not self._ready:  # restarting: any Ray call now would auto-start another Ray
+            raise FailedPrecondition("Ray is restarting; the replica starts once it is back")
         spec = self.reachable(spec)
-        actor = _actor_class().options(num_cpus=spec.cpus, scheduling_strategy="SPREAD")
-        actor = actor.remote(spec, index)
+        options: dict[str, Any] = {"num_cpus": spec.cpus, "scheduling_strategy": "SPREAD"}
+        if not spec.runtime.empty:  # Ray merges it with the job's runtime_env (env_vars too)
+            options["runtime_env"] = spec.runtime.runtime_env()
+        actor = _actor_class().options(**options).remote(spec, index)
         return ReplicaHandle(index, actor)
+
+    async def prepare(self, spec: ReplicaSpec) -> ReplicaSpec:
+        """Upload a pool's local working_dir / py_modules to the cluster once, at pool start,
+        and name them by URI in the spec every replica gets (Ray takes local paths only at
+        ``ray.init``, for a whole job; a pool's own need the upload ``ray.init`` does). All
+        replicas, restarted or added later, run the code as it was when the pool started."""
+        runtime = spec.runtime
+        if not (runtime.working_dir or runtime.py_modules):
+            return spec
+        try:
+            shipped = await asyncio.to_thread(_upload_local_paths, runtime.runtime_env())
+        except Exception as err:
+            raise FailedPrecondition(f"Ray could not ship working_dir / py_modules: "
+                                     f"{type(err).__name__}: {err}") from None
+        return replace(spec, runtime=replace(
+            runtime, working_dir=str(shipped.get("working_dir") or ""),
+            py_modules=tuple(str(m) for m in shipped.get("py_modules") or ())))
 
     async def replica_status(self, handle: ReplicaHandle, *, timeout: float) -> ReplicaStatus:
         import ray
 
+        if not self._ready:
+            return ReplicaStatus(state=RESTARTING)
         try:
             status: ReplicaStatus = await asyncio.wait_for(
                 _awaitable(handle.ref.status.remote()), timeout)
             return status
         except TimeoutError:
             return ReplicaStatus(state=RESTARTING)
-        except ray.exceptions.ActorDiedError:
+        except ray.exceptions.RuntimeEnvSetupError as err:
+            return ReplicaStatus(state=FAILED, last_error=_runtime_env_error(err))
+        except ray.exceptions.ActorDiedError as err:
+            if "runtime env" in str(err).lower() or "runtime_env" in str(err).lower():
+                return ReplicaStatus(state=FAILED, last_error=_runtime_env_error(err))
             return ReplicaStatus(state=DEAD)
         except ray.exceptions.RayActorError:
             return ReplicaStatus(state=RESTARTING)
@@ -163,6 +230,8 @@ class RayBackend(PoolBackend):
         import ray
 
         status = ReplicaStatus(state=DEAD)
+        if not self._ready:
+            return status  # its Ray is gone (or restarting): so is the replica
         try:
             status = await asyncio.wait_for(_awaitable(handle.ref.stop.remote(grace)),
                                             grace + STOP_MARGIN)
@@ -173,6 +242,45 @@ class RayBackend(PoolBackend):
             logger.info("replica %d was already gone: %s", handle.index, err)
         ray.kill(handle.ref, no_restart=True)
         return status
+
+
+def _upload_local_paths(env: dict[str, Any]) -> dict[str, Any]:
+    """What ``ray.init`` does to a job's runtime_env: zip local paths into the GCS (by content
+    hash, so a second pool of the same code uploads nothing) and name them by URI."""
+    import ray
+    from ray._private.runtime_env.py_modules import upload_py_modules_if_needed
+    from ray._private.runtime_env.working_dir import upload_working_dir_if_needed
+
+    scratch = ray._private.worker.global_worker.node.get_runtime_env_dir_path()  # type: ignore[union-attr]
+    env = {k: v for k, v in env.items() if k != "env_vars"}
+    env = upload_py_modules_if_needed(env, include_gitignore=True, scratch_dir=scratch,
+                                      logger=logger)
+    env = upload_working_dir_if_needed(env, include_gitignore=True, scratch_dir=scratch,
+                                       logger=logger)
+    env.pop("excludes", None)
+    return dict(env)
+
+
+def _local_daemons_alive() -> bool:
+    """Whether the GCS and raylet processes of this driver's local Ray still run.
+
+    Reads the driver's process table (``ray._private``: Ray has no public call for it); if
+    that is not there, asks the GCS whether a node is alive."""
+    import ray
+
+    node = getattr(getattr(ray, "_private", None), "worker", None)
+    node = getattr(getattr(node, "global_worker", None), "node", None)
+    processes = getattr(node, "all_processes", None)
+    if isinstance(processes, dict) and processes:
+        for name in ("gcs_server", "raylet"):
+            for info in processes.get(name, []):
+                if info.process.poll() is not None:
+                    return False
+        return True
+    try:
+        return any(n.get("Alive") for n in ray.nodes())
+    except Exception:
+        return False
 
 
 async def _init_in_keeper_thread(kwargs: dict[str, Any]) -> None:
@@ -205,6 +313,8 @@ async def _init_in_keeper_thread(kwargs: dict[str, Any]) -> None:
                 break
             except BaseException as err:
                 if attempt == attempts:
+                    with contextlib.suppress(Exception):  # reap what the failed start left
+                        ray.shutdown()
                     loop.call_soon_threadsafe(settle, err)
                     return
                 logger.warning("starting a local Ray failed (%s); trying once more", err)
@@ -214,6 +324,13 @@ async def _init_in_keeper_thread(kwargs: dict[str, Any]) -> None:
 
     threading.Thread(target=keeper, name="meshq-ray-keeper", daemon=True).start()
     await done
+
+
+def _runtime_env_error(err: BaseException) -> str:
+    """Ray's whole message (it says which path or package failed), without its traceback."""
+    text = str(err).strip()
+    return "Ray could not set up the replica's runtime_env (env, working_dir, py_modules): " + (
+        text if len(text) <= 4000 else text[-4000:])
 
 
 async def _awaitable(ref: Any) -> Any:

@@ -12,14 +12,17 @@ import asyncio
 import logging
 import os
 import uuid
+from collections import deque
 from typing import Any
 
+from meshq.agents.observer import WorkerObserver, call_hook
 from meshq.pools.model import (
     FAILED,
     RUNNING,
     STARTING,
     STOPPED,
     STOPPING,
+    SUBSCRIBING,
     ReplicaSpec,
     ReplicaStatus,
 )
@@ -27,7 +30,8 @@ from meshq.pools.workerspec import build_worker
 
 logger = logging.getLogger(__name__)
 
-MAX_ERROR_CHARS = 500  # error text a status carries
+MAX_ERROR_CHARS = 2000  # error text a status carries (long enough for whole import errors)
+MAX_PENDING_JOBS = 10_000  # finished jobs a replica keeps for the next status call, at most
 STOP_MARGIN = 5.0  # seconds beyond the grace a worker's stop() may take before it is abandoned
 
 
@@ -44,6 +48,50 @@ def _worker_running(worker: Any) -> bool:
     return True
 
 
+class ActivityRecorder(WorkerObserver):
+    """Keeps what the worker did until the supervisor's next status call takes it, and passes
+    every hook on to the worker's own observer.
+
+    A replica runs in another process (a Ray actor): the service process exports its job
+    durations and LLM tokens, with the pool's labels, from what each status call carries."""
+
+    def __init__(self, inner: WorkerObserver) -> None:
+        self.inner = inner
+        self._jobs: deque[tuple[str, float]] = deque(maxlen=MAX_PENDING_JOBS)
+        self._tokens: dict[str, list[int]] = {}
+        self._retries: deque[float] = deque(maxlen=MAX_PENDING_JOBS)
+
+    def worker_started(self, queue: str) -> None:
+        call_hook(self.inner.worker_started, queue)
+
+    def receive_retry(self, queue: str, backoff_seconds: float) -> None:
+        self._retries.append(backoff_seconds)
+        call_hook(self.inner.receive_retry, queue, backoff_seconds)
+
+    def job_finished(self, queue: str, outcome: str, seconds: float) -> None:
+        self._jobs.append((outcome, seconds))
+        call_hook(self.inner.job_finished, queue, outcome, seconds)
+
+    def job_done(self, queue: str, message_id: str, attempt: int, outcome: str,
+                 seconds: float) -> None:
+        call_hook(self.inner.job_done, queue, message_id, attempt, outcome, seconds)
+
+    def llm_tokens(self, model: str, input_tokens: int, output_tokens: int) -> None:
+        counts = self._tokens.setdefault(model, [0, 0])
+        counts[0] += max(0, input_tokens)
+        counts[1] += max(0, output_tokens)
+        call_hook(self.inner.llm_tokens, model, input_tokens, output_tokens)
+
+    def take(self) -> dict[str, tuple[Any, ...]]:
+        """What happened since the last call (as ``ReplicaStatus`` fields), and forget it."""
+        taken = {"jobs": tuple(self._jobs), "retries": tuple(self._retries),
+                 "tokens": tuple((m, i, o) for m, (i, o) in self._tokens.items())}
+        self._jobs.clear()
+        self._retries.clear()
+        self._tokens.clear()
+        return taken
+
+
 class ReplicaRunner:
     """Runs one Worker for one pool replica."""
 
@@ -55,11 +103,15 @@ class ReplicaRunner:
         self._error = ""
         self._worker: Any = None
         self._room: Any = None
+        self._recorder: ActivityRecorder | None = None
 
     async def start(self) -> None:
         """Build the worker and start consuming; on failure record the error, never raise."""
         try:
             self._worker = build_worker(self.spec.worker)
+            if isinstance(getattr(self._worker, "observer", None), WorkerObserver):
+                self._recorder = ActivityRecorder(self._worker.observer)
+                self._worker.observer = self._recorder
             self._room = self._open_room()
             await self._worker.start(self._room)
         except Exception as err:
@@ -91,9 +143,13 @@ class ReplicaRunner:
     def status(self) -> ReplicaStatus:
         stats = getattr(self._worker, "stats", None)
         state = self._state
+        last_error = self._error or (getattr(stats, "last_error", None) or "")
         if state == RUNNING and not _worker_running(self._worker):
             state = FAILED  # the worker stopped itself on a terminal consumer error
-        last_error = self._error or (getattr(stats, "last_error", None) or "")
+        elif state == RUNNING and getattr(self._worker, "subscribed", True) is False:
+            state = SUBSCRIBING  # up, but consuming nothing: say why
+            last_error = getattr(self._worker, "subscription_error", "") or last_error
+        activity = self._recorder.take() if self._recorder is not None else {}
         return ReplicaStatus(
             state=state,
             in_flight=int(getattr(stats, "in_flight", 0)),
@@ -102,6 +158,7 @@ class ReplicaRunner:
             last_error=str(last_error)[:MAX_ERROR_CHARS],
             incarnation=self.incarnation,
             pid=os.getpid(),
+            **activity,
         )
 
     async def stop(self, grace: float) -> ReplicaStatus:

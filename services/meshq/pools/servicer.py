@@ -1,4 +1,9 @@
-"""WorkerService: proto in, ``PoolManager`` call, proto out; errors mapped by ``rpc_errors``."""
+"""WorkerService: proto in, ``PoolManager`` call, proto out; errors mapped by ``rpc_errors``.
+
+Pool-name RPCs learn a pool's room only by looking it up: the lookup sees only rooms where the
+caller holds the ``workers`` grant, so another room's pool answers NOT_FOUND exactly like a
+name nobody uses (nothing to enumerate, no room named).
+"""
 
 from __future__ import annotations
 
@@ -14,27 +19,22 @@ from meshq.v1 import workers_pb2, workers_pb2_grpc
 WORKERS_GRANT = "workers"
 
 
-def _require(room: str) -> None:
-    """Pool-name RPCs learn their room after the lookup: check the caller may use it."""
-    from meshq.security.context import require
-
-    require(room, WORKERS_GRANT)
-
-
 def _visible(room: str) -> bool:
     from meshq.security.context import may_see
 
     return may_see(room, WORKERS_GRANT)
 
 
+def _named(name: str, room: str) -> tuple[str, str]:
+    check_name("name", name)
+    if room:
+        check_name("room", room)
+    return name, room
+
+
 class WorkerServicer(workers_pb2_grpc.WorkerServiceServicer):
     def __init__(self, manager: PoolManager) -> None:
         self.manager = manager
-
-    def _named(self, name: str) -> str:
-        check_name("name", name)
-        _require(self.manager.pool(name).config.worker.room)
-        return name
 
     @rpc_errors
     async def StartPool(self, request: workers_pb2.StartPoolRequest,
@@ -48,14 +48,14 @@ class WorkerServicer(workers_pb2_grpc.WorkerServiceServicer):
                         context: grpc.aio.ServicerContext) -> workers_pb2.ListPoolsResponse:
         if request.room:
             check_name("room", request.room)
-        pools = [p for p in self.manager.list_pools(request.room)
-                 if _visible(p.config.worker.room)]
+        pools = self.manager.list_pools(request.room, visible=_visible)
         return workers_pb2.ListPoolsResponse(pools=[pool_to_proto(p) for p in pools])
 
     @rpc_errors
     async def GetPool(self, request: workers_pb2.GetPoolRequest,
                       context: grpc.aio.ServicerContext) -> workers_pb2.GetPoolResponse:
-        snap = self.manager.get_pool(self._named(request.name))
+        name, room = _named(request.name, request.room)
+        snap = self.manager.get_pool(name, room, visible=_visible)
         return workers_pb2.GetPoolResponse(pool=pool_to_proto(snap))
 
     @rpc_errors
@@ -64,16 +64,18 @@ class WorkerServicer(workers_pb2_grpc.WorkerServiceServicer):
         def field(name: str) -> int | None:
             return getattr(request, name) if request.HasField(name) else None
 
+        name, room = _named(request.name, request.room)
         snap = await self.manager.scale_pool(
-            self._named(request.name), replicas=field("replicas"),
-            min_replicas=field("min_replicas"), max_replicas=field("max_replicas"),
-            target_backlog=field("target_backlog"))
+            name, room, replicas=field("replicas"), min_replicas=field("min_replicas"),
+            max_replicas=field("max_replicas"), target_backlog=field("target_backlog"),
+            visible=_visible)
         return workers_pb2.ScalePoolResponse(pool=pool_to_proto(snap))
 
     @rpc_errors
     async def StopPool(self, request: workers_pb2.StopPoolRequest,
                        context: grpc.aio.ServicerContext) -> workers_pb2.StopPoolResponse:
         grace = check_seconds("grace_seconds", request.grace_seconds, maximum=MAX_GRACE)
-        snap = await self.manager.stop_pool(self._named(request.name),
-                                            grace=grace or DEFAULT_STOP_GRACE)
+        name, room = _named(request.name, request.room)
+        snap = await self.manager.stop_pool(name, room, grace=grace or DEFAULT_STOP_GRACE,
+                                            visible=_visible)
         return workers_pb2.StopPoolResponse(pool=pool_to_proto(snap))

@@ -13,10 +13,10 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from meshq.core.errors import FailedPrecondition, Unavailable
+from meshq.core.errors import FailedPrecondition
 from meshq.pools.autoscaler import desired_replicas
 from meshq.pools.backend import PoolBackend, ReplicaHandle
 from meshq.pools.model import (
@@ -28,6 +28,7 @@ from meshq.pools.model import (
     STARTING,
     STOPPED,
     STOPPING,
+    SUBSCRIBING,
     ActorSnapshot,
     Connect,
     PoolConfig,
@@ -75,9 +76,13 @@ class _Replica:
     base_failed: int = 0
 
     def observe(self, status: ReplicaStatus) -> bool:
-        """Take a fresh status; True when the replica restarted since the last one."""
-        if status.state == RESTARTING and not status.incarnation:
-            self.status = dataclasses.replace(self.status, state=RESTARTING)
+        """Take a fresh status; True when the replica restarted since the last one.
+
+        A status without an incarnation did not come from the replica (a status call that
+        timed out, a stop whose answer was lost): it changes the state only, and the counters
+        last reported stay (zeros from nowhere would erase jobs the replica did)."""
+        if not status.incarnation:
+            self.status = dataclasses.replace(self.status, state=status.state)
             return False
         restarted = bool(self.incarnation and status.incarnation
                          and status.incarnation != self.incarnation)
@@ -124,8 +129,9 @@ class PoolSupervisor:
         self.backend = backend
         self.state = STARTING
         self.wanted = 0
-        self._spec = ReplicaSpec(pool=config.name, worker=config.worker, connect=connect,
-                                 cpus=config.cpus_per_actor)
+        self._base_spec = ReplicaSpec(pool=config.name, worker=config.worker, connect=connect,
+                                      cpus=config.cpus_per_actor, runtime=config.runtime)
+        self._spec = self._base_spec
         self._load = load
         self._observer = observer or PoolObserver()
         self._timing = timing or SupervisorTiming()
@@ -151,6 +157,7 @@ class PoolSupervisor:
         """Start the first replicas and wait until they run; on failure leave nothing behind."""
         try:
             await self.backend.ensure_ready()
+            self._spec = await self.backend.prepare(self._base_spec)
             self.wanted = await self._initial_wanted()
             for index in range(self.wanted):
                 await self._start_replica(index)
@@ -162,6 +169,43 @@ class PoolSupervisor:
         self.state = RUNNING
         self._task = asyncio.get_running_loop().create_task(
             self._run(), name=f"meshq-pool-supervisor-{self.name}")
+
+    def reset_for_retry(self) -> None:
+        """After a failed ``start``: ready to be started again (a stored pool re-created)."""
+        self.state = STARTING
+        self.wanted = 0
+
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """No supervision pass runs inside (the watchdog restarts the backend meanwhile)."""
+        async with self._lock:
+            yield
+
+    async def recreate(self) -> None:
+        """Every replica was lost with its execution substrate (a local Ray that died and was
+        started again): start the wanted number afresh, each index keeping its counters and
+        counting a restart. Their unsettled jobs came back when their streams closed or come
+        back by lease expiry. Call inside ``paused()``."""
+        if self._stopping.is_set():
+            return
+        self._spec = await self.backend.prepare(self._base_spec)  # shipped code died too
+        lost: dict[int, _Replica | None] = dict(self._active)
+        for replica in list(self._retiring.values()):
+            self._forget(replica)
+        self._active.clear()
+        for index in range(self.wanted):
+            handle = await self.backend.start_replica(self._spec, index)
+            old = lost.pop(index, None)
+            if old is None:
+                self._active[index] = _Replica(index=index, handle=handle)
+                continue
+            old.replaced(handle)  # its counters and restarts carry over
+            self._active[index] = old
+            self._restarted(index)
+        for replica in filter(None, lost.values()):  # indices beyond the wanted count
+            self._retired_done += replica.done
+            self._retired_failed += replica.failed
+        self._report()
 
     async def stop(self, grace: float) -> PoolSnapshot:
         """Stop supervising and stop every replica gracefully; the last snapshot."""
@@ -210,7 +254,10 @@ class PoolSupervisor:
         statuses = await asyncio.gather(
             *(self._status(r.handle) for r in replicas))
         for replica, status in zip(replicas, statuses, strict=True):
-            if status.state == DEAD:
+            self._forward_observations(status)
+            if status.state == DEAD and not await self.backend.alive():
+                replica.observe(ReplicaStatus(state=RESTARTING))  # the watchdog's to mend
+            elif status.state == DEAD:
                 logger.warning("pool %s replica %d is gone; replacing it", self.name,
                                replica.index)
                 replica.replaced(await self.backend.start_replica(self._spec, replica.index))
@@ -226,6 +273,18 @@ class PoolSupervisor:
             logger.warning("pool %s: status of replica %d failed: %s", self.name, handle.index,
                            err)
             return ReplicaStatus(state=RESTARTING)
+
+    def _forward_observations(self, status: ReplicaStatus) -> None:
+        """Jobs and LLM tokens the replica recorded since its last status, to the observer
+        (so the server's /metrics carries what pool actors do)."""
+        if not (status.jobs or status.tokens or status.retries):
+            return
+        try:
+            self._observer.worker_activity(self.name, self.config.worker.room,
+                                           self.config.worker.queue, jobs=status.jobs,
+                                           tokens=status.tokens, retries=status.retries)
+        except Exception:
+            logger.exception("pool observer failed")
 
     def _restarted(self, index: int) -> None:
         worker = self.config.worker
@@ -280,8 +339,10 @@ class PoolSupervisor:
 
         async def retire() -> None:
             try:
-                replica.observe(await self.backend.stop_replica(
-                    replica.handle, self._timing.retire_grace))
+                status = await self.backend.stop_replica(replica.handle,
+                                                         self._timing.retire_grace)
+                self._forward_observations(status)
+                replica.observe(status)
             except Exception:
                 logger.exception("pool %s: stopping replica %d failed", self.name, replica.index)
             self._forget(replica)
@@ -307,10 +368,19 @@ class PoolSupervisor:
                 index, error = failed[0]
                 raise FailedPrecondition(f"pool {self.name}: replica {index} could not start "
                                          f"its worker: {error}")
+            # UNAVAILABLE is waited through: the server may not serve yet (a re-created pool)
+            refused = [(i, s.last_error) for i, s in states.items()
+                       if s.state == SUBSCRIBING and s.last_error
+                       and not s.last_error.startswith("UNAVAILABLE")]
+            if refused:
+                index, error = refused[0]
+                worker = self.config.worker
+                raise FailedPrecondition(f"pool {self.name}: replica {index} cannot subscribe to "
+                                  f"{worker.room}/{worker.queue}: {error}")
             if all(s.state == RUNNING for s in states.values()):
                 return
             if self._clock() >= deadline:
-                raise Unavailable(
+                raise FailedPrecondition(
                     f"pool {self.name}: replicas did not start within "
                     f"{self._timing.start_timeout:g}s (is the cluster short of CPUs? each "
                     f"replica asks for {self.config.cpus_per_actor:g})")
@@ -326,6 +396,7 @@ class PoolSupervisor:
             return_exceptions=True)
         for replica, result in zip(replicas, results, strict=True):
             if isinstance(result, ReplicaStatus):
+                self._forward_observations(result)
                 replica.observe(result)
             elif isinstance(result, BaseException):
                 logger.warning("pool %s: stopping replica %d failed: %s", self.name,
@@ -345,6 +416,9 @@ class PoolSupervisor:
             self._observer.jobs(self.name, worker.room, worker.queue,
                                 in_flight=snap.jobs_in_flight, done=snap.jobs_done,
                                 failed=snap.jobs_failed)
+            self._observer.unsubscribed(
+                self.name, worker.room, worker.queue,
+                sum(1 for a in snap.actors if a.state == SUBSCRIBING))
         except Exception:
             logger.exception("pool observer failed")
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from meshq.core.errors import InvalidArgument
@@ -14,12 +16,19 @@ from meshq.pools.model import (
     MAX_CPUS,
     MAX_REPLICAS,
     AgentConfig,
+    RuntimeConfig,
     ScalingConfig,
 )
 
 MAX_RULE_BYTES = 16 * 1024
 MAX_RULES = 100
 MAX_ARGS_BYTES = 64 * 1024
+MAX_ENV_VARS = 100
+MAX_ENV_VALUE_BYTES = 32 * 1024
+MAX_PATH_BYTES = 4096
+MAX_PY_MODULES = 20
+LLM_APIS = ("responses", "chat")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def check_scaling(scaling: ScalingConfig, *, max_allowed: int = MAX_REPLICAS) -> ScalingConfig:
@@ -77,3 +86,47 @@ def parse_worker_args(text: str) -> dict[str, Any]:
         if not str(key).isidentifier():
             raise InvalidArgument(f"worker_args_json key {shown(key)} is not a Python identifier")
     return dict(value)
+
+
+def check_llm_api(value: str) -> str:
+    """"responses" (also for empty) or "chat"."""
+    value = value or LLM_APIS[0]
+    if value not in LLM_APIS:
+        raise InvalidArgument(f"agent.llm_api must be one of {', '.join(LLM_APIS)}, "
+                              f"got {shown(value)}")
+    return value
+
+
+def check_runtime(runtime: RuntimeConfig) -> RuntimeConfig:
+    """Environment names and sizes (values are never echoed), and the paths Ray will ship:
+    a local path must be an existing absolute path on this machine; a URI is Ray's to fetch."""
+    if len(runtime.env) > MAX_ENV_VARS:
+        raise InvalidArgument(f"env has {len(runtime.env)} variables; the limit is {MAX_ENV_VARS}")
+    for name, value in runtime.env.items():
+        if not _ENV_NAME.match(name):
+            raise InvalidArgument(f"env name {shown(name)} is not a variable name "
+                                  "(letters, digits and _, not starting with a digit)")
+        if len(value.encode()) > MAX_ENV_VALUE_BYTES or "\0" in value:
+            raise InvalidArgument(f"env {name}: the value is over {MAX_ENV_VALUE_BYTES} bytes "
+                                  "or contains NUL")
+    if runtime.working_dir:
+        _check_shipped("working_dir", runtime.working_dir, directory=True)
+    if len(runtime.py_modules) > MAX_PY_MODULES:
+        raise InvalidArgument(f"py_modules has {len(runtime.py_modules)} entries; the limit is "
+                              f"{MAX_PY_MODULES}")
+    for module in runtime.py_modules:
+        _check_shipped("py_modules", module, directory=False)
+    return runtime
+
+
+def _check_shipped(field: str, value: str, *, directory: bool) -> None:
+    check_text(field, value, max_bytes=MAX_PATH_BYTES)
+    if "://" in value:
+        return
+    path = Path(value)
+    if not path.is_absolute():
+        raise InvalidArgument(f"{field} {shown(value)} must be an absolute path on the server's "
+                              "machine (or a remote URI such as https://.../x.zip)")
+    if directory and not path.is_dir() or not directory and not path.exists():
+        raise InvalidArgument(f"{field} {shown(value)} does not exist on the server's machine"
+                              + (" as a directory" if directory else ""))

@@ -29,13 +29,14 @@ from meshq.core.files import PRIVATE_FILE, create_private_file, make_private_dir
 
 logger = logging.getLogger(__name__)
 
-# The files each service opens in the data dir (SQLite databases), by service name; a
-# service that is not here (workers) opens no store and takes no lock. The storage service
-# keeps a folder, not a file: its lock alone guards it.
+# The files each service opens in the data dir (SQLite databases), by service name. The
+# storage service keeps a folder, not a file: its lock alone guards it. The workers service
+# keeps the pools' desired state (two of them on one data dir would both re-create them).
 STORE_FILES: dict[str, tuple[str, ...]] = {
     "queue": ("queues.db",),
     "scheduler": ("scheduler.db",),
     "storage": (),
+    "workers": ("pools.db",),
 }
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 

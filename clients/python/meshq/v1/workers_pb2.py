@@ -24,41 +24,45 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16meshq/v1/workers.proto\x12\x08meshq.v1\"r\n\tAgentSpec\x12\x12\n\nagent_name\x18\x01 \x01(\t\x12\r\n\x05rules\x18\x02 \x03(\t\x12\x17\n\x0frequire_storage\x18\x03 \x01(\x08\x12\x1a\n\x12require_web_search\x18\x04 \x01(\x08\x12\r\n\x05model\x18\x05 \x01(\t\"\xa6\x02\n\x08PoolSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04room\x18\x02 \x01(\t\x12\r\n\x05queue\x18\x03 \x01(\t\x12\"\n\x05\x61gent\x18\x04 \x01(\x0b\x32\x13.meshq.v1.AgentSpec\x12\x14\n\x0cworker_class\x18\x05 \x01(\t\x12\x18\n\x10worker_args_json\x18\x06 \x01(\t\x12\x10\n\x08replicas\x18\x07 \x01(\r\x12\x14\n\x0cmin_replicas\x18\x08 \x01(\r\x12\x14\n\x0cmax_replicas\x18\t \x01(\r\x12\x16\n\x0etarget_backlog\x18\n \x01(\r\x12\x13\n\x0b\x63oncurrency\x18\x0b \x01(\r\x12\x16\n\x0e\x63pus_per_actor\x18\x0c \x01(\x01\x12\x18\n\x10\x63ooldown_seconds\x18\r \x01(\x01\"\x82\x01\n\x0b\x41\x63torStatus\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05state\x18\x02 \x01(\t\x12\x11\n\tin_flight\x18\x03 \x01(\r\x12\x0c\n\x04\x64one\x18\x04 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x04\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x10\n\x08restarts\x18\x07 \x01(\r\"\xe2\x01\n\x04Pool\x12 \n\x04spec\x18\x01 \x01(\x0b\x32\x12.meshq.v1.PoolSpec\x12\x17\n\x0freplicas_wanted\x18\x02 \x01(\r\x12\x18\n\x10replicas_running\x18\x03 \x01(\r\x12\x16\n\x0ejobs_in_flight\x18\x04 \x01(\r\x12\x11\n\tjobs_done\x18\x05 \x01(\x04\x12\x13\n\x0bjobs_failed\x18\x06 \x01(\x04\x12%\n\x06\x61\x63tors\x18\x07 \x03(\x0b\x32\x15.meshq.v1.ActorStatus\x12\r\n\x05state\x18\x08 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\t \x01(\t\"4\n\x10StartPoolRequest\x12 \n\x04spec\x18\x01 \x01(\x0b\x32\x12.meshq.v1.PoolSpec\"1\n\x11StartPoolResponse\x12\x1c\n\x04pool\x18\x01 \x01(\x0b\x32\x0e.meshq.v1.Pool\" \n\x10ListPoolsRequest\x12\x0c\n\x04room\x18\x01 \x01(\t\"2\n\x11ListPoolsResponse\x12\x1d\n\x05pools\x18\x01 \x03(\x0b\x32\x0e.meshq.v1.Pool\"\x1e\n\x0eGetPoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"/\n\x0fGetPoolResponse\x12\x1c\n\x04pool\x18\x01 \x01(\x0b\x32\x0e.meshq.v1.Pool\"\xcc\x01\n\x10ScalePoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\x08replicas\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\x19\n\x0cmin_replicas\x18\x03 \x01(\rH\x01\x88\x01\x01\x12\x19\n\x0cmax_replicas\x18\x04 \x01(\rH\x02\x88\x01\x01\x12\x1b\n\x0etarget_backlog\x18\x05 \x01(\rH\x03\x88\x01\x01\x42\x0b\n\t_replicasB\x0f\n\r_min_replicasB\x0f\n\r_max_replicasB\x11\n\x0f_target_backlog\"1\n\x11ScalePoolResponse\x12\x1c\n\x04pool\x18\x01 \x01(\x0b\x32\x0e.meshq.v1.Pool\"6\n\x0fStopPoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rgrace_seconds\x18\x02 \x01(\x01\"0\n\x10StopPoolResponse\x12\x1c\n\x04pool\x18\x01 \x01(\x0b\x32\x0e.meshq.v1.Pool2\xe4\x02\n\rWorkerService\x12\x44\n\tStartPool\x12\x1a.meshq.v1.StartPoolRequest\x1a\x1b.meshq.v1.StartPoolResponse\x12\x44\n\tListPools\x12\x1a.meshq.v1.ListPoolsRequest\x1a\x1b.meshq.v1.ListPoolsResponse\x12>\n\x07GetPool\x12\x18.meshq.v1.GetPoolRequest\x1a\x19.meshq.v1.GetPoolResponse\x12\x44\n\tScalePool\x12\x1a.meshq.v1.ScalePoolRequest\x1a\x1b.meshq.v1.ScalePoolResponse\x12\x41\n\x08StopPool\x12\x19.meshq.v1.StopPoolRequest\x1a\x1a.meshq.v1.StopPoolResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16meshq/v1/workers.proto\x12\x08meshq.v1\"\x83\x01\n\tAgentSpec\x12\x12\n\nagent_name\x18\x01 \x01(\t\x12\r\n\x05rules\x18\x02 \x03(\t\x12\x17\n\x0frequire_storage\x18\x03 \x01(\x08\x12\x1a\n\x12require_web_search\x18\x04 \x01(\x08\x12\r\n\x05model\x18\x05 \x01(\t\x12\x0f\n\x07llm_api\x18\x06 \x01(\t\"\xa5\x03\n\x08PoolSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04room\x18\x02 \x01(\t\x12\r\n\x05queue\x18\x03 \x01(\t\x12\"\n\x05\x61gent\x18\x04 \x01(\x0b\x32\x13.meshq.v1.AgentSpec\x12\x14\n\x0cworker_class\x18\x05 \x01(\t\x12\x18\n\x10worker_args_json\x18\x06 \x01(\t\x12\x10\n\x08replicas\x18\x07 \x01(\r\x12\x14\n\x0cmin_replicas\x18\x08 \x01(\r\x12\x14\n\x0cmax_replicas\x18\t \x01(\r\x12\x16\n\x0etarget_backlog\x18\n \x01(\r\x12\x13\n\x0b\x63oncurrency\x18\x0b \x01(\r\x12\x16\n\x0e\x63pus_per_actor\x18\x0c \x01(\x01\x12\x18\n\x10\x63ooldown_seconds\x18\r \x01(\x01\x12(\n\x03\x65nv\x18\x0e \x03(\x0b\x32\x1b.meshq.v1.PoolSpec.EnvEntry\x12\x13\n\x0bworking_dir\x18\x0f \x01(\t\x12\x12\n\npy_modules\x18\x10 \x03(\t\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x82\x01\n\x0b\x41\x63torStatus\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05state\x18\x02 \x01(\t\x12\x11\n\tin_flight\x18\x03 \x01(\r\x12\x0c\n\x04\x64one\x18\x04 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x04\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x10\n\x08restarts\x18\x07 \x01(\r\"\xe2\x01\n\x04Pool\x12 \n\x04spec\x18\x01 \x01(\x0b\x32\x12.meshq.v1.PoolSpec\x12\x17\n\x0freplicas_wanted\x18\x02 \x01(\r\x12\x18\n\x10replicas_running\x18\x03 \x01(\r\x12\x16\n\x0ejobs_in_flight\x18\x04 \x01(\r\x12\x11\n\tjobs_done\x18\x05 \x01(\x04\x12\x13\n\x0bjobs_failed\x18\x06 \x01(\x04\x12%\n\x06\x61\x63tors\x18\x07 \x03(\x0b\x32\x15.meshq.v1.ActorStatus\x12\r\n\x05state\x18\x08 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\t \x01(\t\"4\n\x10StartPoolRequest\x12 \n\x04spec\x18\x01 \x01(\x0b\x32\x12.meshq.v1.PoolSpec\"1\n\x11StartPoolResponse\x12\x1c\n\x04pool\x18\x01 \x01(\x0b\x32\x0e.meshq.v1.Pool\" \n\x10ListPoolsRequest\x12\x0c\n\x04room\x18\x01 \x01(\t\"2\n\x11ListPoolsResponse\x12\x1d\n\x05pools\x18\x01 \x03(\x0b\x32\x0e.meshq.v1.Pool\",\n\x0eGetPoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04room\x18\x02 \x01(\t\"/\n\x0fGetPoolResponse\x12\x1c\n\x04pool\x18\x01 \x01(\x0b\x32\x0e.meshq.v1.Pool\"\xda\x01\n\x10ScalePoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\x08replicas\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\x19\n\x0cmin_replicas\x18\x03 \x01(\rH\x01\x88\x01\x01\x12\x19\n\x0cmax_replicas\x18\x04 \x01(\rH\x02\x88\x01\x01\x12\x1b\n\x0etarget_backlog\x18\x05 \x01(\rH\x03\x88\x01\x01\x12\x0c\n\x04room\x18\x06 \x01(\tB\x0b\n\t_replicasB\x0f\n\r_min_replicasB\x0f\n\r_max_replicasB\x11\n\x0f_target_backlog\"1\n\x11ScalePoolResponse\x12\x1c\n\x04pool\x18\x01 \x01(\x0b\x32\x0e.meshq.v1.Pool\"D\n\x0fStopPoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rgrace_seconds\x18\x02 \x01(\x01\x12\x0c\n\x04room\x18\x03 \x01(\t\"0\n\x10StopPoolResponse\x12\x1c\n\x04pool\x18\x01 \x01(\x0b\x32\x0e.meshq.v1.Pool2\xe4\x02\n\rWorkerService\x12\x44\n\tStartPool\x12\x1a.meshq.v1.StartPoolRequest\x1a\x1b.meshq.v1.StartPoolResponse\x12\x44\n\tListPools\x12\x1a.meshq.v1.ListPoolsRequest\x1a\x1b.meshq.v1.ListPoolsResponse\x12>\n\x07GetPool\x12\x18.meshq.v1.GetPoolRequest\x1a\x19.meshq.v1.GetPoolResponse\x12\x44\n\tScalePool\x12\x1a.meshq.v1.ScalePoolRequest\x1a\x1b.meshq.v1.ScalePoolResponse\x12\x41\n\x08StopPool\x12\x19.meshq.v1.StopPoolRequest\x1a\x1a.meshq.v1.StopPoolResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'meshq.v1.workers_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGENTSPEC']._serialized_start=36
-  _globals['_AGENTSPEC']._serialized_end=150
-  _globals['_POOLSPEC']._serialized_start=153
-  _globals['_POOLSPEC']._serialized_end=447
-  _globals['_ACTORSTATUS']._serialized_start=450
-  _globals['_ACTORSTATUS']._serialized_end=580
-  _globals['_POOL']._serialized_start=583
-  _globals['_POOL']._serialized_end=809
-  _globals['_STARTPOOLREQUEST']._serialized_start=811
-  _globals['_STARTPOOLREQUEST']._serialized_end=863
-  _globals['_STARTPOOLRESPONSE']._serialized_start=865
-  _globals['_STARTPOOLRESPONSE']._serialized_end=914
-  _globals['_LISTPOOLSREQUEST']._serialized_start=916
-  _globals['_LISTPOOLSREQUEST']._serialized_end=948
-  _globals['_LISTPOOLSRESPONSE']._serialized_start=950
-  _globals['_LISTPOOLSRESPONSE']._serialized_end=1000
-  _globals['_GETPOOLREQUEST']._serialized_start=1002
-  _globals['_GETPOOLREQUEST']._serialized_end=1032
-  _globals['_GETPOOLRESPONSE']._serialized_start=1034
-  _globals['_GETPOOLRESPONSE']._serialized_end=1081
-  _globals['_SCALEPOOLREQUEST']._serialized_start=1084
-  _globals['_SCALEPOOLREQUEST']._serialized_end=1288
-  _globals['_SCALEPOOLRESPONSE']._serialized_start=1290
-  _globals['_SCALEPOOLRESPONSE']._serialized_end=1339
-  _globals['_STOPPOOLREQUEST']._serialized_start=1341
-  _globals['_STOPPOOLREQUEST']._serialized_end=1395
-  _globals['_STOPPOOLRESPONSE']._serialized_start=1397
-  _globals['_STOPPOOLRESPONSE']._serialized_end=1445
-  _globals['_WORKERSERVICE']._serialized_start=1448
-  _globals['_WORKERSERVICE']._serialized_end=1804
+  _globals['_POOLSPEC_ENVENTRY']._loaded_options = None
+  _globals['_POOLSPEC_ENVENTRY']._serialized_options = b'8\001'
+  _globals['_AGENTSPEC']._serialized_start=37
+  _globals['_AGENTSPEC']._serialized_end=168
+  _globals['_POOLSPEC']._serialized_start=171
+  _globals['_POOLSPEC']._serialized_end=592
+  _globals['_POOLSPEC_ENVENTRY']._serialized_start=550
+  _globals['_POOLSPEC_ENVENTRY']._serialized_end=592
+  _globals['_ACTORSTATUS']._serialized_start=595
+  _globals['_ACTORSTATUS']._serialized_end=725
+  _globals['_POOL']._serialized_start=728
+  _globals['_POOL']._serialized_end=954
+  _globals['_STARTPOOLREQUEST']._serialized_start=956
+  _globals['_STARTPOOLREQUEST']._serialized_end=1008
+  _globals['_STARTPOOLRESPONSE']._serialized_start=1010
+  _globals['_STARTPOOLRESPONSE']._serialized_end=1059
+  _globals['_LISTPOOLSREQUEST']._serialized_start=1061
+  _globals['_LISTPOOLSREQUEST']._serialized_end=1093
+  _globals['_LISTPOOLSRESPONSE']._serialized_start=1095
+  _globals['_LISTPOOLSRESPONSE']._serialized_end=1145
+  _globals['_GETPOOLREQUEST']._serialized_start=1147
+  _globals['_GETPOOLREQUEST']._serialized_end=1191
+  _globals['_GETPOOLRESPONSE']._serialized_start=1193
+  _globals['_GETPOOLRESPONSE']._serialized_end=1240
+  _globals['_SCALEPOOLREQUEST']._serialized_start=1243
+  _globals['_SCALEPOOLREQUEST']._serialized_end=1461
+  _globals['_SCALEPOOLRESPONSE']._serialized_start=1463
+  _globals['_SCALEPOOLRESPONSE']._serialized_end=1512
+  _globals['_STOPPOOLREQUEST']._serialized_start=1514
+  _globals['_STOPPOOLREQUEST']._serialized_end=1582
+  _globals['_STOPPOOLRESPONSE']._serialized_start=1584
+  _globals['_STOPPOOLRESPONSE']._serialized_end=1632
+  _globals['_WORKERSERVICE']._serialized_start=1635
+  _globals['_WORKERSERVICE']._serialized_end=1991
 # @@protoc_insertion_point(module_scope)

@@ -7,21 +7,30 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AgentSpec(_message.Message):
-    __slots__ = ("agent_name", "rules", "require_storage", "require_web_search", "model")
+    __slots__ = ("agent_name", "rules", "require_storage", "require_web_search", "model", "llm_api")
     AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
     RULES_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_STORAGE_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_WEB_SEARCH_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    LLM_API_FIELD_NUMBER: _ClassVar[int]
     agent_name: str
     rules: _containers.RepeatedScalarFieldContainer[str]
     require_storage: bool
     require_web_search: bool
     model: str
-    def __init__(self, agent_name: _Optional[str] = ..., rules: _Optional[_Iterable[str]] = ..., require_storage: _Optional[bool] = ..., require_web_search: _Optional[bool] = ..., model: _Optional[str] = ...) -> None: ...
+    llm_api: str
+    def __init__(self, agent_name: _Optional[str] = ..., rules: _Optional[_Iterable[str]] = ..., require_storage: _Optional[bool] = ..., require_web_search: _Optional[bool] = ..., model: _Optional[str] = ..., llm_api: _Optional[str] = ...) -> None: ...
 
 class PoolSpec(_message.Message):
-    __slots__ = ("name", "room", "queue", "agent", "worker_class", "worker_args_json", "replicas", "min_replicas", "max_replicas", "target_backlog", "concurrency", "cpus_per_actor", "cooldown_seconds")
+    __slots__ = ("name", "room", "queue", "agent", "worker_class", "worker_args_json", "replicas", "min_replicas", "max_replicas", "target_backlog", "concurrency", "cpus_per_actor", "cooldown_seconds", "env", "working_dir", "py_modules")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     ROOM_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +44,9 @@ class PoolSpec(_message.Message):
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     CPUS_PER_ACTOR_FIELD_NUMBER: _ClassVar[int]
     COOLDOWN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIR_FIELD_NUMBER: _ClassVar[int]
+    PY_MODULES_FIELD_NUMBER: _ClassVar[int]
     name: str
     room: str
     queue: str
@@ -48,7 +60,10 @@ class PoolSpec(_message.Message):
     concurrency: int
     cpus_per_actor: float
     cooldown_seconds: float
-    def __init__(self, name: _Optional[str] = ..., room: _Optional[str] = ..., queue: _Optional[str] = ..., agent: _Optional[_Union[AgentSpec, _Mapping]] = ..., worker_class: _Optional[str] = ..., worker_args_json: _Optional[str] = ..., replicas: _Optional[int] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., target_backlog: _Optional[int] = ..., concurrency: _Optional[int] = ..., cpus_per_actor: _Optional[float] = ..., cooldown_seconds: _Optional[float] = ...) -> None: ...
+    env: _containers.ScalarMap[str, str]
+    working_dir: str
+    py_modules: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., room: _Optional[str] = ..., queue: _Optional[str] = ..., agent: _Optional[_Union[AgentSpec, _Mapping]] = ..., worker_class: _Optional[str] = ..., worker_args_json: _Optional[str] = ..., replicas: _Optional[int] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., target_backlog: _Optional[int] = ..., concurrency: _Optional[int] = ..., cpus_per_actor: _Optional[float] = ..., cooldown_seconds: _Optional[float] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., py_modules: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ActorStatus(_message.Message):
     __slots__ = ("index", "state", "in_flight", "done", "failed", "last_error", "restarts")
@@ -115,10 +130,12 @@ class ListPoolsResponse(_message.Message):
     def __init__(self, pools: _Optional[_Iterable[_Union[Pool, _Mapping]]] = ...) -> None: ...
 
 class GetPoolRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "room")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    room: str
+    def __init__(self, name: _Optional[str] = ..., room: _Optional[str] = ...) -> None: ...
 
 class GetPoolResponse(_message.Message):
     __slots__ = ("pool",)
@@ -127,18 +144,20 @@ class GetPoolResponse(_message.Message):
     def __init__(self, pool: _Optional[_Union[Pool, _Mapping]] = ...) -> None: ...
 
 class ScalePoolRequest(_message.Message):
-    __slots__ = ("name", "replicas", "min_replicas", "max_replicas", "target_backlog")
+    __slots__ = ("name", "replicas", "min_replicas", "max_replicas", "target_backlog", "room")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     MIN_REPLICAS_FIELD_NUMBER: _ClassVar[int]
     MAX_REPLICAS_FIELD_NUMBER: _ClassVar[int]
     TARGET_BACKLOG_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
     name: str
     replicas: int
     min_replicas: int
     max_replicas: int
     target_backlog: int
-    def __init__(self, name: _Optional[str] = ..., replicas: _Optional[int] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., target_backlog: _Optional[int] = ...) -> None: ...
+    room: str
+    def __init__(self, name: _Optional[str] = ..., replicas: _Optional[int] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., target_backlog: _Optional[int] = ..., room: _Optional[str] = ...) -> None: ...
 
 class ScalePoolResponse(_message.Message):
     __slots__ = ("pool",)
@@ -147,12 +166,14 @@ class ScalePoolResponse(_message.Message):
     def __init__(self, pool: _Optional[_Union[Pool, _Mapping]] = ...) -> None: ...
 
 class StopPoolRequest(_message.Message):
-    __slots__ = ("name", "grace_seconds")
+    __slots__ = ("name", "grace_seconds", "room")
     NAME_FIELD_NUMBER: _ClassVar[int]
     GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
     name: str
     grace_seconds: float
-    def __init__(self, name: _Optional[str] = ..., grace_seconds: _Optional[float] = ...) -> None: ...
+    room: str
+    def __init__(self, name: _Optional[str] = ..., grace_seconds: _Optional[float] = ..., room: _Optional[str] = ...) -> None: ...
 
 class StopPoolResponse(_message.Message):
     __slots__ = ("pool",)

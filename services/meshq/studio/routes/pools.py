@@ -49,13 +49,15 @@ def _count(form: FormData, key: str) -> int | None:
 @action
 async def scale(request: Request, session: Session, form: FormData) -> Response:
     room, name = request.path_params["room"], request.path_params["pool"]
-    pool = await session.client.pools.get(name)
+    pool = await session.client.pools.get(name, room=room)  # pool names are per room
     if pool.room != room:
         raise BadInput(f"Not found: pool {name} is not in room {room}", status=404)
     counts = {k: _count(form, k) for k in ("replicas", "min_replicas", "max_replicas")}
     if all(v is None for v in counts.values()):
         raise BadInput("Give a number of replicas (or autoscaling bounds).")
-    scaled = await session.client.pools.scale(name, **counts)
+    scaled = await session.client.pools.scale(
+        name, room=room, replicas=counts["replicas"], min_replicas=counts["min_replicas"],
+        max_replicas=counts["max_replicas"])
     state(request).flash(session, "ok", f"Pool {name}: {scaled.replicas_wanted} replicas wanted.")
     return back(f"/rooms/{room}/pools")
 
