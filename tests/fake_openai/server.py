@@ -30,6 +30,8 @@ class Reply:
     body: dict[str, Any] = field(default_factory=dict)
     status: int = 200
     hang: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers (e.g. Retry-After)."""
 
 
 Handler = Callable[[str, dict[str, Any]], Reply | dict[str, Any]]
@@ -100,6 +102,8 @@ class FakeOpenAI:
                 self.send_response(reply.status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 

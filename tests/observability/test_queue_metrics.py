@@ -51,7 +51,7 @@ async def engine(registry: CollectorRegistry, clock: Clock) -> AsyncIterator[Que
     await engine.open_queue(ROOM, QUEUE, QueueOptions(max_deliveries=2))
     registry.register(QueueStatsCollector(engine))
     yield engine
-    await engine.stop()
+    await engine.close()
 
 
 def metric(registry: CollectorRegistry, name: str, queue: str = QUEUE, **labels: str) -> float:

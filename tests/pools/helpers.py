@@ -33,5 +33,5 @@ async def send_jobs(server: Any, room: str, queue: str, jobs: list[dict[str, Any
 
 def queue_counts(server: Any, room: str, queue: str) -> tuple[int, int, int]:
     """(ready, in flight, dead-lettered) of a queue on the in-process engine."""
-    info = server.engine.queue_info(room, queue)
+    info = server.engine.registry.queue_info(room, queue)
     return info.depth + info.delayed, info.in_flight, info.dead_lettered

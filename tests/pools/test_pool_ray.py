@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,10 +160,9 @@ async def test_a_dead_local_ray_is_restarted_and_its_pools_recreated(
     # session fixture started it, so the suite's later Ray tests run on the new one)
     runtime_env = {"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", ""),
                                 "RAY_AUTH_MODE": "disabled"}}
-    from conftest import HERE
-
+    here = Path(__file__).resolve().parent  # the pool workers' module lives beside this file
     runtime_env["env_vars"]["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
+        p for p in (str(here), os.environ.get("PYTHONPATH", "")) if p)
     backend = RayBackend(runtime_env=runtime_env, init_kwargs={"num_cpus": 2})
     observer = Restarts()
     pools = PoolManager(

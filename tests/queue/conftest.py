@@ -1,15 +1,25 @@
-"""Engine fixtures: a fresh engine per test over each store, a fake clock, and restarts."""
+"""Backend fixtures: a fresh backend per test for every registered backend, a fake clock,
+restarts.
+
+``BACKENDS`` lists a factory per backend: tests taking the ``h`` fixture (the contract suite,
+validation, the fast paths, the wake-ups) run once for each; the contract suite also runs
+over the embedded engine's ``VARIANTS``. A backend adds itself with a
+``Harness`` subclass that builds its ``QueueBackend`` on the harness's clock and implements
+``start`` / ``stored`` / ``advance`` for it; a backend that needs a tool missing here skips
+its own parameter (never in CI).
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from meshq.queue.backend import QueueBackend
 from meshq.queue.engine import QueueEngine
 from meshq.queue.memory_store import MemoryQueueStore
 from meshq.queue.model import QueueLimits
@@ -33,34 +43,47 @@ class FakeClock:
 
 
 class Harness:
-    """One engine over one store; ``restart`` builds a new engine over the same data."""
+    """One backend over one data set; ``restart`` builds a new backend over the same data.
 
-    def __init__(self, kind: str, tmp_path: Path) -> None:
+    This base is the embedded engine over the in-memory or the SQLite store (``kind``).
+    """
+
+    def __init__(self, kind: str, tmp_path: Path, **engine_options: Any) -> None:
         self.kind = kind
+        self.engine_options = engine_options
         self.path = tmp_path / "queues.db"
         self.memory = MemoryQueueStore()
         self.clock = FakeClock()
         self.limits = QueueLimits()
-        self.engine: QueueEngine | None = None
+        self.engine: QueueBackend | None = None
 
     def new_store(self) -> QueueStore:
         return self.memory if self.kind == "memory" else SqliteQueueStore(self.path)
 
-    async def start(self, *, real_clock: bool = False, **kwargs: Any) -> QueueEngine:
-        kwargs.setdefault("limits", self.limits)
+    async def start(self, *, real_clock: bool = False, **kwargs: Any) -> QueueBackend:
+        """A started backend; ``kwargs`` are constructor options (``limits=``...)."""
+        kwargs = {"limits": self.limits, **self.engine_options, **kwargs}
         clock = time.time if real_clock else self.clock
-        self.engine = QueueEngine(self.new_store(), clock=clock, **kwargs)
-        await self.engine.start()
-        return self.engine
+        engine = QueueEngine(self.new_store(), clock=clock, **kwargs)
+        await engine.start()
+        self.engine = engine
+        return engine
 
-    async def restart(self, **kwargs: Any) -> QueueEngine:
+    async def restart(self, **kwargs: Any) -> QueueBackend:
         assert self.engine is not None
-        await self.engine.stop()
+        await self.engine.close()
         return await self.start(**kwargs)
 
     async def stop(self) -> None:
         if self.engine is not None:
-            await self.engine.stop()
+            await self.engine.close()
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake clock and apply every deadline now passed (expiries, delays), as
+        the backend's own timer would have."""
+        self.clock.advance(seconds)
+        assert isinstance(self.engine, QueueEngine)
+        self.engine.process_due()
 
     def stored(self) -> dict[str, Any]:
         """Everything durable, as plain data (to show a rejected call wrote nothing)."""
@@ -74,11 +97,31 @@ class Harness:
                     for t in ("rooms", "queues", "messages", "dedup")}
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def h(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    harness = Harness(request.param, tmp_path)
+BACKENDS: dict[str, Callable[[Path], Harness]] = {
+    "memory": lambda tmp_path: Harness("memory", tmp_path),
+    "sqlite": lambda tmp_path: Harness("sqlite", tmp_path),
+}
+"""Every backend the suite runs against: name -> harness factory (given the test's tmp dir)."""
+
+VARIANTS: dict[str, Callable[[Path], Harness]] = {
+    # No body budget: every message is cold, its body read from the store at delivery.
+    "sqlite-cold": lambda tmp_path: Harness("sqlite", tmp_path, body_budget=0),
+}
+"""Configurations of the embedded engine the contract suite runs against too (only the
+contract: e.g. the cold path needs a store read per delivery, not just an event)."""
+
+
+async def open_harness(factory: Callable[[Path], Harness], tmp_path: Path
+                       ) -> AsyncIterator[Harness]:
+    harness = factory(tmp_path)
     await harness.start()
     try:
         yield harness
     finally:
         await harness.stop()
+
+
+@pytest.fixture(params=list(BACKENDS))
+async def h(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    async for harness in open_harness(BACKENDS[request.param], tmp_path):
+        yield harness

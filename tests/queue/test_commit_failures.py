@@ -47,11 +47,11 @@ async def test_a_send_cancelled_during_its_commit_is_still_placed(tmp_path: Path
         async with asyncio.timeout(5):
             [again] = await e.send(R, Q, [NewMessage(body="1", dedup_id="d1")])
         assert again.duplicate
-        assert e.queue_info(R, Q).depth == 1
+        assert (await e.queue_info(R, Q)).depth == 1
         [d] = await e.receive(R, Q)
         assert d.message_id == again.message_id
     finally:
-        await e.stop()
+        await e.close()
 
 
 class FailingStore(MemoryQueueStore):
@@ -83,18 +83,18 @@ async def test_a_failed_settle_commit_stops_the_engine_until_restart() -> None:
     for call in (lambda: e.message_state(R, Q, sent.message_id), lambda: e.queue_info(R, Q),
                  lambda: e.list_queues(R), e.list_rooms):
         with pytest.raises(Unavailable, match="restart the server"):
-            call()
+            await call()
     for coro in (e.ack(R, Q, [d.lease_token]), e.receive(R, Q),
                  e.send(R, Q, [NewMessage(body="2")]), e.drain_queue(R, Q)):
         with pytest.raises(Unavailable, match="restart the server"):
             await coro
-    await e.stop()
+    await e.close()
     e = QueueEngine(store)  # a restart reloads what is on disk: the ack never happened
     await e.start()
     assert e.healthy
     [again] = await e.receive(R, Q)
     assert again.message_id == sent.message_id
-    await e.stop()
+    await e.close()
 
 
 @pytest.mark.parametrize("op", ["auto_ack", "drain", "delete", "redrive", "send"])
@@ -115,7 +115,7 @@ async def test_every_kind_of_failed_commit_is_fatal(op: str) -> None:
     assert not e.healthy
     with pytest.raises(Unavailable, match="restart the server"):
         await e.receive(R, Q)
-    await e.stop()
+    await e.close()
 
 
 async def test_a_failed_background_commit_is_fatal_too() -> None:
@@ -132,7 +132,7 @@ async def test_a_failed_background_commit_is_fatal_too() -> None:
     assert not e.healthy
     with pytest.raises(Unavailable, match="restart the server"):
         await e.receive(R, Q)
-    await e.stop()
+    await e.close()
 
 
 async def test_a_queue_whose_creation_failed_is_not_kept() -> None:
@@ -142,33 +142,33 @@ async def test_a_queue_whose_creation_failed_is_not_kept() -> None:
     store.fail = 1
     with pytest.raises(Unavailable):
         await e.send(R, "new", [NewMessage(body="1")], create=True)
-    assert e._find(R, "new") is None and R not in e._rooms
-    await e.stop()
+    assert e.registry.find(R, "new") is None and R not in e.registry.rooms
+    await e.close()
     e = QueueEngine(store)
     await e.start()
-    assert e.healthy and e.list_rooms() == []
-    await e.stop()
+    assert e.healthy and await e.list_rooms() == []
+    await e.close()
 
 
 async def test_restore_repairs_messages_and_queues_without_their_parent_rows(
         tmp_path: Path) -> None:
     store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load()
+    await store.load(0.0)
     await store.submit([
-        (st.QUEUE_PUT, ("lost-room", "q1", 3, 60.0, 0, 1.0)),
-        (st.MSG_PUT, ("m1", R, "lost-queue", 7, "1", "{}", 1.0, 0, 0.0)),
-        (st.DEDUP_PUT, (R, "lost-queue", "d", "m1", 4e9)),
+        st.PutQueue("lost-room", "q1", 3, 60.0, False, 1.0),
+        st.PutMessages(R, "lost-queue", 1.0, [("m1", 7, "1", "{}", 0.0)]),
+        st.PutDedup(R, "lost-queue", "d", "m1", 4e9),
     ])
     await store.close()
     e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"))
     await e.start()
-    assert e.queue_info("lost-room", "q1").options.max_deliveries == 3
+    assert (await e.queue_info("lost-room", "q1")).options.max_deliveries == 3
     [d] = await e.receive(R, "lost-queue", auto_ack=True)
     assert d.message_id == "m1"
     [dup] = await e.send(R, "lost-queue", [NewMessage(body="1", dedup_id="d")])
     assert dup.duplicate
-    await e.stop()
-    repaired = await SqliteQueueStore(tmp_path / "q.db").load()
+    await e.close()
+    repaired = await SqliteQueueStore(tmp_path / "q.db").load(0.0)
     assert sorted(r for r, _ in repaired.rooms) == ["lost-room", R]
     assert sorted((q.room, q.name) for q in repaired.queues) == [("lost-room", "q1"),
                                                                   (R, "lost-queue")]
@@ -184,11 +184,11 @@ async def test_a_background_write_never_lands_after_a_later_delete(tmp_path: Pat
     clock.advance(2)
     e.process_due()  # the lease expires: the message moves to jobs.dlq, written in the background
     await e.delete_room(R, force=True)
-    await e.stop()
+    await e.close()
     e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"), clock=clock)
     await e.start()
-    assert e.list_rooms() == []
-    await e.stop()
+    assert await e.list_rooms() == []
+    await e.close()
 
 
 async def test_a_non_sqlite_error_fails_the_batch_and_the_writer_lives_on(
@@ -204,30 +204,30 @@ async def test_a_non_sqlite_error_fails_the_batch_and_the_writer_lives_on(
 
     monkeypatch.setattr(sqlite_store, "_apply", flaky)
     store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load()
+    await store.load(0.0)
     async with asyncio.timeout(5):
         with pytest.raises(Unavailable):
-            await store.submit([(st.ROOM_PUT, ("a", 1.0))])
-        await store.submit([(st.ROOM_PUT, ("b", 2.0))])
+            await store.submit([st.PutRoom("a", 1.0)])
+        await store.submit([st.PutRoom("b", 2.0)])
     await store.close()
-    assert (await SqliteQueueStore(tmp_path / "q.db").load()).rooms == [("b", 2.0)]
+    assert (await SqliteQueueStore(tmp_path / "q.db").load(0.0)).rooms == [("b", 2.0)]
 
 
 async def test_a_dead_writer_fails_every_waiter_and_refuses_new_batches(tmp_path: Path) -> None:
     store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load()
+    await store.load(0.0)
     gate = await _held_writer(store)
 
     def crash() -> None:
         raise RuntimeError("writer bug")
 
     store._inbox.put(crash)
-    waiting = store.submit([(st.ROOM_PUT, ("a", 1.0))])
+    waiting = store.submit([st.PutRoom("a", 1.0)])
     await asyncio.sleep(0)  # hands the batch over behind the crash
     gate.set()
     async with asyncio.timeout(5):
         with pytest.raises(Unavailable):
             await waiting
     with pytest.raises(Unavailable):
-        store.submit([(st.ROOM_PUT, ("b", 2.0))])
+        store.submit([st.PutRoom("b", 2.0)])
     await store.close()

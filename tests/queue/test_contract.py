@@ -1,13 +1,16 @@
-"""The queue store contract: every test runs against the in-memory and the SQLite store."""
+"""The QueueBackend contract: every test runs against every backend in conftest.BACKENDS."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
-from conftest import Harness
+from conftest import BACKENDS, VARIANTS, Harness, open_harness
 
 from meshq.core.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from meshq.queue.backend import QueueBackend, QueueSubscription
 from meshq.queue.model import (
     LAST_ERROR_HEADER,
     ExtendItem,
@@ -21,6 +24,14 @@ from meshq.queue.model import (
 
 OK, STALE = SettleOutcome.OK, SettleOutcome.STALE
 R, Q = "room", "jobs"
+CONTRACT = {**BACKENDS, **VARIANTS}
+
+
+@pytest.fixture(params=list(CONTRACT))
+async def h(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    """Every backend, and every variant of the embedded engine."""
+    async for harness in open_harness(CONTRACT[request.param], tmp_path):
+        yield harness
 
 
 def msgs(*values: object, **kw: object) -> list[NewMessage]:
@@ -52,9 +63,9 @@ async def test_a_lease_is_settled_once_and_ack_removes_for_good(h: Harness) -> N
     [d] = await e.receive(R, Q)
     assert (d.message_id, d.attempt, d.queue) == (sent.message_id, 1, Q)
     assert d.lease_expires_at == pytest.approx(h.clock.now + 30)
-    assert e.queue_info(R, Q).in_flight == 1
+    assert (await e.queue_info(R, Q)).in_flight == 1
     assert await e.ack(R, Q, [d.lease_token, d.lease_token, "nope"]) == [OK, STALE, STALE]
-    assert e.message_state(R, Q, sent.message_id) == (MessageState.GONE, 0)
+    assert await e.message_state(R, Q, sent.message_id) == (MessageState.GONE, 0)
     e = await h.restart()
     assert await e.receive(R, Q) == []
 
@@ -66,14 +77,13 @@ async def test_expired_lease_redelivers_with_attempt_plus_one_and_old_token_is_s
     assert e is not None
     await e.send(R, Q, msgs("x"), create=True)
     [first] = await e.receive(R, Q, lease_seconds=10)
-    h.clock.advance(10.5)
-    e.process_due()
-    assert e.queue_info(R, Q).depth == 1
+    h.advance(10.5)
+    assert (await e.queue_info(R, Q)).depth == 1
     [second] = await e.receive(R, Q, lease_seconds=10)
     assert second.attempt == 2 and second.lease_token != first.lease_token
     # The first consumer's late ack is refused and changes nothing.
     assert await e.ack(R, Q, [first.lease_token]) == [STALE]
-    assert e.message_state(R, Q, second.message_id) == (MessageState.IN_FLIGHT, 2)
+    assert await e.message_state(R, Q, second.message_id) == (MessageState.IN_FLIGHT, 2)
     assert await e.extend(R, Q, [ExtendItem(lease_token=first.lease_token, seconds=5)]) == [STALE]
     assert await e.nack(R, Q, [NackItem(lease_token=first.lease_token)]) == [STALE]
     assert await e.ack(R, Q, [second.lease_token]) == [OK]
@@ -88,7 +98,7 @@ async def test_expiry_is_applied_before_a_late_settle_even_if_the_timer_has_not_
     [d] = await e.receive(R, Q, lease_seconds=1)
     h.clock.advance(2)
     assert await e.ack(R, Q, [d.lease_token]) == [STALE]
-    assert e.message_state(R, Q, d.message_id) == (MessageState.READY, 1)
+    assert await e.message_state(R, Q, d.message_id) == (MessageState.READY, 1)
 
 
 async def test_extend_keeps_the_lease(h: Harness) -> None:
@@ -98,8 +108,7 @@ async def test_extend_keeps_the_lease(h: Harness) -> None:
     [d] = await e.receive(R, Q, lease_seconds=5)
     h.clock.advance(4)
     assert await e.extend(R, Q, [ExtendItem(lease_token=d.lease_token, seconds=5)]) == [OK]
-    h.clock.advance(4)
-    e.process_due()
+    h.advance(4)
     assert await e.ack(R, Q, [d.lease_token]) == [OK]
 
 
@@ -125,11 +134,10 @@ async def test_nack_with_delay_waits_then_redelivers(h: Harness) -> None:
     await e.send(R, Q, msgs("x"), create=True)
     [d] = await e.receive(R, Q)
     await e.nack(R, Q, [NackItem(lease_token=d.lease_token, delay_seconds=30, error="later")])
-    assert e.queue_info(R, Q).delayed == 1
-    assert e.message_state(R, Q, d.message_id) == (MessageState.DELAYED, 1)
+    assert (await e.queue_info(R, Q)).delayed == 1
+    assert await e.message_state(R, Q, d.message_id) == (MessageState.DELAYED, 1)
     assert await e.receive(R, Q) == []
-    h.clock.advance(31)
-    e.process_due()
+    h.advance(31)
     [d2] = await e.receive(R, Q)
     assert d2.attempt == 2 and d2.headers[LAST_ERROR_HEADER] == "later"
 
@@ -141,9 +149,8 @@ async def test_delay_seconds_holds_a_message_back_also_across_restart(h: Harness
     await e.send(R, Q, msgs("now"))
     assert await bodies(h) == ["now"]
     e = await h.restart()
-    assert e.queue_info(R, Q).delayed == 1
-    h.clock.advance(61)
-    e.process_due()
+    assert (await e.queue_info(R, Q)).delayed == 1
+    h.advance(61)
     assert await bodies(h) == ["late"]
 
 
@@ -157,9 +164,8 @@ async def test_failing_max_deliveries_times_dead_letters_and_redrive_brings_it_b
     [d] = await e.receive(R, Q)
     await e.nack(R, Q, [NackItem(lease_token=d.lease_token, error="bad")])
     [d] = await e.receive(R, Q, lease_seconds=1)
-    h.clock.advance(2)  # second failure: the lease expires
-    e.process_due()
-    info = e.queue_info(R, Q)
+    h.advance(2)  # second failure: the lease expires
+    info = await e.queue_info(R, Q)
     assert (info.depth, info.dead_lettered) == (0, 1)
     e = await h.restart()
     [dead] = await e.receive(R, Q + ".dlq")
@@ -169,7 +175,7 @@ async def test_failing_max_deliveries_times_dead_letters_and_redrive_brings_it_b
     assert await e.redrive(R, Q) == 1
     [back] = await e.receive(R, Q)
     assert back.attempt == 1 and back.message_id == sent.message_id
-    assert e.queue_info(R, Q).dead_lettered == 0
+    assert (await e.queue_info(R, Q)).dead_lettered == 0
 
 
 async def test_a_dead_letter_queue_has_no_dead_letter_queue_of_its_own(h: Harness) -> None:
@@ -182,7 +188,7 @@ async def test_a_dead_letter_queue_has_no_dead_letter_queue_of_its_own(h: Harnes
         [d] = await e.receive(R, dlq)
         assert d.attempt == attempt
         await e.nack(R, dlq, [NackItem(lease_token=d.lease_token)])
-    assert [q.name for q in e.list_queues(R)] == [dlq]
+    assert [q.name for q in await e.list_queues(R)] == [dlq]
 
 
 async def test_dedup_returns_the_first_id_and_enqueues_nothing(h: Harness) -> None:
@@ -220,10 +226,10 @@ async def test_drain_removes_everything_and_leased_tokens_go_stale(h: Harness) -
     [d] = await e.receive(R, Q)
     assert await e.drain_queue(R, Q) == 4
     assert await e.ack(R, Q, [d.lease_token]) == [STALE]
-    info = e.queue_info(R, Q)
+    info = await e.queue_info(R, Q)
     assert (info.depth, info.in_flight, info.delayed) == (0, 0, 0)
     e = await h.restart()
-    assert await e.receive(R, Q) == [] and e.queue_info(R, Q).delayed == 0
+    assert await e.receive(R, Q) == [] and (await e.queue_info(R, Q)).delayed == 0
 
 
 async def test_closed_queue_refuses_send_receive_subscribe_until_reopened(h: Harness) -> None:
@@ -232,7 +238,7 @@ async def test_closed_queue_refuses_send_receive_subscribe_until_reopened(h: Har
     await e.send(R, Q, msgs("x"), create=True)
     await e.close_queue(R, Q)
     e = await h.restart()  # closed is durable
-    assert e.queue_info(R, Q).closed
+    assert (await e.queue_info(R, Q)).closed
     for call in (e.send(R, Q, msgs("y")), e.receive(R, Q),
                  e.subscribe(R, Q, max_in_flight=1)):
         with pytest.raises(FailedPrecondition):
@@ -281,13 +287,13 @@ async def test_rooms_create_list_delete(h: Harness) -> None:
     with pytest.raises(FailedPrecondition):
         await e.delete_room("r1")
     e = await h.restart()
-    assert [r.name for r in e.list_rooms()] == ["r1"]
-    assert e.get_room("r1").queue_count == 1
+    assert [r.name for r in await e.list_rooms()] == ["r1"]
+    assert (await e.get_room("r1")).queue_count == 1
     await e.delete_room("r1", force=True)
     e = await h.restart()
-    assert e.list_rooms() == []
+    assert await e.list_rooms() == []
     with pytest.raises(NotFound):
-        e.get_room("r1")
+        await e.get_room("r1")
 
 
 async def test_delete_queue_removes_messages_and_ends_subscriptions(h: Harness) -> None:
@@ -299,9 +305,9 @@ async def test_delete_queue_removes_messages_and_ends_subscriptions(h: Harness) 
     await e.delete_queue(R, Q)
     assert await sub.next_batch() == [] and sub.closed
     with pytest.raises(NotFound):
-        e.queue_info(R, Q)
+        await e.queue_info(R, Q)
     e = await h.restart()
-    assert e.list_queues(R) == []
+    assert await e.list_queues(R) == []
 
 
 async def test_peek_shows_without_leasing(h: Harness) -> None:
@@ -310,12 +316,12 @@ async def test_peek_shows_without_leasing(h: Harness) -> None:
     await e.send(R, Q, msgs(1, 2, 3), create=True)
     peeked = await _peek(h, 2)
     assert [json.loads(p.body) for p in peeked] == [1, 2] and not peeked[0].lease_token
-    assert e.queue_info(R, Q).depth == 3
+    assert (await e.queue_info(R, Q)).depth == 3
 
 
 async def _peek(h: Harness, n: int) -> list:  # type: ignore[type-arg]
     assert h.engine is not None
-    return h.engine.peek(R, Q, n)
+    return await h.engine.peek(R, Q, n)
 
 
 async def test_restart_keeps_sends_and_acks(h: Harness) -> None:
@@ -346,7 +352,7 @@ async def test_subscription_respects_its_window_and_close_hands_back(h: Harness)
     await sub.close()
     await sub.close()
     assert await sub.next_batch() == []
-    info = e.queue_info(R, Q)
+    info = await e.queue_info(R, Q)
     assert (info.depth, info.in_flight) == (4, 0)
     again = await e.receive(R, Q, max_messages=10)
     assert [x.attempt for x in again] == [1, 1, 1, 1]  # a hand-back is not an attempt
@@ -356,11 +362,11 @@ async def test_message_state_follows_a_message(h: Harness) -> None:
     e = h.engine
     assert e is not None
     [s] = await e.send(R, Q, msgs(1), create=True)
-    assert e.message_state(R, Q, s.message_id) == (MessageState.READY, 0)
+    assert await e.message_state(R, Q, s.message_id) == (MessageState.READY, 0)
     [d] = await e.receive(R, Q)
-    assert e.message_state(R, Q, s.message_id) == (MessageState.IN_FLIGHT, 1)
+    assert await e.message_state(R, Q, s.message_id) == (MessageState.IN_FLIGHT, 1)
     await e.ack(R, Q, [d.lease_token])
-    assert e.message_state(R, Q, s.message_id) == (MessageState.GONE, 0)
+    assert await e.message_state(R, Q, s.message_id) == (MessageState.GONE, 0)
 
 
 async def test_a_message_can_carry_its_own_dedup_window(h: Harness) -> None:
@@ -406,3 +412,11 @@ async def test_a_bad_message_dedup_window_is_refused(h: Harness, window: float) 
     assert e is not None
     with pytest.raises(InvalidArgument, match="dedup_window_seconds"):
         await e.send(R, Q, msgs(1, dedup_id="k", dedup_window_seconds=window), create=True)
+
+
+async def test_the_backend_is_a_queue_backend(h: Harness) -> None:
+    # Every method the servicers, the scheduler and the pools call is there.
+    assert isinstance(h.engine, QueueBackend)
+    sub = await h.engine.subscribe(R, Q, max_in_flight=1, create=True)
+    assert isinstance(sub, QueueSubscription)
+    await sub.close()

@@ -25,7 +25,8 @@ from meshq.queue.model import (
     new_delivery,
     new_send_result,
 )
-from meshq.queue.sqlite_store import ROWS_PER_STATEMENT, SqliteQueueStore
+from meshq.queue.sqlite_plan import ROWS_PER_STATEMENT
+from meshq.queue.sqlite_store import SqliteQueueStore
 from meshq.v1 import queues_pb2
 
 R = "fast"
@@ -55,7 +56,7 @@ async def test_send_fields_matches_send(h: Harness) -> None:
     ], create=True)
     assert [duplicate for _, duplicate in results] == [False, False, True, False]
     assert results[2][0] == results[1][0]
-    info = e.queue_info(R, "q")
+    info = await e.queue_info(R, "q")
     assert (info.depth, info.delayed) == (2, 1)  # depth counts ready messages
     got = await e.receive(R, "q", max_messages=10)
     assert [(d.body, d.headers) for d in got] == [('{"a": "é"}', {}), ("[1, 2]", {"k": "v"})]
@@ -101,7 +102,7 @@ async def test_big_interleaved_group_commits_survive_a_restart(h: Harness) -> No
     )
     assert outcomes == [SettleOutcome.OK] * n
     e = await h.restart()
-    info = e.queue_info(R, "q")
+    info = await e.queue_info(R, "q")
     assert info.depth == 2 * n + 3
     bodies = [d.body for d in await e.receive(R, "q", max_messages=1000)]
     assert bodies == [str(i) for i in range(n, 3 * n + 3)]
@@ -132,15 +133,15 @@ def test_settle_results_and_deliveries_build_in_place() -> None:
 
 async def test_one_loop_iteration_of_submits_is_one_commit(tmp_path: Path) -> None:
     store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load()
-    futures = [store.submit([(st.ROOM_PUT, (f"r{i}", float(i)))]) for i in range(3)]
+    await store.load(0.0)
+    futures = [store.submit([st.PutRoom(f"r{i}", float(i))]) for i in range(3)]
     await asyncio.gather(*futures)
     assert store.commits == 1
-    late = store.submit([(st.ROOM_PUT, ("last", 9.0))])
+    late = store.submit([st.PutRoom("last", 9.0)])
     await store.close()  # hands the pending batch over before stopping
     await late
     again = SqliteQueueStore(tmp_path / "q.db")
-    snapshot = await again.load()
+    snapshot = await again.load(0.0)
     await again.close()
     assert sorted(snapshot.rooms) == [("last", 9.0), ("r0", 0.0), ("r1", 1.0), ("r2", 2.0)]
 

@@ -76,8 +76,8 @@ async def test_bad_numbers_elsewhere_are_refused(h: Harness) -> None:
         with pytest.raises(InvalidArgument):
             await call
     # The lease survived every refused call.
-    assert e.queue_info(R, Q).in_flight == 1
-    assert e.queue_info(R, Q).options == QueueOptions()
+    assert (await e.queue_info(R, Q)).in_flight == 1
+    assert (await e.queue_info(R, Q)).options == QueueOptions()
 
 
 async def test_the_dead_letter_queue_of_a_longest_name_is_usable(h: Harness) -> None:
@@ -88,14 +88,14 @@ async def test_the_dead_letter_queue_of_a_longest_name_is_usable(h: Harness) -> 
     await e.send("r", name, [NewMessage(body="1")])
     [d] = await e.receive("r", name)
     await e.nack("r", name, [NackItem(lease_token=d.lease_token)])
-    assert e.queue_info("r", name).dead_lettered == 1
-    [peeked] = e.peek("r", name + ".dlq", 10)
+    assert (await e.queue_info("r", name)).dead_lettered == 1
+    [peeked] = await e.peek("r", name + ".dlq", 10)
     assert peeked.message_id == d.message_id
-    assert [q.name for q in e.list_queues("r")] == [name, name + ".dlq"]
+    assert [q.name for q in await e.list_queues("r")] == [name, name + ".dlq"]
     e = await h.restart()
-    assert e.queue_info("r", name + ".dlq").depth == 1
+    assert (await e.queue_info("r", name + ".dlq")).depth == 1
     assert await e.redrive("r", name) == 1
     with pytest.raises(InvalidArgument):
-        e.peek("r", "q" * 129, 10)
+        await e.peek("r", "q" * 129, 10)
     with pytest.raises(InvalidArgument):
-        e.peek("r", "q" * 129 + ".dlq", 10)
+        await e.peek("r", "q" * 129 + ".dlq", 10)

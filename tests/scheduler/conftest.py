@@ -67,7 +67,7 @@ async def queues() -> AsyncIterator[QueueEngine]:
     try:
         yield engine
     finally:
-        await engine.stop()
+        await engine.close()
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ async def test_burst_records_in_chunks_each_before_its_sends_and_settles_once(qu
     assert sorted(enqueuer.calls) == [("q0", 500), ("q0", 750), ("q1", 250), ("q1", 1000)]
     assert enqueuer.unrecorded == 0, "a message was sent before its ledger row was durable"
     assert depth(queues, room, "q0") == depth(queues, room, "q1") == 1250
-    bodies = Counter(d.body for q in ("q0", "q1") for d in queues.peek(room, q, 1000))
+    bodies = Counter([d.body for q in ("q0", "q1") for d in await queues.peek(room, q, 1000)])
     assert len(bodies) == 2000 and set(bodies.values()) == {1}
     for task in tasks[:3] + tasks[-3:]:
         [run] = store.runs(task.id, 10)

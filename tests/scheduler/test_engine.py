@@ -34,7 +34,7 @@ def minute(k: int) -> int:
 
 def depth(queues: QueueEngine, room: str, queue: str) -> int:
     try:
-        info = queues.queue_info(room, queue)
+        info = queues.registry.queue_info(room, queue)
     except NotFound:
         return 0
     return info.depth + info.in_flight + info.delayed
@@ -49,7 +49,7 @@ async def test_on_time_fire_enqueues_once_with_headers(queues: QueueEngine, room
     clock.t = minute(1) / 1000 + 0.2
     assert await engine.run_due(engine.now_ms()) == 1
     assert await engine.run_due(engine.now_ms()) == 0
-    [msg] = queues.peek(room, "digest", 10)
+    [msg] = await queues.peek(room, "digest", 10)
     assert msg.body == '{"n": 1}'
     assert msg.headers["x-meshq-task-id"] == view.task.id
     assert msg.headers["x-meshq-scheduled-at"] == cron.iso_ms(minute(1))
@@ -116,7 +116,7 @@ async def test_crash_around_the_send_is_repaired_exactly_once(queues: QueueEngin
     again = await new_engine(store, GatedEnqueuer(queues), clock)
     [run] = await again.runs(view.task.id)
     assert run.outcome is RunOutcome.ENQUEUED
-    [msg] = queues.peek(room, "q", 10)
+    [msg] = await queues.peek(room, "q", 10)
     assert msg.message_id == run.message_id
     clock.t = minute(2) / 1000 + 0.1
     await again.run_due(again.now_ms())
@@ -147,11 +147,11 @@ async def test_a_repair_after_an_outage_longer_than_the_queue_dedup_window_enque
         # Then the fire's own dedup lifetime still finds the first message: one message
         [run] = [r for r in await again.runs(view.task.id) if r.scheduled_ms == minute(1)]
         assert run.outcome is RunOutcome.ENQUEUED
-        [msg] = [m for m in queues.peek(room, "q", 100)
+        [msg] = [m for m in await queues.peek(room, "q", 100)
                  if m.headers["x-meshq-scheduled-at"] == cron.iso_ms(minute(1))]
         assert msg.message_id == run.message_id
     finally:
-        await queues.stop()
+        await queues.close()
 
 
 async def test_no_enqueue_after_delete_returns(queues: QueueEngine, room: str, make_store) -> None:  # type: ignore[no-untyped-def]
@@ -239,7 +239,7 @@ async def test_trigger_and_jitter(queues: QueueEngine, room: str, make_store) ->
     view = await engine.add_task(spec(room, "q", jitter_seconds=600, active=False))
     run = await engine.trigger_task(view.task.id)
     assert run.manual and run.outcome is RunOutcome.ENQUEUED
-    state, _ = queues.message_state(room, "q", run.message_id)
+    state, _ = await queues.message_state(room, "q", run.message_id)
     assert state.value == "delayed"  # jitter delays the message by up to 600 s
     again = await engine.trigger_task(view.task.id)
     assert again.scheduled_ms == run.scheduled_ms + 1  # same ms: the ledger key moves on

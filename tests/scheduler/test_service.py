@@ -42,7 +42,7 @@ async def test_task_lifecycle_over_grpc(client: SchedulerClient, room: str, serv
     assert updated.spec.timezone == "Europe/Berlin" and updated.spec.name == "daily digest"
     run = await client.trigger(task.id)
     assert run_to_dict(run)["outcome"] == "enqueued" and run.manual
-    [msg] = server.engine.peek(room, "digest", 10)
+    [msg] = await server.engine.peek(room, "digest", 10)
     assert msg.message_id == run.message_id and msg.headers["x-meshq-task-id"] == task.id
     assert [r.message_id for r in await client.runs(task.id)] == [run.message_id]
     assert task_to_dict(await client.get(task.id))["last_outcome"] == "enqueued"

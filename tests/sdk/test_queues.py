@@ -151,3 +151,15 @@ async def test_long_poll_ends_inside_the_callers_deadline(server: Any, room: Roo
         assert list(response.deliveries) == []
     finally:
         await conn.close()
+
+
+async def test_extend_many_extends_every_held_lease_in_one_call(room: RoomClient) -> None:
+    # Given three leased messages, one of them already acked
+    await room.queues.send_many(name="jobs", messages=[1, 2, 3])
+    held = await room.queues.receive_leased(name="jobs", max_messages=3, wait=False, lease=5)
+    await held[0].ack()
+    # When all three leases are extended in one call
+    applied = await room.queues.extend_many("jobs", [m.lease_token for m in held], 120)
+    # Then the two still held are extended and the acked one is reported stale
+    assert applied == [False, True, True]
+    assert await room.queues.ack("jobs", [m.lease_token for m in held[1:]]) == [True, True]

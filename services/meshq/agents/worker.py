@@ -8,7 +8,7 @@ over meshq's streaming, leased delivery:
   capped, jittered backoff;
 - a ``Leaser`` extends the lease of every held job while it waits or runs;
 - a job that returns is acked; one that raises (a hook, a tool, the model) is nacked with the
-  ``RetryPolicy`` delay and the error text, and the queue's ``max_deliveries`` dead-letters it;
+  ``RetryPolicy`` delay (or, when the model answered 429, its Retry-After) and the error text, and the queue's ``max_deliveries`` dead-letters it;
 - ``stop()`` returns at once when idle; otherwise it stops taking work, gives running jobs
   ``stop_grace`` seconds, then hands the rest back.
 """
@@ -39,7 +39,7 @@ from meshq.agents.observer import (
     default_observer,
 )
 from meshq.agents.requirements import Requirement, resolve_requirements
-from meshq.agents.retry import ReconnectPolicy, RetryPolicy
+from meshq.agents.retry import ReconnectPolicy, RetryPolicy, retry_after_seconds
 from meshq.otel.tracing import job_span
 from meshq.tools import Toolkit
 
@@ -331,7 +331,9 @@ class Worker:
             raise
         except Exception as err:
             reason = f"{type(err).__name__}: {err}"[:MAX_ERROR_CHARS]
-            delay = self.retry.delay(int(msg.attempt or 1), self._rng)
+            delay = retry_after_seconds(err)  # a 429's Retry-After wins over the backoff
+            if delay is None:
+                delay = self.retry.delay(int(msg.attempt or 1), self._rng)
             logger.warning("job %s failed on attempt %s, retry in %.2fs: %s", msg.message_id,
                            msg.attempt, delay, reason,
                            exc_info=err if getattr(err, "log_traceback", True) else None,

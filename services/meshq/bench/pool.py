@@ -52,7 +52,7 @@ async def _wait(check: Any, timeout: float, every: float = 0.05) -> float:
 
 
 def _pending(engine: Any, queue: str) -> int:
-    info = engine.queue_info(ROOM, queue)
+    info = engine.registry.queue_info(ROOM, queue)
     return int(info.depth + info.in_flight + info.delayed)
 
 

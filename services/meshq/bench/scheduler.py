@@ -81,9 +81,9 @@ async def _run(tasks: int, queues: int, data_dir: Path) -> dict[str, Any]:
     if time.time() >= due:
         raise click.ClickException("loading the tasks took past the instant; use fewer --tasks")
     await asyncio.wait_for(observer.done.wait(), timeout=(due - time.time()) + 120)
-    depth = sum(q.depth for q in queue_engine.list_queues("bench"))
+    depth = sum(q.depth for q in queue_engine.registry.list_queues("bench"))
     await engine.stop()
-    await queue_engine.stop()
+    await queue_engine.close()
     lags = observer.lags
     return {
         "tasks": tasks, "queues": queues, "enqueued": len(lags), "messages_in_queues": depth,

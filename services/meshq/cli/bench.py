@@ -8,6 +8,7 @@ import click
 
 # subcommand name -> (module, attribute) of a click command that owns that benchmark
 BENCHES = {
+    "flow": ("meshq.bench.flow", "flow_bench"),
     "queue": ("meshq.bench.queue", "queue_bench"),
     "scheduler": ("meshq.bench.scheduler", "scheduler_bench"),
     "worker": ("meshq.bench.worker", "worker_bench"),
@@ -29,7 +30,8 @@ class BenchGroup(click.Group):
 
 @click.group(cls=BenchGroup)
 def bench() -> None:
-    """Benchmarks: queue throughput and latency, scheduler fire lag, worker and pool throughput.
+    """Benchmarks: queue throughput and latency, flow control, scheduler fire lag, worker and
+    pool throughput.
 
     Figures and the commands that made them are in docs/benchmarks.md.
     """

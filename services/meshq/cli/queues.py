@@ -60,6 +60,9 @@ room.add_command(queue)
               help="A header for every message (repeatable).")
 @click.option("--delay", type=float, default=0.0, help="Seconds before the message is ready.")
 @click.option("--dedup-id", help="Deduplication id (with --json only).")
+@click.option("--priority", type=click.IntRange(0, 9), default=0, show_default=True,
+              help="0-9, higher delivered first (FIFO within one priority).")
+@click.option("--key", help="Groups messages for --key-concurrency and fair turns by key.")
 @click.option("--create/--no-create", default=True, show_default=True,
               help="Create a missing queue (in an existing room).")
 @click.option("--create-room", is_flag=True, help="Create the room too when it is missing.")
@@ -68,8 +71,9 @@ room.add_command(queue)
 @output_option
 @connection_options
 def queue_send(room_name: str, queue_name: str, json_text: str | None, file: Path | None,
-               headers: Sequence[str], delay: float, dedup_id: str | None, create: bool,
-               create_room: bool, batch_size: int, output: str, conn: Connection) -> None:
+               headers: Sequence[str], delay: float, dedup_id: str | None, priority: int,
+               key: str | None, create: bool, create_room: bool, batch_size: int, output: str,
+               conn: Connection) -> None:
     """Send a message (--json) or many (--file jobs.jsonl, with a progress bar).
 
     The room must exist (a typo is NOT_FOUND) unless --create-room; a missing queue is
@@ -83,8 +87,8 @@ def queue_send(room_name: str, queue_name: str, json_text: str | None, file: Pat
         bodies = [parse_json_arg("--json", json_text)]
     else:
         bodies = _read_jsonl(file)  # type: ignore[arg-type]
-    batch = [outgoing(body, headers=header_map, delay=delay, dedup_id=dedup_id)
-             for body in bodies]
+    batch = [outgoing(body, headers=header_map, delay=delay, dedup_id=dedup_id,
+                      priority=priority, key=key) for body in bodies]
     client = QueuesClient(conn, room_name)
     ids = run(conn, _send(client, queue_name, batch, create=create, batch_size=batch_size,
                           progress=file is not None,
@@ -196,24 +200,41 @@ def queue_list(room_name: str, output: str, conn: Connection) -> None:
     found = run(conn, QueuesClient(conn, room_name).list())
     emit(output, [_queue_dict(q) for q in found],
          columns=("queue", "depth", "in flight", "delayed", "dead-lettered", "oldest age s",
-                  "closed", "max deliveries", "dedup window s"),
+                  "closed", "rate limit/s", "key concurrency", "max deliveries",
+                  "dedup window s"),
          rows=[(q.name, q.depth, q.in_flight, q.delayed, q.dead_lettered,
-                f"{q.oldest_age_seconds:.1f}", "yes" if q.closed else "", q.max_deliveries,
+                f"{q.oldest_age_seconds:.1f}", "yes" if q.closed else "", _rate(q),
+                q.key_concurrency or "", q.max_deliveries,
                 f"{q.dedup_window_seconds:g}") for q in found],
          title=room_name, wide=("max deliveries", "dedup window s"))
+
+
+def _rate(q: QueueInfo) -> str:
+    """'5 (burst 10)', or '' without a limit."""
+    if not q.rate_limit:
+        return ""
+    return f"{q.rate_limit:g}" + (f" (burst {q.rate_burst})" if q.rate_burst else "")
 
 
 @queue.command("open")
 @room_queue_options
 @click.option("--max-deliveries", type=click.IntRange(1), help="Deliveries before dead-lettering.")
 @click.option("--dedup-window", type=float, help="Seconds a dedup id is remembered.")
+@click.option("--rate-limit", type=click.FloatRange(0), metavar="R",
+              help="Deliveries per second to all consumers together (0: no limit).")
+@click.option("--rate-burst", type=click.IntRange(0), metavar="B",
+              help="Deliveries saved up while idle (0: one second's worth of --rate-limit).")
+@click.option("--key-concurrency", type=click.IntRange(0), metavar="N",
+              help="Most leased messages per key at once (0: no limit).")
 @output_option
 @connection_options
 def queue_open(room_name: str, queue_name: str, max_deliveries: int | None,
-               dedup_window: float | None, output: str, conn: Connection) -> None:
-    """Create (room too) or reopen a queue, applying the options given."""
+               dedup_window: float | None, rate_limit: float | None, rate_burst: int | None,
+               key_concurrency: int | None, output: str, conn: Connection) -> None:
+    """Create (room too) or reopen a queue, applying the options given (others are kept)."""
     info = run(conn, QueuesClient(conn, room_name).open(
-        queue_name, max_deliveries=max_deliveries, dedup_window=dedup_window))
+        queue_name, max_deliveries=max_deliveries, dedup_window=dedup_window,
+        rate_limit=rate_limit, rate_burst=rate_burst, key_concurrency=key_concurrency))
     emit(output, _queue_dict(info), columns=("queue", "depth", "max deliveries", "closed"),
          rows=[(info.name, info.depth, info.max_deliveries, "yes" if info.closed else "")])
 
@@ -270,14 +291,16 @@ def _queue_dict(q: QueueInfo) -> dict[str, Any]:
     return {"name": q.name, "depth": q.depth, "in_flight": q.in_flight, "delayed": q.delayed,
             "dead_lettered": q.dead_lettered, "oldest_age_seconds": q.oldest_age_seconds,
             "closed": q.closed, "max_deliveries": q.max_deliveries,
-            "dedup_window_seconds": q.dedup_window_seconds}
+            "dedup_window_seconds": q.dedup_window_seconds, "rate_limit": q.rate_limit,
+            "rate_burst": q.rate_burst, "key_concurrency": q.key_concurrency}
 
 
 def _emit_messages(output: str, messages: Sequence[ReceivedMessage], *, title: str,
                    leased: bool = False) -> None:
     data = [{"message_id": m.message_id, "body": m.body, "headers": m.headers,
              "attempt": m.attempt, "enqueued_at": m.enqueued_at, "lease_token": m.lease_token,
-             "lease_expires_at": m.lease_expires_at, "queue": m.queue} for m in messages]
+             "lease_expires_at": m.lease_expires_at, "queue": m.queue,
+             "priority": m.priority, "key": m.key} for m in messages]
     columns = ["message id", "attempt", "enqueued", "body", "headers"]
     rows = [[m.message_id, m.attempt, when(m.enqueued_at), _short(m.json),
              ",".join(f"{k}={v}" for k, v in sorted(m.headers.items()))] for m in messages]

@@ -95,6 +95,7 @@ class QueueMetrics:
     lease_expired: Counter
     dead_lettered: Counter
     stale_settled: Counter
+    rate_limit_wait: Counter
     open_streams: Gauge
     time_in_queue: Histogram
     held: Histogram
@@ -131,6 +132,10 @@ class QueueMetrics:
             stale_settled=counter(
                 "meshq_stale_settles_total",
                 "Acks, nacks or extensions refused because the lease token was stale or unknown.",
+            ),
+            rate_limit_wait=counter(
+                "meshq_rate_limit_wait_seconds_total",
+                "Seconds deliveries waited on the queue's rate limit (consumers ready, no token).",
             ),
             open_streams=Gauge(
                 "meshq_open_streams", "Subscribe streams open now.", ROOM_QUEUE, registry=registry

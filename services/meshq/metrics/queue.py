@@ -24,7 +24,7 @@ from meshq.queue.model import Delivery, QueueInfo
 from meshq.queue.observer import QueueObserver
 
 if TYPE_CHECKING:
-    from meshq.queue.engine import QueueEngine
+    from meshq.queue.backend import QueueBackend
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,10 @@ class PrometheusQueueObserver(QueueObserver):
         if count > 0:
             self._m.stale_settled.labels(room, queue).inc(count)
 
+    def rate_limit_waited(self, room: str, queue: str, seconds: float) -> None:
+        if seconds > 0:
+            self._m.rate_limit_wait.labels(room, queue).inc(seconds)
+
     def stream_opened(self, room: str, queue: str) -> None:
         self._m.open_streams.labels(room, queue).inc()
 
@@ -120,7 +124,7 @@ class QueueStatsCollector(Collector):
 
     def __init__(
         self,
-        engine: QueueEngine,
+        engine: QueueBackend,
         *,
         loop: asyncio.AbstractEventLoop | None = None,
         timeout: float = SNAPSHOT_TIMEOUT_SECONDS,
@@ -168,15 +172,28 @@ class QueueStatsCollector(Collector):
             return []
 
     async def _read_async(self) -> list[tuple[str, QueueInfo]]:
-        return self._read()
+        """Through the ``QueueBackend`` reads: any backend, on its loop."""
+        stats: list[tuple[str, QueueInfo]] = []
+        if not self._engine.healthy:  # a failed commit: it refuses all calls
+            return stats
+        for room in await self._engine.list_rooms():
+            try:
+                queues = await self._engine.list_queues(room.name)
+            except NotFound:  # deleted between the two calls
+                continue
+            stats.extend((room.name, info) for info in queues)
+        return stats
 
     def _read(self) -> list[tuple[str, QueueInfo]]:
+        """Synchronously, from the embedded engine's registry (a backend without one has
+        no synchronous reads: its gauges are read only through ``loop``)."""
         stats: list[tuple[str, QueueInfo]] = []
-        if not getattr(self._engine, "healthy", True):  # a failed commit: it refuses all calls
+        registry = getattr(self._engine, "registry", None)
+        if registry is None or not self._engine.healthy:
             return stats
-        for room in self._engine.list_rooms():
+        for room in registry.list_rooms():
             try:
-                queues = self._engine.list_queues(room.name)
+                queues = registry.list_queues(room.name)
             except NotFound:  # deleted between the two calls
                 continue
             stats.extend((room.name, info) for info in queues)

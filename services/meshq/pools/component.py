@@ -53,11 +53,11 @@ def make_backend(kind: str, *, ray_address: str = "",
 
 
 def engine_load(engine: Any) -> LoadSource:
-    """Backlog from the in-process queue engine (a queue not created yet has none)."""
+    """Backlog from the in-process queue backend (a queue not created yet has none)."""
 
     async def load(room: str, queue: str) -> QueueLoad:
         try:
-            info = engine.queue_info(room, queue)
+            info = await engine.queue_info(room, queue)
         except NotFound:
             return QueueLoad(ready=0, in_flight=0)
         return QueueLoad(ready=info.depth, in_flight=info.in_flight)
@@ -66,9 +66,9 @@ def engine_load(engine: Any) -> LoadSource:
 
 
 def grpc_load(ctx: StackContext) -> LoadSource:
-    """Backlog through the queue service's ListQueues (the queue runs in another process)."""
+    """Backlog through the SDK's queue listing (the queue runs in another process)."""
     from meshq.api.connection import Connection
-    from meshq.v1 import queues_pb2, queues_pb2_grpc
+    from meshq.api.queues import QueuesClient
 
     conn: Connection | None = None
 
@@ -77,10 +77,7 @@ def grpc_load(ctx: StackContext) -> LoadSource:
         if conn is None:
             conn = Connection(server=ctx.server_address, token=ctx.token or None,
                               tls_ca=ctx.tls_ca, insecure=True, timeout=5.0)
-        stub = conn.stub(queues_pb2_grpc.QueueServiceStub)
-        reply = await stub.ListQueues(queues_pb2.ListQueuesRequest(room=room),
-                                      metadata=conn.metadata, timeout=conn.timeout)
-        for info in reply.queues:
+        for info in await QueuesClient(conn, room).list():
             if info.name == queue:
                 return QueueLoad(ready=info.depth, in_flight=info.in_flight)
         return QueueLoad(ready=0, in_flight=0)

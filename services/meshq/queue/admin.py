@@ -1,123 +1,105 @@
-"""Rooms and queue administration: create, open, close, drain, delete, list, peek, redrive."""
+"""Administration: rooms and queues created and removed, opened, closed, drained, redriven;
+peek and a message's state (both may read the store: cold messages live only there)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 
-from meshq.core.errors import AlreadyExists, FailedPrecondition, NotFound, ResourceExhausted
+from meshq.core.errors import AlreadyExists, FailedPrecondition, ResourceExhausted
 from meshq.core.validation import check_name
 from meshq.queue import store as st
 from meshq.queue import validate as v
+from meshq.queue.bodies import BodyReader
+from meshq.queue.commitlog import CommitLog
 from meshq.queue.leaser import Leaser
 from meshq.queue.model import (
     Delivery,
+    MessageState,
+    MessageStatus,
     QueueInfo,
     QueueLimits,
     QueueOptions,
     RoomInfo,
     dlq_name,
     is_dlq,
+    new_delivery,
 )
-from meshq.queue.observer import QueueObserver
-from meshq.queue.state import DELAYED, GONE, LEASED, READY, QueueState, RoomState
+from meshq.queue.registry import STATES, Registry, queue_record, room_info
+from meshq.queue.state import DELAYED, FETCHING, LEASED, Msg, QueueState, RoomState
 
 DEFAULT_PEEK = 10
 
 
-class AdminMixin:
-    """Administration half of ``QueueEngine`` (which provides the attributes below)."""
+class Admin:
+    """Everything but sending and leasing; each change is committed before it returns."""
 
-    _rooms: dict[str, RoomState]
-    _clock: Callable[[], float]
-    _leaser: Leaser
-    _observer: QueueObserver
-    limits: QueueLimits
-    _commit: Callable[[list[st.Op]], Awaitable[None]]
-    _existing: Callable[[str, str], QueueState]
-    _check_running: Callable[[], None]
-    _check_healthy: Callable[[], None]
+    def __init__(self, *, registry: Registry, log: CommitLog, leaser: Leaser,
+                 limits: QueueLimits,
+                 bodies: BodyReader,
+                 find: Callable[[str], Awaitable[st.StoredMessage | None]]) -> None:
+        self._registry = registry
+        self._log = log
+        self._leaser = leaser
+        self._limits = limits
+        self._bodies = bodies
+        self._find = find
 
     # -- rooms ------------------------------------------------------------------------------
 
     async def create_room(self, name: str, *, if_not_exists: bool = False
                           ) -> tuple[RoomInfo, bool]:
         check_name("room", name)
-        self._check_running()
-        room = self._rooms.get(name)
+        self._log.check_running()
+        room = self._registry.rooms.get(name)
         if room is not None:
             if not if_not_exists:
                 raise AlreadyExists(f"room {name!r} exists already")
-            return _room_info(room), False
-        room = self._rooms[name] = RoomState(name, self._clock())
-        await self._commit([(st.ROOM_PUT, (name, room.created_at))])
-        return _room_info(room), True
-
-    def _room(self, name: str) -> RoomState:
-        check_name("room", name)
-        self._check_healthy()
-        room = self._rooms.get(name)
-        if room is None:
-            raise NotFound(f"room {name!r} does not exist")
-        return room
-
-    def get_room(self, name: str) -> RoomInfo:
-        return _room_info(self._room(name))
-
-    def list_rooms(self) -> list[RoomInfo]:
-        self._check_healthy()
-        return [_room_info(r) for _, r in sorted(self._rooms.items())]
+            return room_info(room), False
+        room, op = self._registry.add_room(name)
+        await self._log.commit([op])
+        return room_info(room), True
 
     async def delete_room(self, name: str, *, force: bool = False) -> None:
         """Delete a room; with queues in it only when ``force`` (they go too)."""
-        room = self._room(name)
-        self._check_running()
+        room = self._registry.room(name)
+        self._log.check_running()
         if room.queues and not force:
             raise FailedPrecondition(f"room {name!r} still has {len(room.queues)} queues; "
                                      "delete them first or pass force")
         ops: list[st.Op] = []
         for q in list(room.queues.values()):
             self._forget_queue(room, q, ops)
-        del self._rooms[name]
-        ops.append((st.ROOM_DEL, (name,)))
-        await self._commit(ops)
+        del self._registry.rooms[name]
+        ops.append(st.DeleteRoom(name))
+        await self._log.commit(ops)
 
     # -- queues -----------------------------------------------------------------------------
 
-    async def _create_queue(self, room_name: str, queue: str, options: QueueOptions
-                            ) -> QueueState:
+    async def create_queue(self, room_name: str, queue: str, options: QueueOptions
+                           ) -> QueueState:
         ops: list[st.Op] = []
-        room = self._rooms.get(room_name)
-        if room is not None and len(room.queues) >= self.limits.max_queues_per_room:
+        rooms = self._registry.rooms
+        room = rooms.get(room_name)
+        if room is not None and len(room.queues) >= self._limits.max_queues_per_room:
             raise ResourceExhausted(f"room {room_name!r} holds {len(room.queues)} queues, the "
                                     f"limit; delete one first")
         new_room = room is None
         if room is None:
-            room = self._rooms[room_name] = RoomState(room_name, self._clock())
-            ops.append((st.ROOM_PUT, (room_name, room.created_at)))
-        q = self._add_queue(room, queue, options, ops)
+            room, op = self._registry.add_room(room_name)
+            ops.append(op)
+        q, op = self._registry.add_queue(room, queue, options)
+        ops.append(op)
         try:
-            await self._commit(ops)
+            await self._log.commit(ops)
         except BaseException:
             # Not stored: later writes must not name a queue (or room) that has no row.
             if room.queues.get(queue) is q:
                 del room.queues[queue]
-            if new_room and not room.queues and self._rooms.get(room_name) is room:
-                del self._rooms[room_name]
+            if new_room and not room.queues and rooms.get(room_name) is room:
+                del rooms[room_name]
             raise
         return q
-
-    def _add_queue(self, room: RoomState, name: str, options: QueueOptions,
-                   ops: list[st.Op]) -> QueueState:
-        q = room.queues[name] = QueueState(room.name, name, options, self._clock())
-        ops.append(_queue_put(q))
-        return q
-
-    def _dlq_for(self, q: QueueState, ops: list[st.Op]) -> QueueState:
-        """The dead-letter queue of ``q``, created on first use (never refused by limits)."""
-        room = self._rooms[q.room]
-        name = dlq_name(q.name)
-        dq = room.queues.get(name)
-        return dq if dq is not None else self._add_queue(room, name, QueueOptions(), ops)
 
     async def open_queue(self, room: str, queue: str, options: QueueOptions | None = None
                          ) -> QueueInfo:
@@ -125,132 +107,121 @@ class AdminMixin:
         v.check_target(room, queue)
         if options is not None:
             v.check_options(options)
-        self._check_running()
-        r = self._rooms.get(room)
-        q = r.queues.get(queue) if r is not None else None
+        self._log.check_running()
+        q = self._registry.find(room, queue)
         if q is None:
-            q = await self._create_queue(room, queue, options or QueueOptions())
-            return self.queue_info(room, queue)
+            await self.create_queue(room, queue, options or QueueOptions())
+            return self._registry.queue_info(room, queue)
         q.closed = False
         if options is not None:
             q.options = options
         q.wake()
         for sub in q.subs:
             sub.wake()
-        await self._commit([_queue_put(q)])
-        return self.queue_info(room, queue)
+        await self._log.commit([queue_record(q)])
+        return self._registry.queue_info(room, queue)
 
     async def close_queue(self, room: str, queue: str) -> None:
         """Refuse Send, Receive and new deliveries until reopened; settling still works."""
-        q = self._existing(room, queue)
+        q = self._registry.existing(room, queue)
         q.closed = True
         q.wake()
-        await self._commit([_queue_put(q)])
-
-    def _clear(self, q: QueueState) -> int:
-        """Forget every message of ``q`` in memory; leased tokens become stale."""
-        count = len(q.msgs)
-        for msg in q.msgs.values():
-            if msg.state == LEASED:
-                self._leaser.timers.remove_lease(msg)
-                if msg.owner is not None:
-                    msg.owner.unsettled.discard(msg.token)
-            msg.state = GONE
-            msg.ver += 1
-        q.msgs.clear()
-        q.leases.clear()
-        q.ready.clear()
-        q.n_ready = q.n_delayed = 0
-        q.epoch += 1
-        return count
+        await self._log.commit([queue_record(q)])
 
     async def drain_queue(self, room: str, queue: str) -> int:
         """Remove every message (ready, delayed, leased); returns how many."""
-        q = self._existing(room, queue)
-        count = self._clear(q)
-        await self._commit([(st.QUEUE_CLEAR, (room, queue))])
+        q = self._registry.existing(room, queue)
+        count = q.size()
+        self._leaser.release_all(q)
+        await self._log.commit([st.ClearQueue(room, queue)])
         return count
 
     def _forget_queue(self, room: RoomState, q: QueueState, ops: list[st.Op]) -> None:
-        self._clear(q)
+        self._leaser.release_all(q)
         q.deleted = True
         q.end_streams()
         del room.queues[q.name]
-        ops.append((st.QUEUE_DEL, (q.room, q.name)))
+        ops.append(st.DeleteQueue(q.room, q.name))
 
     async def delete_queue(self, room: str, queue: str) -> None:
         """Delete the queue and its messages; its dead-letter queue stays."""
-        q = self._existing(room, queue)
+        q = self._registry.existing(room, queue)
         ops: list[st.Op] = []
-        self._forget_queue(self._rooms[room], q, ops)
-        await self._commit(ops)
-
-    def list_queues(self, room: str) -> list[QueueInfo]:
-        r = self._room(room)
-        return [self._info(r, q) for _, q in sorted(r.queues.items())]
-
-    def queue_info(self, room: str, queue: str) -> QueueInfo:
-        q = self._existing(room, queue)
-        return self._info(self._rooms[room], q)
-
-    def _info(self, room: RoomState, q: QueueState) -> QueueInfo:
-        dq = None if is_dlq(q.name) else room.queues.get(dlq_name(q.name))
-        first = q.ready.first() if q.n_ready else None
-        return QueueInfo(
-            name=q.name, depth=q.n_ready, in_flight=len(q.leases), delayed=q.n_delayed,
-            dead_lettered=len(dq.msgs) if dq is not None else 0,
-            oldest_age_seconds=max(0.0, self._clock() - first.enqueued_at) if first else 0.0,
-            closed=q.closed, options=q.options,
-        )
-
-    def peek(self, room: str, queue: str, max_messages: int) -> list[Delivery]:
-        """The next ready messages, oldest first, without leasing them."""
-        q = self._existing(room, queue)
-        n = v.check_count("max_messages", max_messages or DEFAULT_PEEK, self.limits)
-        out: list[Delivery] = []
-        for msg in q.ready.in_order():
-            if len(out) >= n:
-                break
-            out.append(Delivery(message_id=msg.id, body=msg.body, headers=msg.headers,
-                                enqueued_at=msg.enqueued_at, attempt=msg.attempts + 1,
-                                queue=q.name))
-        return out
+        self._forget_queue(self._registry.rooms[room], q, ops)
+        await self._log.commit(ops)
 
     async def redrive(self, room: str, queue: str, max_messages: int = 0) -> int:
         """Move messages of ``<queue>.dlq`` (not leased ones) back, oldest first, attempts 0."""
-        q = self._existing(room, queue)
-        if max_messages < 0:
-            max_messages = 0
-        dq = self._rooms[room].queues.get(dlq_name(queue))
+        q = self._registry.existing(room, queue)
+        max_messages = max(max_messages, 0)
+        dq = self._registry.rooms[room].queues.get(dlq_name(queue))
         if dq is None or is_dlq(queue):
             return 0
-        movable = sorted((m for m in dq.msgs.values() if m.state in (READY, DELAYED)),
-                         key=lambda m: m.seq)
-        if max_messages:
-            movable = movable[:max_messages]
-        ops: list[st.Op] = []
-        for msg in movable:
-            if msg.state == READY:
-                dq.n_ready -= 1
+        entries = dq.ready.drain()
+        dq.n_ready = 0
+        delayed = [m for m in dq.msgs.values() if m.state == DELAYED]
+        candidates = sorted([*entries, *((m.seq, m, m.enqueued_at) for m in delayed)],
+                            key=lambda c: c[0])
+        chosen = candidates[:max_messages] if max_messages else candidates
+        for _, entry, enqueued_at in candidates[len(chosen):]:  # back where they were
+            if isinstance(entry, Msg):
+                if entry.state != DELAYED:
+                    dq.make_ready(entry)
             else:
-                dq.n_delayed -= 1
-            del dq.msgs[msg.id]
-            msg.q = q
-            msg.attempts = 0
-            msg.ready_at = 0.0
-            q.msgs[msg.id] = msg
-            q.make_ready(msg)
-            ops.append((st.MSG_MOVE, (room, queue, 0, 0.0, msg.headers_json, msg.seq)))
-        if ops:
+                dq.ready.push_cold(entry, enqueued_at)
+                dq.n_ready += 1
+        for _, entry, enqueued_at in chosen:
+            if isinstance(entry, Msg):
+                if entry.state == DELAYED:
+                    dq.n_delayed -= 1
+                del dq.msgs[entry.id]
+                entry.q = q
+                entry.attempts = 0
+                entry.ready_at = 0.0
+                q.msgs[entry.id] = entry
+                q.make_ready(entry)
+            else:
+                q.ready.push_cold(entry, enqueued_at)
+                q.n_ready += 1
+        if chosen:
             q.wake()
-            await self._commit(ops)
-        return len(ops)
+            await self._log.commit([st.ResetMessages(room, queue, [c[0] for c in chosen])])
+        return len(chosen)
 
+    # -- reads that may need the store ------------------------------------------------------
 
-def _queue_put(q: QueueState) -> st.Op:
-    return (st.QUEUE_PUT, (q.room, q.name, q.options.max_deliveries,
-                           q.options.dedup_window_seconds, int(q.closed), q.created_at))
+    async def peek(self, room: str, queue: str, max_messages: int) -> list[Delivery]:
+        """The next ready messages, oldest first, without leasing them."""
+        q = self._registry.existing(room, queue)
+        n = v.check_count("max_messages", max_messages or DEFAULT_PEEK, self._limits)
+        entries = q.ready.first(n)
+        need = [e if isinstance(e, int) else e.seq for e in entries
+                if isinstance(e, int) or e.body is None]
+        rows = {r.seq: r for r in await self._bodies.rows(need)} if need else {}
+        out: list[Delivery] = []
+        for e in entries:
+            if isinstance(e, Msg) and e.body is not None:
+                out.append(new_delivery(e.id, e.body, e.headers, e.enqueued_at,
+                                        e.attempts + 1, q.name))
+                continue
+            row = rows.get(e if isinstance(e, int) else e.seq)
+            if row is None:  # removed while it was read
+                continue
+            headers = json.loads(row.headers_json) if row.headers_json != "{}" else {}
+            out.append(new_delivery(row.id, row.body, headers, row.enqueued_at,
+                                    row.attempts + 1, q.name))
+        return out
 
-
-def _room_info(room: RoomState) -> RoomInfo:
-    return RoomInfo(name=room.name, created_at=room.created_at, queue_count=len(room.queues))
+    async def message_state(self, room: str, queue: str, message_id: str) -> MessageStatus:
+        """Where a message is, and its delivery attempts so far."""
+        q = self._registry.existing(room, queue)
+        if not isinstance(message_id, str):
+            return MessageStatus(MessageState.GONE, 0)
+        msg = q.msgs.get(message_id)
+        if msg is not None:
+            attempts = msg.attempts + (1 if msg.state in (LEASED, FETCHING) else 0)
+            return MessageStatus(STATES[msg.state], attempts)
+        row = await self._find(message_id)
+        if row is None or (row.room, row.queue) != (room, queue) or q.deleted:
+            return MessageStatus(MessageState.GONE, 0)
+        return MessageStatus(MessageState.READY, row.attempts)  # cold: ready in the store

@@ -1,4 +1,5 @@
-"""The queue service as a server component: SQLite store, engine, Room and Queue servicers."""
+"""The queue service as a server component: a ``QueueBackend`` behind the Room and Queue
+servicers (the embedded engine over ``<data_dir>/queues.db`` by default)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 import grpc
 
+from meshq.queue.backend import QueueBackend
 from meshq.queue.engine import QueueEngine
 from meshq.queue.model import QueueLimits
 from meshq.queue.observer import QueueObserver
@@ -22,30 +24,30 @@ STORE_FILE = "queues.db"
 
 
 class QueueComponent:
-    """Hosts RoomService and QueueService over one engine.
+    """Hosts RoomService and QueueService over one backend.
 
-    The engine is built at construction (so ``ctx.engine`` is there for components built
+    The backend is built at construction (so ``ctx.engine`` is there for components built
     after this one, e.g. the scheduler) and started by ``start``.
     """
 
     service_names = ("meshq.v1.RoomService", "meshq.v1.QueueService")
 
-    def __init__(self, engine: QueueEngine,
+    def __init__(self, backend: QueueBackend,
                  room_delete_checks: Sequence[Callable[[str], None]] = ()) -> None:
-        self.engine = engine
+        self.backend = backend
         self._room_delete_checks = room_delete_checks
 
     async def start(self) -> None:
         _shorten_gil_switch()
-        await self.engine.start()
+        await self.backend.start()
 
     def register(self, server: grpc.aio.Server) -> None:
         rooms_pb2_grpc.add_RoomServiceServicer_to_server(RoomServicer(
-            self.engine, delete_checks=self._room_delete_checks), server)
-        queues_pb2_grpc.add_QueueServiceServicer_to_server(QueueServicer(self.engine), server)
+            self.backend, delete_checks=self._room_delete_checks), server)
+        queues_pb2_grpc.add_QueueServiceServicer_to_server(QueueServicer(self.backend), server)
 
     async def stop(self) -> None:
-        await self.engine.stop()
+        await self.backend.close()
 
 
 SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005

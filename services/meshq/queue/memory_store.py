@@ -7,7 +7,7 @@ same instance and see exactly what a restart over an SQLite file would see.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 from meshq.queue import store as s
@@ -22,96 +22,101 @@ class MemoryQueueStore:
         self.messages: dict[int, list[Any]] = {}  # seq -> StoredMessage fields, in order
         self.dedup: dict[tuple[str, str, str], s.StoredDedup] = {}
         self.commits = 0
-        self._apply: dict[int, Callable[..., None]] = {
-            s.ROOM_PUT: self._room_put,
-            s.ROOM_DEL: self._room_del,
-            s.QUEUE_PUT: self._queue_put,
-            s.QUEUE_DEL: self._queue_del,
-            s.QUEUE_CLEAR: self._queue_clear,
-            s.MSG_PUT: self._msg_put,
-            s.MSG_DEL: self._msg_del,
-            s.MSG_UPDATE: self._msg_update,
-            s.MSG_MOVE: self._msg_move,
-            s.DEDUP_PUT: self._dedup_put,
-            s.DEDUP_PRUNE: self._dedup_prune,
-        }
 
-    async def load(self) -> s.Snapshot:
-        messages = sorted(self.messages.values(), key=lambda m: m[3])
-        return s.Snapshot(
-            rooms=sorted(self.rooms.items()),
-            queues=list(self.queues.values()),
-            messages=[_stored(m) for m in messages],
-            dedup=list(self.dedup.values()),
-        )
+    async def load(self, now: float) -> s.Snapshot:
+        snap = s.Snapshot(rooms=sorted(self.rooms.items()), queues=list(self.queues.values()),
+                          dedup=list(self.dedup.values()), max_seq=max(self.messages, default=0))
+        runs: dict[tuple[str, str], s.ReadyRun] = {}
+        for seq in sorted(self.messages):
+            m = self.messages[seq]
+            if m[8] > now:
+                snap.delayed.append(_index_row(m))
+                continue
+            run = runs.get((m[1], m[2]))
+            if run is None:
+                run = runs[(m[1], m[2])] = s.ReadyRun(room=m[1], queue=m[2])
+            run.pairs.append(seq)
+            run.pairs.append(m[6])
+        snap.ready = list(runs.values())
+        snap.count = len(self.messages)
+        return snap
 
     def submit(self, ops: list[s.Op]) -> asyncio.Future[None]:
-        for kind, params in ops:
-            self._apply[kind](*params)
+        for op in ops:
+            self._apply(op)
         self.commits += 1
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.set_result(None)
         return future
 
+    async def read(self, seqs: Sequence[int]) -> list[s.StoredBody]:
+        rows = [self.messages[q] for q in seqs if q in self.messages]
+        return [s.StoredBody(m[3], m[0], m[4], m[5], m[6], m[7]) for m in rows]
+
+    async def find(self, message_id: str) -> s.StoredMessage | None:
+        seq = s.message_seq(message_id)
+        rows = ([self.messages[seq]] if seq in self.messages else []) if seq is not None else [
+            m for m in self.messages.values() if m[0] == message_id]
+        for m in rows:
+            if m[0] == message_id:
+                return _index_row(m)
+        return None
+
     async def close(self) -> None:
         return None
 
-    def _room_put(self, name: str, created_at: float) -> None:
-        self.rooms[name] = created_at
-
-    def _room_del(self, name: str) -> None:
-        self.rooms.pop(name, None)
-
-    def _queue_put(self, room: str, name: str, max_del: int, window: float, closed: bool,
-                   created_at: float) -> None:
-        self.queues[(room, name)] = s.StoredQueue(
-            room=room, name=name, max_deliveries=max_del, dedup_window=window,
-            closed=bool(closed), created_at=created_at,
-        )
-
-    def _queue_del(self, room: str, name: str) -> None:
-        self._queue_clear(room, name)
-        self.queues.pop((room, name), None)
-        for key in [k for k in self.dedup if k[0] == room and k[1] == name]:
-            del self.dedup[key]
-
-    def _queue_clear(self, room: str, name: str) -> None:
-        for mid in [i for i, m in self.messages.items() if m[1] == room and m[2] == name]:
-            del self.messages[mid]
-
-    def _msg_put(self, *fields: Any) -> None:
-        self.messages[fields[3]] = list(fields)
-
-    def _msg_del(self, mid: int) -> None:
-        self.messages.pop(mid, None)
-
-    def _msg_update(self, attempts: int, ready_at: float, headers_json: str, mid: int) -> None:
-        row = self.messages.get(mid)
-        if row is not None:
-            row[7], row[8], row[5] = attempts, ready_at, headers_json
-
-    def _msg_move(self, room: str, queue: str, attempts: int, ready_at: float,
-                  headers_json: str, mid: int) -> None:
-        row = self.messages.get(mid)
-        if row is not None:
-            row[1], row[2] = room, queue
-            self._msg_update(attempts, ready_at, headers_json, mid)
-
-    def _dedup_put(self, room: str, queue: str, dedup_id: str, message_id: str,
-                   expires_at: float) -> None:
-        self.dedup[(room, queue, dedup_id)] = s.StoredDedup(
-            room=room, queue=queue, dedup_id=dedup_id, message_id=message_id,
-            expires_at=expires_at,
-        )
-
-    def _dedup_prune(self, room: str, queue: str, now: float) -> None:
-        for key, rec in list(self.dedup.items()):
-            if key[0] == room and key[1] == queue and rec.expires_at <= now:
+    def _apply(self, op: s.Op) -> None:  # noqa: C901 - one branch per kind of record
+        if isinstance(op, s.PutMessages):
+            for mid, seq, body, headers_json, ready_at in op.rows:
+                self.messages[seq] = [mid, op.room, op.queue, seq, body, headers_json,
+                                      op.enqueued_at, 0, ready_at]
+        elif isinstance(op, s.DeleteMessages):
+            for seq in op.seqs:
+                self.messages.pop(seq, None)
+        elif isinstance(op, s.UpdateMessages):
+            for c in op.changes:
+                self._change(c)
+        elif isinstance(op, s.MoveMessages):
+            for c in op.changes:
+                row = self.messages.get(c.seq)
+                if row is not None:
+                    row[1], row[2] = op.room, op.queue
+                    self._change(c)
+        elif isinstance(op, s.ResetMessages):
+            for seq in op.seqs:
+                row = self.messages.get(seq)
+                if row is not None:
+                    row[1], row[2], row[7], row[8] = op.room, op.queue, 0, 0.0
+        elif isinstance(op, s.PutRoom):
+            self.rooms[op.name] = op.created_at
+        elif isinstance(op, s.DeleteRoom):
+            self.rooms.pop(op.name, None)
+        elif isinstance(op, s.PutQueue):
+            self.queues[(op.room, op.name)] = s.StoredQueue(*op)
+        elif isinstance(op, s.DeleteQueue):
+            self._clear(op.room, op.name)
+            self.queues.pop((op.room, op.name), None)
+            for key in [k for k in self.dedup if k[:2] == (op.room, op.name)]:
                 del self.dedup[key]
+        elif isinstance(op, s.ClearQueue):
+            self._clear(op.room, op.name)
+        elif isinstance(op, s.PutDedup):
+            self.dedup[(op.room, op.queue, op.dedup_id)] = s.StoredDedup(*op)
+        elif isinstance(op, s.PruneDedup):
+            for key, rec in list(self.dedup.items()):
+                if key[:2] == (op.room, op.queue) and rec.expires_at <= op.now:
+                    del self.dedup[key]
+
+    def _change(self, c: s.Change) -> None:
+        row = self.messages.get(c.seq)
+        if row is not None:
+            row[7], row[8], row[5] = c.attempts, c.ready_at, c.headers_json
+
+    def _clear(self, room: str, name: str) -> None:
+        for seq in [q for q, m in self.messages.items() if m[1] == room and m[2] == name]:
+            del self.messages[seq]
 
 
-def _stored(m: list[Any]) -> s.StoredMessage:
-    return s.StoredMessage(
-        id=m[0], room=m[1], queue=m[2], seq=m[3], body=m[4], headers_json=m[5],
-        enqueued_at=m[6], attempts=m[7], ready_at=m[8],
-    )
+def _index_row(m: list[Any]) -> s.StoredMessage:
+    """A stored message without its body."""
+    return s.StoredMessage(m[0], m[1], m[2], m[3], "", m[5], m[6], m[7], m[8])

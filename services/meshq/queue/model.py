@@ -6,7 +6,9 @@ Times are float seconds since the Unix epoch (``time.time()``) unless a name say
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 DEFAULT_MAX_DELIVERIES = 5  # deliveries before a message moves to "<queue>.dlq"
 DEFAULT_DEDUP_WINDOW = 300.0  # seconds a dedup_id is remembered
@@ -36,7 +38,7 @@ class QueueLimits:
     """Most messages in one Send, or acks/nacks/extensions in one call (INVALID_ARGUMENT)."""
     max_queues_per_room: int = 1000
     """Most queues a room may hold, dead-letter queues included (RESOURCE_EXHAUSTED)."""
-    max_depth: int = 1_000_000
+    max_depth: int = 10_000_000
     """Most messages a queue may hold in any state (RESOURCE_EXHAUSTED, nothing written)."""
 
 
@@ -48,6 +50,13 @@ class QueueOptions:
     """Deliveries before a message is dead-lettered."""
     dedup_window_seconds: float = DEFAULT_DEDUP_WINDOW
     """How long a dedup_id is remembered."""
+    rate_limit: float = 0.0
+    """Deliveries per second to all consumers together, a token bucket (0: no limit)."""
+    rate_burst: int = 0
+    """Deliveries the bucket saves up while idle (0: one second's worth, at least 1)."""
+    key_concurrency: int = 0
+    """Most leased messages per key at once (0: no limit); messages without a key are not
+    limited."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +71,10 @@ class NewMessage:
     dedup_window_seconds: float = 0.0
     """How long this message's dedup_id is remembered (0: the queue's window); at most 30
     days. Set, it applies even on a queue whose window is 0 (dedup off)."""
+    priority: int = 0
+    """0-9, higher delivered first (kept as the ``x-meshq-priority`` header)."""
+    key: str = ""
+    """Groups messages for ``key_concurrency`` and fair turns (the ``x-meshq-key`` header)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,9 +83,30 @@ class SendResult:
     duplicate: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
-class Delivery:
-    """A message handed to a consumer (or peeked: then lease fields are empty)."""
+class MessageFields(NamedTuple):
+    """One message to send as plain fields: what the servicer builds per ``OutgoingMessage``
+    (validating fields costs less than building a ``NewMessage`` first)."""
+
+    body: str
+    headers: Mapping[str, str]
+    """Any mapping (a proto map is fine): copied only when not empty."""
+    delay_seconds: float = 0.0
+    dedup_id: str = ""
+    dedup_window_seconds: float = 0.0
+
+
+class Sent(NamedTuple):
+    """The result of one message of ``send_fields``."""
+
+    message_id: str
+    duplicate: bool
+
+
+class Delivery(NamedTuple):
+    """A message handed to a consumer (or peeked: then lease fields are empty).
+
+    A NamedTuple: the hot path builds one per delivery with ``tuple.__new__``
+    (``new_delivery``), and the servicer copies its fields straight into the proto."""
 
     message_id: str
     body: str
@@ -110,6 +144,14 @@ class MessageState(enum.Enum):
     GONE = "gone"
 
 
+class MessageStatus(NamedTuple):
+    """Where a message is, and its delivery attempts (the current one included while in
+    flight)."""
+
+    state: MessageState
+    attempt: int
+
+
 @dataclass(frozen=True, kw_only=True)
 class RoomInfo:
     name: str
@@ -130,22 +172,21 @@ class QueueInfo:
 
 
 # -- fast constructors for the hot paths ------------------------------------------------------
-# A frozen dataclass's __init__ sets each field through object.__setattr__ (~1.4 us for a
-# Delivery); these build the same objects (same type, equality, hash, repr) in a third of it.
+# A frozen dataclass's __init__ sets each field through object.__setattr__ (~1.4 us), a
+# NamedTuple's __new__ is Python code too; these build the same objects (same type, equality,
+# repr) in a fraction of it.
 
 _new = object.__new__
 _set = object.__setattr__
+_new_tuple = tuple.__new__
 
 
 def new_delivery(message_id: str, body: str, headers: dict[str, str], enqueued_at: float,
                  attempt: int, queue: str, lease_token: str = "",
                  lease_expires_at: float = 0.0) -> Delivery:
-    """``Delivery(...)`` by position, without the frozen-dataclass __init__."""
-    d = _new(Delivery)
-    _set(d, "__dict__", {"message_id": message_id, "body": body, "headers": headers,
-                         "enqueued_at": enqueued_at, "attempt": attempt, "queue": queue,
-                         "lease_token": lease_token, "lease_expires_at": lease_expires_at})
-    return d
+    """``Delivery(...)`` by position, without the NamedTuple's Python ``__new__``."""
+    return _new_tuple(Delivery, (message_id, body, headers, enqueued_at, attempt, queue,
+                                 lease_token, lease_expires_at))
 
 
 def new_send_result(message_id: str, duplicate: bool = False) -> SendResult:

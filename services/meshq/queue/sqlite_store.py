@@ -7,22 +7,29 @@ through one ``executemany``), commits (an fsync), then resolves all their future
 ``call_soon_threadsafe``. Under load many Sends share each fsync; idle, a batch commits at
 once: nothing waits for a batch to fill. If a group fails, its batches are retried one
 transaction each so that one bad batch cannot fail the others.
+
+Reads (bodies at delivery, a message by id) run on a second connection in a reader thread:
+in WAL mode they see every committed transaction and never wait for the writer's fsync.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import concurrent.futures
 import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from meshq.core.errors import Unavailable
 from meshq.queue import store as s
+from meshq.queue.sqlite_plan import STATEMENT_CACHE
+from meshq.queue.sqlite_plan import apply as _apply
 
 logger = logging.getLogger(__name__)
 
@@ -33,38 +40,22 @@ CREATE TABLE IF NOT EXISTS rooms (name TEXT PRIMARY KEY, created_at REAL NOT NUL
 CREATE TABLE IF NOT EXISTS queues (
   room TEXT NOT NULL, name TEXT NOT NULL, max_deliveries INTEGER NOT NULL,
   dedup_window REAL NOT NULL, closed INTEGER NOT NULL, created_at REAL NOT NULL,
-  PRIMARY KEY (room, name));
+  flow TEXT NOT NULL DEFAULT '', PRIMARY KEY (room, name));
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT NOT NULL, room TEXT NOT NULL, queue TEXT NOT NULL, seq INTEGER PRIMARY KEY,
   body TEXT NOT NULL, headers TEXT NOT NULL, enqueued_at REAL NOT NULL,
   attempts INTEGER NOT NULL, ready_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (room, queue);
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (room, queue, ready_at, enqueued_at);
+DROP INDEX IF EXISTS messages_by_queue;
+CREATE INDEX IF NOT EXISTS messages_delayed ON messages (ready_at) WHERE ready_at > 0;
 CREATE TABLE IF NOT EXISTS dedup (
   room TEXT NOT NULL, queue TEXT NOT NULL, dedup_id TEXT NOT NULL, message_id TEXT NOT NULL,
   expires_at REAL NOT NULL, PRIMARY KEY (room, queue, dedup_id));
 """
 
-# Each kind's statements; all take the op's params.
-_SQL: dict[int, tuple[str, ...]] = {
-    s.ROOM_PUT: ("INSERT OR REPLACE INTO rooms VALUES (?, ?)",),
-    s.ROOM_DEL: ("DELETE FROM rooms WHERE name = ?",),
-    s.QUEUE_PUT: ("INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?, ?, ?)",),
-    s.QUEUE_DEL: (
-        "DELETE FROM messages WHERE room = ?1 AND queue = ?2",
-        "DELETE FROM dedup WHERE room = ?1 AND queue = ?2",
-        "DELETE FROM queues WHERE room = ?1 AND name = ?2",
-    ),
-    s.QUEUE_CLEAR: ("DELETE FROM messages WHERE room = ? AND queue = ?",),
-    s.MSG_PUT: ("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",),
-    s.MSG_DEL: ("DELETE FROM messages WHERE seq = ?",),
-    s.MSG_UPDATE: ("UPDATE messages SET attempts = ?, ready_at = ?, headers = ? WHERE seq = ?",),
-    s.MSG_MOVE: (
-        "UPDATE messages SET room = ?, queue = ?, attempts = ?, ready_at = ?, headers = ? "
-        "WHERE seq = ?",
-    ),
-    s.DEDUP_PUT: ("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)",),
-    s.DEDUP_PRUNE: ("DELETE FROM dedup WHERE room = ? AND queue = ? AND expires_at <= ?",),
-}
+_BODY_COLUMNS = "seq, id, body, headers, enqueued_at, attempts"
+_INDEX_COLUMNS = "id, room, queue, seq, '', headers, enqueued_at, attempts, ready_at"
+READ_CHUNK = 500  # seqs per SELECT ... IN (...)
 
 _Batch = tuple[list[s.Op], asyncio.Future[None]]
 _STOP = None
@@ -83,18 +74,23 @@ class SqliteQueueStore:
         self._conn: sqlite3.Connection | None = None
         self._dead = False  # the writer thread ended without being asked to
         self.commits = 0  # transactions committed (group commits), for benchmarks
+        self._reader: concurrent.futures.ThreadPoolExecutor | None = None
+        self._reader_conn: sqlite3.Connection | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def load(self) -> s.Snapshot:
+    async def load(self, now: float) -> s.Snapshot:
         self._loop = asyncio.get_running_loop()
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="meshq-queue-writer",
                                             daemon=True)
             self._thread.start()
         future: asyncio.Future[s.Snapshot] = self._loop.create_future()
-        self._inbox.put(lambda: self._call(future, self._read_all))
-        return await future
+        self._inbox.put(lambda: self._call(future, lambda: self._read_index(now)))
+        snapshot = await future
+        self._reader = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="meshq-queue-reader")
+        return snapshot
 
     async def close(self) -> None:
         thread = self._thread
@@ -104,6 +100,35 @@ class SqliteQueueStore:
         self._hand_over()
         self._inbox.put(_STOP)
         await asyncio.to_thread(thread.join)
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.submit(self._close_reader)
+            await asyncio.to_thread(reader.shutdown)
+
+    async def read(self, seqs: Sequence[int]) -> list[s.StoredBody]:
+        return await self._on_reader(lambda conn: _read_seqs(conn, seqs))
+
+    async def find(self, message_id: str) -> s.StoredMessage | None:
+        return await self._on_reader(lambda conn: _find(conn, message_id))
+
+    async def _on_reader(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        reader = self._reader
+        if reader is None or self._loop is None:
+            raise Unavailable("the queue store is closed")
+        return await asyncio.wrap_future(reader.submit(self._with_reader, fn))
+
+    def _with_reader(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn`` on the reader thread's own connection (opened on first use)."""
+        if self._reader_conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            self._reader_conn = conn
+        return fn(self._reader_conn)
+
+    def _close_reader(self) -> None:
+        if self._reader_conn is not None:
+            self._reader_conn.close()
+            self._reader_conn = None
 
     def submit(self, ops: list[s.Op]) -> asyncio.Future[None]:
         loop = self._loop
@@ -146,6 +171,9 @@ class SqliteQueueStore:
         elif row[0] != SCHEMA_VERSION:
             raise RuntimeError(f"{self.path}: schema version {row[0]}, this meshq reads "
                                f"{SCHEMA_VERSION}")
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(queues)")}
+        if "flow" not in columns:  # a file from before flow control: an additive column
+            conn.execute("ALTER TABLE queues ADD COLUMN flow TEXT NOT NULL DEFAULT ''")
         return conn
 
     def _run(self) -> None:
@@ -242,105 +270,62 @@ class SqliteQueueStore:
             result, error = None, err
         self._loop.call_soon_threadsafe(_settle_one, future, result, error)
 
-    def _read_all(self) -> s.Snapshot:
+    def _read_index(self, now: float) -> s.Snapshot:
         conn = self._conn
         assert conn is not None
-        return s.Snapshot(
+        snap = s.Snapshot(
             rooms=[(r[0], r[1]) for r in conn.execute("SELECT name, created_at FROM rooms")],
-            queues=[s.StoredQueue(room=r[0], name=r[1], max_deliveries=r[2], dedup_window=r[3],
-                                  closed=bool(r[4]), created_at=r[5])
-                    for r in conn.execute("SELECT * FROM queues")],
-            messages=[s.StoredMessage(id=r[0], room=r[1], queue=r[2], seq=r[3], body=r[4],
-                                      headers_json=r[5], enqueued_at=r[6], attempts=r[7],
-                                      ready_at=r[8])
-                      for r in conn.execute("SELECT * FROM messages ORDER BY seq")],
-            dedup=[s.StoredDedup(room=r[0], queue=r[1], dedup_id=r[2], message_id=r[3],
-                                 expires_at=r[4])
-                   for r in conn.execute("SELECT * FROM dedup")],
+            queues=[s.StoredQueue(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6])
+                    for r in conn.execute(
+                        "SELECT room, name, max_deliveries, dedup_window, closed, created_at, "
+                        "flow FROM queues")],
+            delayed=[s.StoredMessage(*r) for r in conn.execute(
+                f"SELECT {_INDEX_COLUMNS} FROM messages WHERE ready_at > ? ORDER BY seq",
+                (now,))],
+            dedup=[s.StoredDedup(*r) for r in conn.execute("SELECT * FROM dedup")],
+            max_seq=conn.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()[0],
         )
+        targets = conn.execute("SELECT DISTINCT room, queue FROM messages").fetchall()
+        for room, name in targets:
+            # From the covering index messages_ready: no table page (no body) is read.
+            rows = conn.execute("SELECT seq, enqueued_at FROM messages WHERE room = ? AND "
+                                "queue = ? AND ready_at <= ? ORDER BY seq", (room, name, now))
+            run = s.ReadyRun(room=room, queue=name, pairs=array("d", chain.from_iterable(rows)))
+            if len(run):
+                snap.ready.append(run)
+        snap.count = len(snap.delayed) + sum(len(r) for r in snap.ready)
+        return snap
 
 
-_Statement = tuple[str, list[Any], bool]  # (sql, parameters, executemany?)
+def _read_seqs(conn: sqlite3.Connection, seqs: Sequence[int]) -> list[s.StoredBody]:
+    """The rows of ``seqs``: a range scan when they are consecutive (a cold queue drained in
+    order), else ``IN`` lists; records built without a Python ``__new__`` per row."""
+    out: list[s.StoredBody] = []
+    new, cls = tuple.__new__, s.StoredBody
+    for start in range(0, len(seqs), READ_CHUNK):
+        chunk = list(seqs[start:start + READ_CHUNK])
+        lo, hi = min(chunk), max(chunk)
+        if hi - lo + 1 == len(chunk):
+            rows = conn.execute(f"SELECT {_BODY_COLUMNS} FROM messages WHERE seq BETWEEN ? AND ?",
+                                (lo, hi))
+        else:
+            marks = ",".join(["?"] * len(chunk))
+            rows = conn.execute(f"SELECT {_BODY_COLUMNS} FROM messages WHERE seq IN ({marks})",
+                                chunk)
+        out.extend([new(cls, r) for r in rows])
+    return out
 
 
-def _apply(conn: sqlite3.Connection, ops: list[s.Op]) -> None:
-    """Run ``ops`` in one transaction with as few SQLite statements as possible.
-
-    Each statement releases the GIL while SQLite works and must win it back from the event
-    loop after: ``executemany`` over 100 rows is 100 such hand-overs, each up to the switch
-    interval while the loop is busy. So message inserts and deletes go as multi-row
-    statements, and a group that is one statement (one send, or one frame of acks: the
-    common case at low rates) runs alone in autocommit mode, which is the same durable
-    transaction without the two hand-overs of BEGIN and COMMIT.
-    """
-    plan = _plan(ops)
-    if len(plan) == 1 and not plan[0][2]:
-        conn.execute(plan[0][0], plan[0][1])
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for sql, params, many in plan:
-            if many:
-                conn.executemany(sql, params)
-            else:
-                conn.execute(sql, params)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _plan(ops: list[s.Op]) -> list[_Statement]:
-    """The statements for ``ops``, in order, except that the message inserts and deletes
-    between two other ops are grouped (they commute: a delete always names a row committed
-    by an earlier transaction, an insert a new one). Other runs of one kind share an
-    ``executemany``."""
-    plan: list[_Statement] = []
-    i, n = 0, len(ops)
-    while i < n:
-        kind = ops[i][0]
-        if kind == s.MSG_PUT or kind == s.MSG_DEL:
-            puts: list[Any] = []
-            dels: list[Any] = []
-            while i < n and (kind := ops[i][0]) in (s.MSG_PUT, s.MSG_DEL):
-                if kind == s.MSG_PUT:
-                    puts.extend(ops[i][1])
-                else:
-                    dels.append(ops[i][1][0])
-                i += 1
-            _many_rows(plan, _insert_sql, puts, 9)
-            _many_rows(plan, _delete_sql, dels, 1)
-            continue
-        j = i + 1
-        while j < n and ops[j][0] == kind:
-            j += 1
-        params = [op[1] for op in ops[i:j]]
-        plan.extend((sql, params, True) for sql in _SQL[kind])
-        i = j
-    return plan
-
-
-ROWS_PER_STATEMENT = 256  # x 9 parameters stays far below SQLITE_MAX_VARIABLE_NUMBER
-STATEMENT_CACHE = 2 * ROWS_PER_STATEMENT + 64  # every multi-row size stays prepared
-
-
-@functools.cache
-def _insert_sql(rows: int) -> str:
-    return "INSERT INTO messages VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
-
-
-@functools.cache
-def _delete_sql(rows: int) -> str:
-    return "DELETE FROM messages WHERE seq IN (" + ",".join(["?"] * rows) + ")"
-
-
-def _many_rows(plan: list[_Statement], sql: Callable[[int], str], flat: list[Any],
-               width: int) -> None:
-    """Add ``sql(k)`` over ``flat`` (``width`` parameters a row), 256 rows a statement."""
-    step = ROWS_PER_STATEMENT * width
-    for start in range(0, len(flat), step):
-        chunk = flat[start:start + step]
-        plan.append((sql(len(chunk) // width), chunk, False))
+def _find(conn: sqlite3.Connection, message_id: str) -> s.StoredMessage | None:
+    """By id: ids of this meshq embed their seq (``store.message_seq``); older ones scan."""
+    seq = s.message_seq(message_id)
+    if seq is not None:
+        row = conn.execute(f"SELECT {_INDEX_COLUMNS} FROM messages WHERE seq = ? AND id = ?",
+                           (seq, message_id)).fetchone()
+    else:
+        row = conn.execute(f"SELECT {_INDEX_COLUMNS} FROM messages WHERE id = ?",
+                           (message_id,)).fetchone()
+    return s.StoredMessage(*row) if row is not None else None
 
 
 def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:

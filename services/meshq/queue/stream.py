@@ -2,7 +2,7 @@
 
 - the *reader* reads consumer frames: window changes apply at once, settle items go to an
   inbox (bounded, so a flooding consumer is pushed back through gRPC flow control);
-- the *settler* drains the inbox and applies everything it holds with as few engine calls
+- the *settler* drains the inbox and applies everything it holds with as few backend calls
   as it can (so many acks share one commit), then queues the SettleResults out;
 - the *pump* waits on ``Subscription.next_batch()`` and queues the deliveries out;
 - the response generator (``frames``) merges everything queued into as few frames as it can.
@@ -18,17 +18,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from meshq.core.errors import InvalidArgument
 from meshq.queue import convert, model
 from meshq.queue import validate as v
+from meshq.queue.backend import QueueBackend, QueueSubscription
 from meshq.queue.subscription import check_window
 from meshq.v1 import queues_pb2
-
-if TYPE_CHECKING:
-    from meshq.queue.engine import QueueEngine
-    from meshq.queue.subscription import Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +67,11 @@ _EOF = object()  # the consumer half-closed its side
 class SubscribeSession:
     """Runs one Subscribe stream; use ``open``, then ``async with`` and ``frames()``."""
 
-    def __init__(self, engine: QueueEngine, room: str, queue: str, subscription: Subscription,
+    def __init__(self, backend: QueueBackend, room: str, queue: str,
+                 subscription: QueueSubscription,
                  requests: AsyncIterator[queues_pb2.SubscribeRequest],
                  first: queues_pb2.SubscribeRequest) -> None:
-        self._engine = engine
+        self._backend = backend
         self._room = room
         self._queue = queue
         self._sub = subscription
@@ -82,10 +80,10 @@ class SubscribeSession:
         self._inbox: asyncio.Queue[Any] = asyncio.Queue(INBOX_FRAMES)
         self._outbox: asyncio.Queue[_Out] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._max_batch = engine.limits.max_batch
+        self._max_batch = backend.limits.max_batch
 
     @classmethod
-    async def open(cls, engine: QueueEngine,
+    async def open(cls, backend: QueueBackend,
                    requests: AsyncIterator[queues_pb2.SubscribeRequest]) -> SubscribeSession:
         """Read the first frame (it must carry ``open``) and subscribe."""
         try:
@@ -97,10 +95,10 @@ class SubscribeSession:
             raise InvalidArgument("the first Subscribe frame must carry open "
                                   "(room, queue, max_in_flight)")
         spec = first.open
-        sub = await engine.subscribe(spec.room, spec.queue, max_in_flight=spec.max_in_flight,
+        sub = await backend.subscribe(spec.room, spec.queue, max_in_flight=spec.max_in_flight,
                                      lease_seconds=convert.lease_seconds(spec.lease_seconds),
                                      create=spec.create)
-        return cls(engine, spec.room, spec.queue, sub, requests, first)
+        return cls(backend, spec.room, spec.queue, sub, requests, first)
 
     async def __aenter__(self) -> SubscribeSession:
         for name, coro in (("reader", self._read()), ("settler", self._settle()),
@@ -182,7 +180,7 @@ class SubscribeSession:
                 return
 
     def _fits(self, frame: Any, pending: _Settle) -> bool:
-        """Whether ``frame`` can join ``pending`` within the engine's per-call limit."""
+        """Whether ``frame`` can join ``pending`` within the backend's per-call limit."""
         if frame is _EOF:
             return True
         limit = self._max_batch
@@ -215,14 +213,14 @@ class SubscribeSession:
         """Extensions first, then acks, then nacks: a job extended then finished stays OK."""
         results: list[tuple[Sequence[str], Sequence[model.SettleOutcome]]] = []
         if pending.extends:
-            outcomes = await self._engine.extend(self._room, self._queue,
+            outcomes = await self._backend.extend(self._room, self._queue,
                                                  convert.extends_from_proto(pending.extends))
             results.append(([e.lease_token for e in pending.extends], outcomes))
         if pending.acks:
-            outcomes = await self._engine.ack(self._room, self._queue, pending.acks)
+            outcomes = await self._backend.ack(self._room, self._queue, pending.acks)
             results.append((pending.acks, outcomes))
         if pending.nacks:
-            outcomes = await self._engine.nack(self._room, self._queue,
+            outcomes = await self._backend.nack(self._room, self._queue,
                                                convert.nacks_from_proto(pending.nacks))
             results.append(([n.lease_token for n in pending.nacks], outcomes))
         if results:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
 
 from meshq.core.errors import InvalidArgument
 from meshq.core.validation import shown
+from meshq.queue.leaser import Leaser
 from meshq.queue.model import Delivery
 from meshq.queue.state import QueueState
-
-if TYPE_CHECKING:
-    from meshq.queue.leaser import Leaser
 
 MAX_IN_FLIGHT_LIMIT = 100_000
 
@@ -28,8 +26,10 @@ class Subscription:
     """Deliveries for one consumer, at most ``max_in_flight`` unsettled at a time.
 
     ``next_batch`` waits on an event set by the engine when messages become ready, credit is
-    freed, or the subscription closes. Settle deliveries through ``QueueEngine.ack`` / ``nack``
-    / ``extend`` with the lease tokens; ``close`` hands unsettled ones back at once.
+    freed, or the subscription closes. Settle deliveries through the backend's ``ack`` /
+    ``nack`` / ``extend`` with the lease tokens; ``close`` hands unsettled ones back at once.
+    The engine tells it about its leases through the ``LeaseOwner`` methods (``leased``,
+    ``settled``, ``detach``, ``wake``); nothing else changes its state.
     """
 
     def __init__(self, leaser: Leaser, q: QueueState, max_in_flight: int, lease: float) -> None:
@@ -39,8 +39,7 @@ class Subscription:
         self._lease = lease
         self._event = asyncio.Event()
         self._closed = False
-        self.unsettled: set[str] = set()
-        """Lease tokens delivered to this consumer and not yet settled (engine-maintained)."""
+        self._unsettled: set[str] = set()
 
     @property
     def room(self) -> str:
@@ -62,6 +61,11 @@ class Subscription:
     def lease_seconds(self) -> float:
         return self._lease
 
+    @property
+    def unsettled(self) -> int:
+        """Deliveries handed to this consumer and not settled yet."""
+        return len(self._unsettled)
+
     async def next_batch(self) -> list[Delivery]:
         """Wait for at least one delivery within the free credit; ``[]`` once closed."""
         while not self._closed:
@@ -69,9 +73,12 @@ class Subscription:
             if q.deleted:
                 await self.close()
                 break
-            free = self._max - len(self.unsettled)
+            free = self._max - len(self._unsettled)
             if free > 0 and q.n_ready and not q.closed:
-                batch = self._leaser.take(q, free, self._lease, self)
+                batch = await self._leaser.take(q, free, self._lease, self)
+                if self._closed:  # closed while the bodies were read: hand them back
+                    self._leaser.hand_back(q, [d.lease_token for d in batch])
+                    break
                 if batch:
                     return batch
             self._event.clear()
@@ -84,14 +91,28 @@ class Subscription:
         self._max = check_window(n, minimum=0)
         self._event.set()
 
-    def settled(self, token: str) -> None:
-        """Called by the engine when one of this consumer's leases ends."""
-        self.unsettled.discard(token)
+    # -- LeaseOwner -------------------------------------------------------------------------
+
+    def leased(self, tokens: Sequence[str]) -> None:
+        self._unsettled.update(tokens)
+
+    def settled(self, tokens: Iterable[str]) -> None:
+        unsettled = self._unsettled
+        for token in tokens:
+            unsettled.discard(token)
         if self._q.n_ready:
             self._event.set()
 
     def wake(self) -> None:
         self._event.set()
+
+    def detach(self) -> None:
+        """Close without hand-back (the queue is gone or the engine is stopping)."""
+        if not self._closed:
+            self._closed = True
+            self._event.set()
+            self._unsettled.clear()
+            self._leaser.detached(self._q, self)
 
     async def close(self) -> None:
         """Hand unsettled deliveries back (attempt unchanged) and stop. Idempotent."""
@@ -99,12 +120,6 @@ class Subscription:
             return
         self._closed = True
         self._event.set()
-        self._leaser.hand_back(self._q, self)
-
-    def detach(self) -> None:
-        """Close without hand-back (the queue is gone or the engine is stopping)."""
-        if not self._closed:
-            self._closed = True
-            self._event.set()
-            self._q.subs.discard(self)
-            self._leaser.observer.stream_closed(self._q.room, self._q.name)
+        tokens, self._unsettled = list(self._unsettled), set()
+        self._leaser.hand_back(self._q, tokens)
+        self._leaser.detached(self._q, self)

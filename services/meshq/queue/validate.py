@@ -16,6 +16,7 @@ from meshq.core.validation import (
     refuse_json_constant,
     shown,
 )
+from meshq.queue.flow import check_flow_options, flow_headers
 from meshq.queue.model import (
     DEFAULT_LEASE_SECONDS,
     DLQ_SUFFIX,
@@ -73,6 +74,7 @@ def check_options(options: QueueOptions) -> QueueOptions:
             f"max_deliveries must be between 1 and {MAX_DELIVERIES_LIMIT}, got {shown(n)}"
         )
     check_seconds("dedup_window_seconds", options.dedup_window_seconds, maximum=MAX_DEDUP_WINDOW)
+    check_flow_options(options)
     return options
 
 
@@ -152,8 +154,9 @@ sent it."""
 
 def prepare(messages: Sequence[NewMessage], limits: QueueLimits) -> list[Prepared]:
     """Validate a Send batch; return each message ready to enqueue."""
-    return prepare_fields([(m.body, m.headers, m.delay_seconds, m.dedup_id,
-                            m.dedup_window_seconds) for m in messages], limits)
+    return prepare_fields([(m.body, flow_headers(m.headers, m.priority, m.key, f"messages[{i}]")
+                            if m.priority or m.key else m.headers, m.delay_seconds, m.dedup_id,
+                            m.dedup_window_seconds) for i, m in enumerate(messages)], limits)
 
 
 def prepare_fields(messages: Sequence[Fields], limits: QueueLimits) -> list[Prepared]:

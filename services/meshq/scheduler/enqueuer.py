@@ -23,7 +23,7 @@ from meshq.core.errors import NotFound
 
 if TYPE_CHECKING:
     from meshq.api.connection import Connection
-    from meshq.queue.engine import QueueEngine
+    from meshq.queue.backend import QueueBackend
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +70,9 @@ class Enqueuer(Protocol):
 
 
 class EngineEnqueuer:
-    """Calls the queue engine of this process directly."""
+    """Calls the queue backend of this process directly (through ``QueueBackend``)."""
 
-    def __init__(self, engine: QueueEngine) -> None:
+    def __init__(self, engine: QueueBackend) -> None:
         self.engine = engine
 
     def max_message_bytes(self) -> int:
@@ -80,7 +80,7 @@ class EngineEnqueuer:
 
     async def room_exists(self, room: str) -> bool:
         try:
-            self.engine.get_room(room)
+            await self.engine.get_room(room)
         except NotFound:
             return False
         return True
@@ -92,17 +92,17 @@ class EngineEnqueuer:
                             delay_seconds=m.delay_seconds,
                             dedup_window_seconds=m.dedup_window_seconds) for m in messages]
         # Ask first rather than retry on NotFound: a retry would validate the batch twice.
-        # No await between the checks and the send's own lookup, so a room deleted meanwhile
-        # is never re-created.
-        create = not self._queue_exists(room, queue)
+        # The embedded backend answers these reads without suspending, so a room deleted
+        # meanwhile is never re-created.
+        create = not await self._queue_exists(room, queue)
         if create and not await self.room_exists(room):
             raise RoomGone(f"room {room!r} does not exist")
         results = await self.engine.send(room, queue, batch, create=create)
         return [r.message_id for r in results]
 
-    def _queue_exists(self, room: str, queue: str) -> bool:
+    async def _queue_exists(self, room: str, queue: str) -> bool:
         try:
-            self.engine.queue_info(room, queue)
+            await self.engine.queue_info(room, queue)
         except NotFound:
             return False
         return True
@@ -111,7 +111,7 @@ class EngineEnqueuer:
         from meshq.queue.model import MessageState
 
         try:
-            state, _attempt = self.engine.message_state(room, queue, message_id)
+            state, _attempt = await self.engine.message_state(room, queue, message_id)
         except NotFound:
             return False
         return state is not MessageState.GONE

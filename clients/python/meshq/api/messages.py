@@ -58,6 +58,10 @@ class ReceivedMessage:
     _settler: Settler | None = field(default=None, repr=False)
     _body: Any = field(default=None, repr=False)
     _decoded: bool = field(default=False, repr=False)
+    priority: int = 0
+    """0-9, higher delivered first."""
+    key: str = ""
+    """The message's key ("" without one)."""
 
     @property
     def body(self) -> Any:
@@ -90,7 +94,7 @@ def message_from_proto(d: queues_pb2.Delivery, settler: Settler | None) -> Recei
         message_id=d.message_id, json=d.json, headers=dict(d.headers), attempt=d.attempt,
         enqueued_at=d.enqueued_at_unix_ms / 1000, lease_token=d.lease_token,
         lease_expires_at=d.lease_expires_at_unix_ms / 1000, queue=d.queue,
-        _settler=settler if d.lease_token else None,
+        _settler=settler if d.lease_token else None, priority=d.priority, key=d.key,
     )
 
 
@@ -112,13 +116,20 @@ class QueueInfo:
     closed: bool
     max_deliveries: int
     dedup_window_seconds: float
+    rate_limit: float = 0.0
+    """Deliveries per second to all consumers (0: no limit)."""
+    rate_burst: int = 0
+    key_concurrency: int = 0
+    """Most leased messages per key at once (0: no limit)."""
 
     @classmethod
     def from_proto(cls, q: queues_pb2.QueueInfo) -> QueueInfo:
+        o = q.options
         return cls(name=q.name, depth=q.depth, in_flight=q.in_flight, delayed=q.delayed,
                    dead_lettered=q.dead_lettered, oldest_age_seconds=q.oldest_age_seconds,
-                   closed=q.closed, max_deliveries=q.options.max_deliveries,
-                   dedup_window_seconds=q.options.dedup_window_seconds)
+                   closed=q.closed, max_deliveries=o.max_deliveries,
+                   dedup_window_seconds=o.dedup_window_seconds, rate_limit=o.rate_limit,
+                   rate_burst=o.rate_burst, key_concurrency=o.key_concurrency)
 
 
 @dataclass(frozen=True)

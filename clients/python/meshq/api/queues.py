@@ -32,18 +32,20 @@ def encode(message: Any) -> str:
 
 
 def outgoing(message: Any, *, headers: dict[str, str] | None = None, delay: float = 0.0,
-             dedup_id: str | None = None, dedup_window: float = 0.0,
-             ) -> queues_pb2.OutgoingMessage:
+             dedup_id: str | None = None, dedup_window: float = 0.0, priority: int = 0,
+             key: str | None = None) -> queues_pb2.OutgoingMessage:
     """One message for the wire, with the current trace context in its headers.
 
     ``dedup_window``: seconds this message's dedup_id is remembered (0: the queue's window;
-    at most 30 days).
+    at most 30 days). ``priority``: 0-9, higher delivered first. ``key``: groups messages
+    for the queue's key concurrency and fair turns between keys.
     """
     all_headers = dict(headers or {})
     inject(all_headers)
     return queues_pb2.OutgoingMessage(json=encode(message), headers=all_headers,
                                       delay_seconds=delay, dedup_id=dedup_id or "",
-                                      dedup_window_seconds=dedup_window)
+                                      dedup_window_seconds=dedup_window, priority=priority,
+                                      key=key or "")
 
 
 class QueuesClient:
@@ -62,11 +64,14 @@ class QueuesClient:
 
     async def send(self, name: str, message: Any, *, create: bool = True,
                    headers: dict[str, str] | None = None, delay: float = 0.0,
-                   dedup_id: str | None = None, dedup_window: float = 0.0) -> str:
-        """Enqueue one JSON value; returns its id once it is on disk."""
+                   dedup_id: str | None = None, dedup_window: float = 0.0,
+                   priority: int = 0, key: str | None = None) -> str:
+        """Enqueue one JSON value; returns its id once it is on disk.
+
+        ``priority`` 0-9 (higher first); ``key`` for per-key concurrency and fairness."""
         request = queues_pb2.SendRequest(room=self.room, queue=name, create=create, messages=[
             outgoing(message, headers=headers, delay=delay, dedup_id=dedup_id,
-                     dedup_window=dedup_window)])
+                     dedup_window=dedup_window, priority=priority, key=key)])
         response = await self._stub.Send(request, **self._call())
         return response.results[0].message_id  # type: ignore[no-any-return]
 
@@ -148,11 +153,34 @@ class QueuesClient:
         response = await self._stub.ExtendLease(request, **self._call())
         return response.results[0].outcome == queues_pb2.SETTLE_OUTCOME_OK  # type: ignore[no-any-return]
 
+    async def extend_many(self, name: str, tokens: Sequence[str], seconds: float
+                          ) -> list[bool]:
+        """Extend many leases to ``seconds`` from now in one call (a worker's lease keeper
+        extends everything it holds once per tick); True for each applied, False for each
+        stale."""
+        request = queues_pb2.ExtendLeaseRequest(room=self.room, queue=name, extends=[
+            queues_pb2.ExtendItem(lease_token=t, seconds=seconds) for t in tokens])
+        response = await self._stub.ExtendLease(request, **self._call())
+        return [r.outcome == queues_pb2.SETTLE_OUTCOME_OK for r in response.results]
+
     async def open(self, name: str, *, max_deliveries: int | None = None,
-                   dedup_window: float | None = None) -> QueueInfo:
-        """Create (room too) or reopen a queue; given options are applied, others kept."""
+                   dedup_window: float | None = None, rate_limit: float | None = None,
+                   rate_burst: int | None = None, key_concurrency: int | None = None
+                   ) -> QueueInfo:
+        """Create (room too) or reopen a queue; given options are applied, others kept.
+
+        ``rate_limit``: deliveries per second to all consumers together (0 removes the
+        limit), ``rate_burst`` what the bucket saves up (0: one second's worth);
+        ``key_concurrency``: most leased messages per key at once (0: no limit).
+        """
         options = queues_pb2.QueueOptions(max_deliveries=max_deliveries or 0,
                                           dedup_window_seconds=dedup_window or 0.0)
+        if rate_limit is not None:
+            options.rate_limit = rate_limit
+        if rate_burst is not None:
+            options.rate_burst = rate_burst
+        if key_concurrency is not None:
+            options.key_concurrency = key_concurrency
         request = queues_pb2.OpenQueueRequest(room=self.room, queue=name, options=options)
         response = await self._stub.OpenQueue(request, **self._call())
         return QueueInfo.from_proto(response.queue)

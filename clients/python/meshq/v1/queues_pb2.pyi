@@ -30,7 +30,7 @@ MESSAGE_STATE_IN_FLIGHT: MessageState
 MESSAGE_STATE_GONE: MessageState
 
 class OutgoingMessage(_message.Message):
-    __slots__ = ("json", "headers", "delay_seconds", "dedup_id", "dedup_window_seconds")
+    __slots__ = ("json", "headers", "delay_seconds", "dedup_id", "dedup_window_seconds", "priority", "key")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -43,15 +43,19 @@ class OutgoingMessage(_message.Message):
     DELAY_SECONDS_FIELD_NUMBER: _ClassVar[int]
     DEDUP_ID_FIELD_NUMBER: _ClassVar[int]
     DEDUP_WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
     json: str
     headers: _containers.ScalarMap[str, str]
     delay_seconds: float
     dedup_id: str
     dedup_window_seconds: float
-    def __init__(self, json: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., delay_seconds: _Optional[float] = ..., dedup_id: _Optional[str] = ..., dedup_window_seconds: _Optional[float] = ...) -> None: ...
+    priority: int
+    key: str
+    def __init__(self, json: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., delay_seconds: _Optional[float] = ..., dedup_id: _Optional[str] = ..., dedup_window_seconds: _Optional[float] = ..., priority: _Optional[int] = ..., key: _Optional[str] = ...) -> None: ...
 
 class Delivery(_message.Message):
-    __slots__ = ("message_id", "json", "headers", "enqueued_at_unix_ms", "attempt", "lease_token", "lease_expires_at_unix_ms", "queue")
+    __slots__ = ("message_id", "json", "headers", "enqueued_at_unix_ms", "attempt", "lease_token", "lease_expires_at_unix_ms", "queue", "priority", "key")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +71,8 @@ class Delivery(_message.Message):
     LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     json: str
     headers: _containers.ScalarMap[str, str]
@@ -75,7 +81,9 @@ class Delivery(_message.Message):
     lease_token: str
     lease_expires_at_unix_ms: int
     queue: str
-    def __init__(self, message_id: _Optional[str] = ..., json: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., enqueued_at_unix_ms: _Optional[int] = ..., attempt: _Optional[int] = ..., lease_token: _Optional[str] = ..., lease_expires_at_unix_ms: _Optional[int] = ..., queue: _Optional[str] = ...) -> None: ...
+    priority: int
+    key: str
+    def __init__(self, message_id: _Optional[str] = ..., json: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., enqueued_at_unix_ms: _Optional[int] = ..., attempt: _Optional[int] = ..., lease_token: _Optional[str] = ..., lease_expires_at_unix_ms: _Optional[int] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., key: _Optional[str] = ...) -> None: ...
 
 class SendRequest(_message.Message):
     __slots__ = ("room", "queue", "messages", "create")
@@ -240,12 +248,18 @@ class ExtendLeaseResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[SettleResult, _Mapping]]] = ...) -> None: ...
 
 class QueueOptions(_message.Message):
-    __slots__ = ("max_deliveries", "dedup_window_seconds")
+    __slots__ = ("max_deliveries", "dedup_window_seconds", "rate_limit", "rate_burst", "key_concurrency")
     MAX_DELIVERIES_FIELD_NUMBER: _ClassVar[int]
     DEDUP_WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    RATE_BURST_FIELD_NUMBER: _ClassVar[int]
+    KEY_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     max_deliveries: int
     dedup_window_seconds: float
-    def __init__(self, max_deliveries: _Optional[int] = ..., dedup_window_seconds: _Optional[float] = ...) -> None: ...
+    rate_limit: float
+    rate_burst: int
+    key_concurrency: int
+    def __init__(self, max_deliveries: _Optional[int] = ..., dedup_window_seconds: _Optional[float] = ..., rate_limit: _Optional[float] = ..., rate_burst: _Optional[int] = ..., key_concurrency: _Optional[int] = ...) -> None: ...
 
 class QueueInfo(_message.Message):
     __slots__ = ("name", "depth", "in_flight", "delayed", "dead_lettered", "oldest_age_seconds", "closed", "options")
