@@ -89,7 +89,7 @@ async def test_a_payload_larger_than_the_queue_message_limit_is_refused(room: st
         run = await engine.trigger_task(view.task.id)
         assert run.outcome.value == "enqueued", run.error
     finally:
-        await queues.stop()
+        await queues.close()
 
 
 async def test_a_room_holds_at_most_its_limit_of_tasks(queues: QueueEngine, room: str) -> None:
@@ -132,7 +132,7 @@ async def test_a_task_whose_room_was_deleted_elsewhere_is_deactivated_not_refire
     clock.t += 60
     await engine.run_due(engine.now_ms())
     assert [r.outcome.value for r in await engine.runs(view.task.id)] == ["skipped_inactive", "failed"]
-    assert queues.list_queues(room) == []
+    assert await queues.list_queues(room) == []
 
 
 async def test_a_stored_task_with_a_schedule_now_refused_loads_and_can_be_fixed(
