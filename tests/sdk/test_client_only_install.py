@@ -97,13 +97,13 @@ async def test_cli_client_commands_work_and_server_ones_name_their_extra(
     for command in (["setup", "--data-dir", str(client_venv.parent / "data")],
                     ["status", "--data-dir", str(client_venv.parent / "data"), *where],
                     ["token", "mint", "--room", unique, "--name", "n", "--send", "q",
-                     "--data-dir", str(client_venv.parent / "data")]):
+                     "--data-dir", str(client_venv.parent / "data")],
+                    ["scheduled-task", "preview", "--schedule", "* * * * *"]):
         done = await asyncio.to_thread(_run, meshq, *command, cwd=client_venv.parent)
         assert done.returncode == 0, (command, done.stderr)
     for command, extra in ((["up"], "server"),
                            (["process", "join", "--room", unique, "--agent-name", "a",
-                             "--channel", "queue:q", *where], "openai"),
-                           (["scheduled-task", "preview", "--schedule", "* * * * *"], "server")):
+                             "--channel", "queue:q", *where], "openai")):
         refused = await asyncio.to_thread(_run, meshq, *command, cwd=client_venv.parent)
         assert refused.returncode == 2, (command, refused.stderr)
         assert f'pip install "meshq[{extra}]"' in refused.stderr, (command, refused.stderr)

@@ -48,7 +48,6 @@ from meshq.scheduler.fire import Pending, Settled, merge, send_all
 from meshq.scheduler.model import RunOutcome, Task, TaskRun, TaskSpec, TaskUpdate, TaskView
 from meshq.scheduler.observer import SchedulerObserver
 from meshq.scheduler.plan import Decision
-from meshq.scheduler.preview import preview  # noqa: F401  (the offline CLI's import)
 from meshq.scheduler.store import ScheduleStore
 from meshq.scheduler.validate import apply_update, check_task
 
