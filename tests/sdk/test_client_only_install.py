@@ -40,7 +40,7 @@ async def main(server, token, room):
     print(json.dumps({
         "sent": sent, "got": got, "missing": missing, "server_modules": server_modules,
         "absent": {name: importlib.util.find_spec(name) is None
-                   for name in ("ray", "openai", "croniter", "opentelemetry", "cryptography",
+                   for name in ("ray", "openai", "prometheus_client", "opentelemetry", "cryptography",
                                 "grpc_tools")},
     }))
 
