@@ -88,7 +88,7 @@ async def test_process_join_with_llm_api_chat_serves_a_chat_only_server(
 
         # Then the agent answers it through Chat Completions alone and acks it
         def acked() -> bool:
-            info = server.engine.queue_info(unique, "jobs")
+            info = server.engine.registry.queue_info(unique, "jobs")
             return len(chat_only.bodies(CHAT_PATH)) == 1 and info.in_flight == info.depth == 0
 
         await eventually(acked, timeout=30, what="the job answered and acked")

@@ -10,7 +10,7 @@ import logging
 
 import grpc
 
-from meshq.scheduler.engine import MISFIRE_GRACE, SchedulerEngine
+from meshq.scheduler.engine import MAX_TASKS_PER_ROOM, MISFIRE_GRACE, SchedulerEngine
 from meshq.scheduler.enqueuer import EngineEnqueuer, Enqueuer, GrpcEnqueuer
 from meshq.scheduler.observer import SchedulerObserver
 from meshq.scheduler.servicer import SchedulerServicer
@@ -53,7 +53,10 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
     gRPC to ``ctx.server_address`` with ``ctx.token``.
 
     Optional settings: ``scheduler_observer`` (a ``SchedulerObserver``, e.g. the Prometheus
-    one) and ``scheduler_misfire_grace`` (seconds).
+    one), ``scheduler_misfire_grace`` (seconds) and ``scheduler_max_tasks_per_room``.
+
+    Registers ``engine.check_room_deletable`` in ``ctx.room_delete_checks``: DeleteRoom of a
+    room with scheduled tasks is refused (in this process; see docs/scheduler.md).
     """
     observer: SchedulerObserver | None = ctx.settings.get("scheduler_observer")
     ctx.data_dir.mkdir(parents=True, exist_ok=True)
@@ -62,14 +65,11 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
     store: ScheduleStore
     if ctx.settings.get("postgres") is not None:  # --database-url: docs/postgres.md
         from meshq.postgres.component import schedule_store_for
-        from meshq.postgres.enqueuer import BackendEnqueuer
 
         store = schedule_store_for(ctx)
     else:
         store = SqliteScheduleStore(ctx.data_dir / STORE_FILE)
-    if ctx.engine is not None and ctx.settings.get("postgres") is not None:
-        enqueuer = BackendEnqueuer(ctx.engine)
-    elif ctx.engine is not None:
+    if ctx.engine is not None:
         enqueuer = EngineEnqueuer(ctx.engine)
     else:
         from meshq.api.connection import Connection
@@ -79,7 +79,10 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
         enqueuer = GrpcEnqueuer(conn)
         close.append(conn)
     grace = float(ctx.settings.get("scheduler_misfire_grace", MISFIRE_GRACE))
-    engine = SchedulerEngine(store, enqueuer, observer=observer, misfire_grace_seconds=grace)
+    per_room = int(ctx.settings.get("scheduler_max_tasks_per_room", MAX_TASKS_PER_ROOM))
+    engine = SchedulerEngine(store, enqueuer, observer=observer, misfire_grace_seconds=grace,
+                             max_tasks_per_room=per_room)
+    ctx.room_delete_checks.append(engine.check_room_deletable)
     if ctx.settings.get("postgres") is not None:  # replicas reload tasks changed elsewhere
         from meshq.postgres.component import task_listener_for
 

@@ -35,6 +35,9 @@ class StackContext:
     mark_serving: Callable[[Sequence[str]], None] = lambda names: None
     """A component that can serve again (e.g. its database answers again) reports it here:
     the health service then answers SERVING for those service names."""
+    room_delete_checks: list[Callable[[str], None]] = field(default_factory=list)
+    """Called with a room's name before DeleteRoom deletes it; one that raises (e.g.
+    FailedPrecondition: the scheduler still has tasks for the room) refuses the delete."""
     mark_not_serving: Callable[[Sequence[str]], None] = lambda names: None
     """A component that can no longer serve (e.g. its store failed) reports it here: the
     health service then answers NOT_SERVING for those service names."""
