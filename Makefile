@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 LOCK := requirements-dev.lock
 
-.PHONY: help install lock protos test lint typecheck up demo bench clean
+.PHONY: help install lock protos test lint typecheck up demo bench scheduler-reference clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -53,6 +53,9 @@ demo: $(STAMP)  ## Start the stack, run a real job flow, print results
 
 bench: $(STAMP)  ## Queue benchmark (see docs/benchmarks.md)
 	$(VENV)/bin/meshq bench queue
+
+scheduler-reference: $(STAMP)  ## Large cron reference run: 10x the expressions and windows of make test
+	MESHQ_REFERENCE_SCALE=10 $(PY) -m pytest -q -p no:cacheprovider tests/scheduler/test_reference.py
 
 clean:  ## Remove the virtual environment
 	rm -rf $(VENV)

@@ -1,5 +1,6 @@
-"""A due burst is one pipeline: one ledger transaction, sends batched per (room, queue) at
-most 1000 messages a call, one settle transaction; mutations still exclude fires."""
+"""A due burst is one pipeline: ledger transactions of about 1000 rows, each chunk's sends
+(batched per (room, queue)) started once its rows are durable while the next chunk is
+recorded, one settle transaction; mutations still exclude fires."""
 
 from __future__ import annotations
 
@@ -26,16 +27,23 @@ def counted(calls: list[int], method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class RecordingEnqueuer(GatedEnqueuer):
-    def __init__(self, engine: QueueEngine) -> None:
+    """Records each send, and checks that every message's ledger row is stored before it."""
+
+    def __init__(self, engine: QueueEngine, store: Any = None) -> None:
         super().__init__(engine)
         self.calls: list[tuple[str, int]] = []
+        self.store = store
+        self.unrecorded = 0
 
     async def send_many(self, room: str, queue: str, messages: Sequence[Outgoing]) -> list[str]:
         self.calls.append((queue, len(messages)))
+        if self.store is not None:
+            self.unrecorded += sum(not self.store.has_run(m.headers["x-meshq-task-id"], minute(1))
+                                   for m in messages)
         return await super().send_many(room, queue, messages)
 
 
-async def test_burst_is_one_record_batched_sends_one_settle(queues: QueueEngine, room: str,  # type: ignore[no-untyped-def]
+async def test_burst_records_in_chunks_each_before_its_sends_and_settles_once(queues: QueueEngine, room: str,  # type: ignore[no-untyped-def]
                                                             make_store) -> None:
     store = make_store()
     created = int(T0 * 1000)
@@ -46,13 +54,16 @@ async def test_burst_is_one_record_batched_sends_one_settle(queues: QueueEngine,
     settles: list[int] = []
     store.record = counted(records, store.record)
     store.settle = counted(settles, store.settle)
-    enqueuer = RecordingEnqueuer(queues)
+    enqueuer = RecordingEnqueuer(queues, store)
     clock = FakeClock(T0)
     engine = await new_engine(store, enqueuer, clock)
     clock.t = minute(1) / 1000 + 0.2
     assert await engine.run_due(engine.now_ms()) == 2500
-    assert records == [2500] and settles == [2500]
-    assert sorted(enqueuer.calls) == [("q0", 250), ("q0", 1000), ("q1", 250), ("q1", 1000)]
+    assert records == [500, 1000, 1000] and settles == [2500]
+    # chunks ordered by target, so each sends to as few queues as it can: 500 of q0; 750 of
+    # q0 and 250 of q1; 1000 of q1
+    assert sorted(enqueuer.calls) == [("q0", 500), ("q0", 750), ("q1", 250), ("q1", 1000)]
+    assert enqueuer.unrecorded == 0, "a message was sent before its ledger row was durable"
     assert depth(queues, room, "q0") == depth(queues, room, "q1") == 1250
     bodies = Counter([d.body for q in ("q0", "q1") for d in await queues.peek(room, q, 1000)])
     assert len(bodies) == 2000 and set(bodies.values()) == {1}

@@ -1,5 +1,6 @@
-"""The golden corpus: expression x zone -> next instants, as croniter 7 + our wrapper compute
-them today. A croniter upgrade that changes what an expression means fails here.
+"""The golden corpus: expression x zone -> next instants, as meshq's evaluator computes them
+(checked against the brute-force reference in test_reference.py). A change to the evaluator
+or to tzdata that changes what an expression means fails here.
 
 Regenerate deliberately (and review the diff): MESHQ_REGEN_GOLDEN=1 pytest tests/scheduler/test_golden.py
 """

@@ -40,7 +40,7 @@ async def main(server, token, room):
     print(json.dumps({
         "sent": sent, "got": got, "missing": missing, "server_modules": server_modules,
         "absent": {name: importlib.util.find_spec(name) is None
-                   for name in ("ray", "openai", "croniter", "opentelemetry", "cryptography",
+                   for name in ("ray", "openai", "prometheus_client", "opentelemetry", "cryptography",
                                 "grpc_tools")},
     }))
 
@@ -97,13 +97,13 @@ async def test_cli_client_commands_work_and_server_ones_name_their_extra(
     for command in (["setup", "--data-dir", str(client_venv.parent / "data")],
                     ["status", "--data-dir", str(client_venv.parent / "data"), *where],
                     ["token", "mint", "--room", unique, "--name", "n", "--send", "q",
-                     "--data-dir", str(client_venv.parent / "data")]):
+                     "--data-dir", str(client_venv.parent / "data")],
+                    ["scheduled-task", "preview", "--schedule", "* * * * *"]):
         done = await asyncio.to_thread(_run, meshq, *command, cwd=client_venv.parent)
         assert done.returncode == 0, (command, done.stderr)
     for command, extra in ((["up"], "server"),
                            (["process", "join", "--room", unique, "--agent-name", "a",
-                             "--channel", "queue:q", *where], "openai"),
-                           (["scheduled-task", "preview", "--schedule", "* * * * *"], "server")):
+                             "--channel", "queue:q", *where], "openai")):
         refused = await asyncio.to_thread(_run, meshq, *command, cwd=client_venv.parent)
         assert refused.returncode == 2, (command, refused.stderr)
         assert f'pip install "meshq[{extra}]"' in refused.stderr, (command, refused.stderr)

@@ -55,7 +55,7 @@ def test_build_tools_are_dev_only() -> None:
         if extra != "dev":
             assert not {"grpcio-tools", "cryptography"} & _closure(extra), extra
     assert {"grpcio-tools", "cryptography"} <= _closure("dev")
-    assert {"ray", "openai", "croniter"} <= _closure("all") <= _closure("dev")
+    assert {"ray", "openai", "prometheus-client"} <= _closure("all") <= _closure("dev")
 
 
 def test_the_lock_pins_everything_make_installs() -> None:

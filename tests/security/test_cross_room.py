@@ -21,9 +21,9 @@ async def _room(live: LiveServer, channel: grpc.aio.Channel, name: str) -> None:
         timeout=5)
 
 
-async def test_a_task_of_another_room_is_denied_by_id(live: LiveServer,
-                                                      channel: grpc.aio.Channel,
-                                                      room: str) -> None:
+async def test_a_task_of_another_room_answers_like_an_unknown_id(live: LiveServer,
+                                                                 channel: grpc.aio.Channel,
+                                                                 room: str) -> None:
     assert "meshq.v1.SchedulerService" in live.hosted, "the scheduler must be hosted"
     # Given a task in room A, made by the admin
     await _room(live, channel, room)
@@ -32,19 +32,33 @@ async def test_a_task_of_another_room_is_denied_by_id(live: LiveServer,
                                   payload_json="{}", active=False)
     task = (await scheduler.AddTask(scheduler_pb2.AddTaskRequest(spec=spec),
                                     metadata=md(live.admin_token), timeout=5)).task
-    # When a scheduler token for room B asks for it by id, Then it is denied
+    # When a scheduler token for room B asks for it by id, and for an unknown id of the same
+    # length, Then both answer NOT_FOUND with the same message (no room named)
     intruder = live.token(room + "-b", ApiScope.none().allow_scheduler())
-    for call in (
-        scheduler.GetTask(scheduler_pb2.GetTaskRequest(task_id=task.id), metadata=md(intruder),
-                          timeout=5),
-        scheduler.DeleteTask(scheduler_pb2.DeleteTaskRequest(task_id=task.id),
-                             metadata=md(intruder), timeout=5),
-        scheduler.TriggerTask(scheduler_pb2.TriggerTaskRequest(task_id=task.id),
-                              metadata=md(intruder), timeout=5),
-    ):
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            await call
-        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    unknown = "f" * len(task.id)
+
+    def calls(task_id: str) -> list[object]:
+        return [
+            scheduler.GetTask(scheduler_pb2.GetTaskRequest(task_id=task_id), metadata=md(intruder),
+                              timeout=5),
+            scheduler.UpdateTask(scheduler_pb2.UpdateTaskRequest(task_id=task_id, name="x"),
+                                 metadata=md(intruder), timeout=5),
+            scheduler.DeleteTask(scheduler_pb2.DeleteTaskRequest(task_id=task_id),
+                                 metadata=md(intruder), timeout=5),
+            scheduler.TriggerTask(scheduler_pb2.TriggerTaskRequest(task_id=task_id),
+                                  metadata=md(intruder), timeout=5),
+            scheduler.ListRuns(scheduler_pb2.ListRunsRequest(task_id=task_id),
+                               metadata=md(intruder), timeout=5),
+        ]
+
+    for foreign_call, unknown_call in zip(calls(task.id), calls(unknown), strict=True):
+        answers = []
+        for call in (foreign_call, unknown_call):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call  # type: ignore[misc]
+            answers.append((err.value.code(), err.value.details().replace(task.id, unknown)))
+        assert answers[0] == answers[1] and answers[0][0] == grpc.StatusCode.NOT_FOUND, answers
+        assert room not in answers[0][1]
     # And its list does not show it
     listed = await scheduler.ListTasks(scheduler_pb2.ListTasksRequest(), metadata=md(intruder),
                                        timeout=5)

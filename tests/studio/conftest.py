@@ -181,7 +181,7 @@ class Browser:
             return next((t for t in texts if wanted in t), False)
 
         try:
-            return WebDriverWait(self.driver, WAIT_SECONDS).until(seen)  # type: ignore[no-any-return]
+            return str(WebDriverWait(self.driver, WAIT_SECONDS).until(seen))
         except Exception:
             body = self.driver.find_element(By.TAG_NAME, "body").text
             raise AssertionError(f"{wanted!r} never showed in {css!r}; the page says:\n{body}") from None

@@ -369,6 +369,10 @@ export interface Preview {
   instants: Date[];
   /** The same instants as ISO 8601 text in the schedule's timezone. */
   local: string[];
+  /** True when the server's work bound ran out first: the instants are those found. */
+  stopped: boolean;
+  /** Why it stopped ('' when it did not). */
+  stoppedReason: string;
 }
 
 export class SchedulerClient {

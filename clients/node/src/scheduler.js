@@ -145,7 +145,12 @@ class SchedulerClient {
   async preview(schedule, { timezone = 'UTC', from, count = 5, timeoutMs } = {}) {
     const fromMs = from === undefined || from === null ? 0 : Number(from instanceof Date ? from.getTime() : from);
     const reply = await this._call('Preview', { schedule, timezone, from_unix_ms: fromMs, count }, timeoutMs);
-    return { instants: reply.instants_unix_ms.map((ms) => new Date(Number(ms))), local: reply.instants_local };
+    return {
+      instants: reply.instants_unix_ms.map((ms) => new Date(Number(ms))),
+      local: reply.instants_local,
+      stopped: Boolean(reply.stopped),
+      stoppedReason: reply.stopped_reason || '',
+    };
   }
 }
 

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -48,6 +49,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def _run(tasks: int, queues: int, data_dir: Path) -> dict[str, Any]:
+    from meshq.queue.component import SWITCH_INTERVAL
     from meshq.queue.engine import QueueEngine
     from meshq.queue.sqlite_store import SqliteQueueStore
     from meshq.scheduler.engine import SchedulerEngine
@@ -56,6 +58,8 @@ async def _run(tasks: int, queues: int, data_dir: Path) -> dict[str, Any]:
     from meshq.scheduler.sqlite_store import SqliteScheduleStore
     from meshq.scheduler.validate import check_spec
 
+    # The GIL switch interval `meshq up` runs with (set by the queue component's start).
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
     queue_engine = QueueEngine(SqliteQueueStore(data_dir / "queues.db"))
     await queue_engine.start()
     await queue_engine.create_room("bench")

@@ -60,7 +60,7 @@ def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
 
 # top-level module a command may miss -> the extra that installs it (pyproject.toml)
 MODULE_EXTRAS = {
-    "grpc_health": "server", "grpc_reflection": "server", "croniter": "server",
+    "grpc_health": "server", "grpc_reflection": "server",
     "prometheus_client": "server", "uvloop": "server", "opentelemetry": "worker",
     "jsonschema": "worker", "ray": "ray", "openai": "openai", "psycopg": "postgres",
     "psycopg_pool": "postgres", "starlette": "studio", "jinja2": "studio", "uvicorn": "studio",
@@ -69,7 +69,7 @@ MODULE_EXTRAS = {
 
 
 def missing_extra_message(err: ModuleNotFoundError, what: str = "this command") -> str:
-    """'… needs meshq[server] (pip install "meshq[server]"): no module croniter'."""
+    """'… needs meshq[server] (pip install "meshq[server]"): no module prometheus_client'."""
     module = (err.name or "").split(".")[0]
     extra = MODULE_EXTRAS.get(module)
     if extra is None:

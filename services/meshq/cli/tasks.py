@@ -1,7 +1,7 @@
 """`meshq scheduled-task …`: add, list, get, update, delete, runs, trigger, preview.
 
 Task ids may be shortened to any unambiguous prefix (``meshq.cli.ids``).
-``preview`` runs offline from the same code that fires (``meshq.scheduler.engine.preview``)
+``preview`` runs offline from the same code that fires (``meshq.scheduler.preview``)
 unless ``--server`` is given. Durations take ``90``, ``90s``, ``30m``, ``1h``, ``2d``.
 """
 
@@ -244,7 +244,7 @@ def preview(schedule: str, timezone: str, start: str | None, count: int, server:
     """The next instants of a schedule, computed offline by the code that fires."""
     from meshq.core.errors import MeshqError
     from meshq.scheduler import cron
-    from meshq.scheduler.engine import preview as compute
+    from meshq.scheduler.preview import preview_bounded, preview_budget
 
     try:
         after = cron.check_instant("--from", cron.parse_instant(start, "--from")) if start else datetime.now(UTC)
@@ -253,9 +253,14 @@ def preview(schedule: str, timezone: str, start: str | None, count: int, server:
             response = run(conn, SchedulerClient(conn).preview(
                 schedule, timezone=timezone, from_unix_ms=cron.to_ms(after), count=count))
             pairs = list(zip(response.instants_unix_ms, response.instants_local, strict=True))
+            stopped = response.stopped_reason if response.stopped else ""
         else:
-            pairs = [(cron.to_ms(i), i.isoformat()) for i in compute(schedule, timezone, after, count)]
+            found = preview_bounded(schedule, timezone, after, count, preview_budget())
+            pairs = [(cron.to_ms(i), i.isoformat()) for i in found.instants]
+            stopped = found.stopped
     except MeshqError as err:
         fail(err.message, EXIT_USAGE)
     data = [{"local": local, "utc": cron.iso_ms(ms)} for ms, local in pairs]
+    if stopped:  # the work bound ran out: say so, beside what was found
+        click.echo(f"note: preview stopped early ({stopped})", err=True)
     emit(output, data, columns=("local", "utc"), rows=[(d["local"], d["utc"]) for d in data])

@@ -170,8 +170,8 @@ class SchedulerMetrics:
         return cls(
             fires=Counter(
                 "meshq_scheduler_fires_total",
-                "Scheduled-task fires by outcome.",
-                ("room", "queue", "task", "outcome"),
+                "Scheduled-task fires by room, queue and outcome (task ids: logs and the ledger).",
+                ("room", "queue", "outcome"),
                 registry=registry,
             ),
             lag=Histogram(

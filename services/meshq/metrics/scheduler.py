@@ -17,7 +17,8 @@ class PrometheusSchedulerObserver(SchedulerObserver):
     def fired(
         self, room: str, queue: str, task_id: str, outcome: str, lag_seconds: float | None
     ) -> None:
-        self._m.fires.labels(room, queue, task_id, outcome).inc()
+        # Not labelled by task id: series would grow with the number of tasks.
+        self._m.fires.labels(room, queue, outcome).inc()
         if lag_seconds is not None:
             self._m.lag.labels(room, queue).observe(max(0.0, lag_seconds))
 

@@ -25,6 +25,7 @@ from meshq.pools.supervisor import LoadSource
 from meshq.pools.tokens import PoolTokens, read_api_key
 from meshq.pools.watchdog import BackendWatchdog
 from meshq.server.context import StackContext
+from meshq.server.settings import POOL_STORE
 from meshq.v1 import workers_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def build_component(ctx: StackContext) -> WorkersComponent:
     server = settings.server_address or ctx.server_address
     connect = Connect(server_address=server, token=ctx.token,
                       tls_ca=str(ctx.tls_ca) if ctx.tls_ca else "")
-    api_key = settings.api_key or (
+    api_key = ctx.settings.security.api_key or (
         read_api_key(ctx.data_dir) if ctx.engine is not None else None)
     if not api_key:
         logger.info("pools run with the server's token (no API key here to mint their own)")
@@ -122,13 +123,17 @@ def build_component(ctx: StackContext) -> WorkersComponent:
     manager = PoolManager(
         backend=lambda: make_backend(kind, ray_address=address, runtime_env=runtime_env),
         connect=connect,
-        load=engine_load(ctx.engine) if ctx.engine is not None else grpc_load(ctx),
+        load=(engine_load(ctx.engine) if getattr(ctx.engine, "registry", None) is not None
+              else grpc_load(ctx)),
         observer=observer,
         timing=settings.timing,
         tokens=PoolTokens(api_key, fallback=ctx.token),
         store=make_store(ctx),
         lease=settings.lease,
     )
+    on_acquired = getattr(settings.lease, "on_acquired", None)
+    if on_acquired is not None:  # a lease shared by replicas (PostgreSQL): take over when freed
+        on_acquired(manager.restore)
     watchdog = BackendWatchdog(
         backend=lambda: manager.started_backend, supervisors=manager.supervisors,
         observer=observer, interval=settings.watchdog_interval)
@@ -137,7 +142,7 @@ def build_component(ctx: StackContext) -> WorkersComponent:
 
 def make_store(ctx: StackContext) -> PoolStore:
     """The pool store the settings ask for (module docstring)."""
-    choice = ctx.settings.pools.store
+    choice = ctx.settings.pools.store or POOL_STORE
     if choice == "memory":
         return MemoryPoolStore()
     if choice == "sqlite":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Sequence
 
 import grpc
 
@@ -29,15 +30,18 @@ class QueueComponent:
 
     service_names = ("meshq.v1.RoomService", "meshq.v1.QueueService")
 
-    def __init__(self, backend: QueueBackend) -> None:
+    def __init__(self, backend: QueueBackend,
+                 room_delete_checks: Sequence[Callable[[str], None]] = ()) -> None:
         self.backend = backend
+        self._room_delete_checks = room_delete_checks
 
     async def start(self) -> None:
         _shorten_gil_switch()
         await self.backend.start()
 
     def register(self, server: grpc.aio.Server) -> None:
-        rooms_pb2_grpc.add_RoomServiceServicer_to_server(RoomServicer(self.backend), server)
+        rooms_pb2_grpc.add_RoomServiceServicer_to_server(RoomServicer(
+            self.backend, delete_checks=self._room_delete_checks), server)
         queues_pb2_grpc.add_QueueServiceServicer_to_server(QueueServicer(self.backend), server)
 
     async def stop(self) -> None:
@@ -64,6 +68,12 @@ def build_component(ctx: StackContext) -> QueueComponent:
 
     Settings: ``ctx.settings.queue`` (limits and observer).
     """
+    if ctx.database is not None:  # --database-url: docs/postgres.md
+        from meshq.postgres.component import queue_backend_for
+
+        backend = queue_backend_for(ctx)
+        ctx.engine = backend
+        return QueueComponent(backend)
     limits, observer = ctx.settings.queue.limits, ctx.settings.queue.observer
     ctx.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteQueueStore(ctx.data_dir / STORE_FILE)
@@ -71,4 +81,4 @@ def build_component(ctx: StackContext) -> QueueComponent:
     engine.on_broken = lambda err: ctx.mark_not_serving(QueueComponent.service_names)
     ctx.engine = engine
     logger.info("queue store at %s", ctx.data_dir / STORE_FILE)
-    return QueueComponent(engine)
+    return QueueComponent(engine, ctx.room_delete_checks)

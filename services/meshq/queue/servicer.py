@@ -8,7 +8,7 @@ here and in ``meshq.queue.stream``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TypeAlias
 
 import grpc
@@ -28,8 +28,11 @@ Context: TypeAlias = grpc.aio.ServicerContext
 class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
     """Rooms: create, get, list, delete."""
 
-    def __init__(self, backend: QueueBackend) -> None:
+    def __init__(self, backend: QueueBackend,
+                 delete_checks: Sequence[Callable[[str], None]] = ()) -> None:
         self._backend = backend
+        self._delete_checks = delete_checks
+        """Each may refuse a DeleteRoom by raising (``StackContext.room_delete_checks``)."""
 
     @rpc_errors
     async def CreateRoom(self, request: rooms_pb2.CreateRoomRequest,
@@ -54,6 +57,8 @@ class RoomServicer(rooms_pb2_grpc.RoomServiceServicer):
     @rpc_errors
     async def DeleteRoom(self, request: rooms_pb2.DeleteRoomRequest,
                          context: Context) -> rooms_pb2.DeleteRoomResponse:
+        for check in self._delete_checks:
+            check(request.name)
         await self._backend.delete_room(request.name, force=request.force)
         return rooms_pb2.DeleteRoomResponse()
 

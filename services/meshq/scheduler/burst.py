@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator, Sequence
 
 from meshq.scheduler import cron
 from meshq.scheduler.engine_state import TaskState
@@ -21,7 +22,15 @@ from meshq.scheduler.plan import Decision, plan_instants
 logger = logging.getLogger(__name__)
 
 MAX_INSTANTS_PER_PASS = 100_000  # missed instants of one task enumerated in one pass
+LEDGER_CHUNK = 500  # tasks of a burst's first record transaction (the pipeline's step);
+MAX_LEDGER_CHUNK = 4000  # each next one doubles, up to this: sends start early, few fsyncs
 PENDING_CHECKS = 64  # skip_if_pending queries in flight at once
+
+
+def needs_enumeration(state: TaskState, now_ms: int, grace_ms: int) -> bool:
+    """True when ``decide`` must enumerate missed instants (not the one known on-time one)."""
+    nxt = state.next_ms
+    return nxt is not None and nxt <= now_ms and now_ms - nxt > grace_ms
 
 
 def decide(state: TaskState, now_ms: int, grace_ms: int) -> list[Decision]:
@@ -35,9 +44,11 @@ def decide(state: TaskState, now_ms: int, grace_ms: int) -> list[Decision]:
         return []
     if now_ms - nxt <= grace_ms:
         return [(nxt, None if state.task.spec.active else RunOutcome.SKIPPED_INACTIVE)]
-    found = cron.instants_between(state.schedule, state.zone, cron.from_ms(state.task.cursor_ms),
-                                  cron.from_ms(now_ms), MAX_INSTANTS_PER_PASS)
-    return plan_instants(state.task.spec, [cron.to_ms(i) for i in found], now_ms, grace_ms)
+    schedule = state.schedule
+    assert schedule is not None  # a task without a schedule has no next instant
+    found = cron.ms_between(schedule, state.zone, state.task.cursor_ms, now_ms,
+                            MAX_INSTANTS_PER_PASS)
+    return plan_instants(state.task.spec, found, now_ms, grace_ms)
 
 
 async def check_pending(enqueuer: Enqueuer, planned: list[tuple[TaskState, list[Decision]]]) -> None:
@@ -94,3 +105,14 @@ class Burst:
             self.rows.append(run)
         self.cursors[task_id] = decisions[-1][0]
         self.states.append(state)
+
+
+def growing_chunks(states: Sequence[TaskState], first: int) -> Iterator[Sequence[TaskState]]:
+    """The due tasks of a pass in chunks of ``first`` tasks, then twice as many each time up
+    to ``MAX_LEDGER_CHUNK``: the first sends start soon after the instant, and a large burst
+    still costs few ledger transactions (each one an fsync)."""
+    start, size = 0, first
+    while start < len(states):
+        yield states[start:start + size]
+        start += size
+        size = max(size, min(size * 2, MAX_LEDGER_CHUNK))

@@ -14,6 +14,7 @@ from meshq.scheduler.engine import SchedulerEngine
 from meshq.scheduler.enqueuer import EngineEnqueuer, Enqueuer, GrpcEnqueuer
 from meshq.scheduler.servicer import SchedulerServicer
 from meshq.scheduler.sqlite_store import SqliteScheduleStore
+from meshq.scheduler.store import ScheduleStore
 from meshq.server.context import StackContext
 from meshq.v1 import scheduler_pb2_grpc
 
@@ -50,13 +51,22 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
     """Open ``<data_dir>/scheduler.db``; send in process when ``ctx.engine`` is set, else over
     gRPC to ``ctx.server_address`` with ``ctx.token``.
 
-    Settings: ``ctx.settings.scheduler`` (observer, misfire grace).
+    Settings: ``ctx.settings.scheduler`` (observer, misfire grace, tasks per room).
+
+    Registers ``engine.check_room_deletable`` in ``ctx.room_delete_checks``: DeleteRoom of a
+    room with scheduled tasks is refused (in this process; see docs/scheduler.md).
     """
     settings = ctx.settings.scheduler
     ctx.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteScheduleStore(ctx.data_dir / STORE_FILE)
     close: list[object] = []
     enqueuer: Enqueuer
+    store: ScheduleStore
+    if ctx.database is not None:  # --database-url: docs/postgres.md
+        from meshq.postgres.component import schedule_store_for
+
+        store = schedule_store_for(ctx)
+    else:
+        store = SqliteScheduleStore(ctx.data_dir / STORE_FILE)
     if ctx.engine is not None:
         enqueuer = EngineEnqueuer(ctx.engine)
     else:
@@ -67,6 +77,12 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
         enqueuer = GrpcEnqueuer(conn)
         close.append(conn)
     engine = SchedulerEngine(store, enqueuer, observer=settings.observer,
-                             misfire_grace_seconds=settings.misfire_grace_seconds)
+                             misfire_grace_seconds=settings.misfire_grace_seconds,
+                             max_tasks_per_room=settings.max_tasks_per_room)
+    ctx.room_delete_checks.append(engine.check_room_deletable)
+    if ctx.database is not None:  # replicas reload tasks changed elsewhere
+        from meshq.postgres.component import task_listener_for
+
+        close.append(task_listener_for(ctx, store, engine))
     logger.info("scheduler store at %s (%s)", ctx.data_dir / STORE_FILE, type(enqueuer).__name__)
     return SchedulerComponent(engine, close)

@@ -26,19 +26,31 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime
 
-from meshq.core.errors import InvalidArgument, NotFound, Unavailable
+from meshq.core.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
 from meshq.core.validation import shown
-from meshq.scheduler import cron
-from meshq.scheduler.burst import Burst, check_pending, decide
+from meshq.scheduler.burst import (
+    LEDGER_CHUNK,
+    Burst,
+    check_pending,
+    decide,
+    growing_chunks,
+    needs_enumeration,
+)
 from meshq.scheduler.engine_state import TaskState
 from meshq.scheduler.enqueuer import Enqueuer
-from meshq.scheduler.fire import Pending, Settled, send_all
+from meshq.scheduler.fire import Pending, Settled, merge, send_all
 from meshq.scheduler.model import RunOutcome, Task, TaskRun, TaskSpec, TaskUpdate, TaskView
 from meshq.scheduler.observer import SchedulerObserver
+from meshq.scheduler.plan import Decision
 from meshq.scheduler.store import ScheduleStore
-from meshq.scheduler.validate import apply_update, check_spec
+from meshq.scheduler.validate import apply_update, check_task
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +59,17 @@ MAX_SLEEP = 30.0  # seconds: the longest sleep, so a wall-clock jump is noticed 
 RETRY_MIN, RETRY_MAX = 0.5, 30.0  # seconds between re-sends while the queue service is down
 DEFAULT_RUNS_LIMIT = 100
 GC_PAUSE_TASKS = 1000  # bursts of at least this many tasks run with cyclic GC paused
+MAX_TASKS_PER_ROOM = 100  # default per-room limit on scheduled tasks (RESOURCE_EXHAUSTED)
 
 
-def preview(schedule: str, timezone: str, after: datetime, count: int) -> list[datetime]:
-    """The next ``count`` instants of a schedule: the very function the loop fires with."""
-    if not 1 <= count <= cron.MAX_PREVIEW:
-        raise InvalidArgument(f"count must be between 1 and {cron.MAX_PREVIEW}, got {count}")
-    cron.check_instant("from", after)
-    parsed = cron.parse_schedule(schedule)
-    return cron.next_instants(parsed, cron.parse_timezone(timezone), after, count)
+def _target(state: TaskState) -> tuple[str, str]:
+    return state.task.spec.room, state.task.spec.queue
+
+
+def unknown_task(task_id: str) -> str:
+    """The NOT_FOUND message of a task id: the same for an unknown task and for one in a room
+    the caller may not use; the echoed id is cut short."""
+    return f"task_id {shown(task_id, 48)} does not exist"
 
 
 @contextmanager
@@ -78,13 +92,17 @@ class SchedulerEngine:
 
     def __init__(self, store: ScheduleStore, enqueuer: Enqueuer, *,
                  observer: SchedulerObserver | None = None, clock: Callable[[], float] = time.time,
-                 misfire_grace_seconds: float = MISFIRE_GRACE, run_loop: bool = True) -> None:
+                 misfire_grace_seconds: float = MISFIRE_GRACE, run_loop: bool = True,
+                 max_tasks_per_room: int = MAX_TASKS_PER_ROOM,
+                 ledger_chunk: int = LEDGER_CHUNK) -> None:
         self.store = store
         self.enqueuer = enqueuer
         self.observer = observer or SchedulerObserver()
         self.clock = clock
         self.grace_ms = int(misfire_grace_seconds * 1000)
         self.run_loop = run_loop
+        self.max_tasks_per_room = max_tasks_per_room
+        self.ledger_chunk = ledger_chunk
         self._state: dict[str, TaskState] = {}
         self._heap: list[int] = []  # distinct due instants
         self._due: dict[int, list[str]] = {}  # instant -> ids of the tasks due then
@@ -97,6 +115,7 @@ class SchedulerEngine:
         self._retry_delay = RETRY_MIN
         self._wake = asyncio.Event()
         self._stopping = False
+        self._reload_requested = False
         self._loop_task: asyncio.Task[None] | None = None
 
     def now_ms(self) -> int:
@@ -115,6 +134,12 @@ class SchedulerEngine:
             await self.resend_unsettled()
         if self.run_loop:
             self._loop_task = asyncio.create_task(self._loop(), name="meshq-scheduler-loop")
+
+    def request_reload(self) -> None:
+        """Reload the tasks from the store at the loop's next turn: another process changed
+        them (replicas sharing one database, docs/postgres.md)."""
+        self._reload_requested = True
+        self._wake.set()
 
     async def stop(self) -> None:
         """Stop the loop (a pass in progress finishes first). Safe to call twice."""
@@ -160,13 +185,20 @@ class SchedulerEngine:
             self._wake.clear()
             wall0, mono0 = self.clock(), time.monotonic()
             try:
+                if self._reload_requested:
+                    self._reload_requested = False
+                    await self._reload()
                 await self.run_due(self.now_ms())
                 if self._retry and self.now_ms() >= self._retry_at_ms:
                     await self.resend_unsettled()
             except Exception:
                 logger.exception("scheduler pass failed; reloading tasks from the store")
                 await asyncio.sleep(1.0)
-                await self._reload()
+                try:
+                    await self._reload()
+                except Exception:  # a store that is down (PostgreSQL): try again next turn
+                    logger.exception("reloading the scheduler's tasks failed")
+                    self._reload_requested = True
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_seconds())
@@ -243,26 +275,48 @@ class SchedulerEngine:
 
     async def _fire(self, states: Sequence[TaskState], now_ms: int) -> int:
         """Fire the due instants of these tasks (claimed by a burst, or locked by the caller)
-        as one pipeline: every ledger row in one ``record`` transaction, the sends grouped by
-        (room, queue) in batches, every outcome in one ``settle`` transaction; then the next
-        instants. Returns the number of ledger rows written."""
-        burst = Burst(now_ms)
-        planned = [(state, decide(state, now_ms, self.grace_ms)) for state in states]
-        planned = [(state, decisions) for state, decisions in planned if decisions]
-        if not planned:
-            return 0
-        await check_pending(self.enqueuer, planned)
-        for state, decisions in planned:
-            burst.add(state, decisions)
-        await asyncio.to_thread(self.store.record, burst.rows, burst.cursors)
-        cursors = burst.cursors
-        for state in burst.states:
-            state.move_cursor(cursors[state.task.id])
-        self._note_runs(burst.skips, {})
-        if burst.pending:
-            await self._send_and_settle(burst.pending)
-        await self._advance(burst.states)
-        return len(burst.rows)
+        as a pipeline of chunks of tasks (``growing_chunks``): each chunk's ledger rows (and
+        its tasks' cursors) in one ``record`` transaction, then its sends, grouped by (room,
+        queue), started at once while the next chunk is decided and recorded; every outcome in one
+        ``settle`` transaction; then the next instants. Each row is durable before its own
+        send. Returns the number of ledger rows written."""
+        grace = self.grace_ms
+        slow = [s for s in states if needs_enumeration(s, now_ms, grace)]
+        missed: dict[str, list[Decision]] = {}
+        if slow:  # missed instants to enumerate (catch-up): CPU work, off the event loop
+            missed = dict(await asyncio.to_thread(
+                lambda: [(s.task.id, decide(s, now_ms, grace)) for s in slow]))
+        sends: list[asyncio.Future[Settled]] = []
+        fired: list[TaskState] = []
+        written = 0
+        try:
+            # by target, so a chunk's sends are few calls (one per queue it reaches)
+            ordered = sorted(states, key=_target) if len(states) > self.ledger_chunk else states
+            for part in growing_chunks(ordered, self.ledger_chunk):
+                planned = [(state, decisions) for state in part
+                           if (decisions := missed[state.task.id] if state.task.id in missed
+                               else decide(state, now_ms, grace))]
+                if not planned:
+                    continue
+                await check_pending(self.enqueuer, planned)
+                burst = Burst(now_ms)
+                for state, decisions in planned:
+                    burst.add(state, decisions)
+                await asyncio.to_thread(self.store.record, burst.rows, burst.cursors)
+                cursors = burst.cursors
+                for state in burst.states:
+                    state.move_cursor(cursors[state.task.id])
+                fired.extend(burst.states)
+                written += len(burst.rows)
+                self._note_runs(burst.skips, {})
+                if burst.pending:
+                    sends.append(asyncio.ensure_future(
+                        send_all(self.enqueuer, burst.pending, self.now_ms)))
+        finally:  # what was recorded is sent and settled, even if a later chunk failed
+            if sends:
+                await self._settle(merge(await asyncio.gather(*sends)))
+            await self._advance(fired)
+        return written
 
     async def _advance(self, states: Sequence[TaskState]) -> None:
         """Compute each task's next instant (cached per schedule, zone and instant) and put it
@@ -283,6 +337,12 @@ class SchedulerEngine:
         deactivate = [r.task_id for r in settled.runs if r.outcome is RunOutcome.ENQUEUED
                       and r.task_id in self._state and self._state[r.task_id].task.spec.once
                       and not r.manual]
+        for task_id in dict.fromkeys(settled.room_gone):
+            state = self._state.get(task_id)
+            if state is not None and state.task.spec.active:
+                logger.warning("task %s deactivated: room %r no longer exists", task_id,
+                               state.task.spec.room)
+                deactivate.append(task_id)
         if settled.runs:
             await asyncio.to_thread(self.store.settle, settled.runs, deactivate)
         for task_id in deactivate:
@@ -318,15 +378,31 @@ class SchedulerEngine:
     # -- the API -------------------------------------------------------------------------
 
     async def add_task(self, spec: TaskSpec) -> TaskView:
-        spec = check_spec(spec)
+        now = self.now_ms()
+        spec = await asyncio.to_thread(self._validated, spec, now)
         if not await self.enqueuer.room_exists(spec.room):
             raise NotFound(f"room {spec.room!r} does not exist: create it first")
-        now = self.now_ms()
+        held = sum(1 for s in self._state.values() if s.task.spec.room == spec.room)
+        if held >= self.max_tasks_per_room:
+            raise ResourceExhausted(f"room {spec.room!r} holds {held} scheduled tasks, the "
+                                    "limit; delete one first")
         task = Task(id=uuid.uuid4().hex, spec=spec, created_at_ms=now, cursor_ms=now)
         await asyncio.to_thread(self.store.add_task, task)
         self._install(TaskState(task, None, None))
         self._counts_changed()
         return self._view(self._state[task.id])
+
+    def _validated(self, spec: TaskSpec, now_ms: int) -> TaskSpec:
+        return check_task(spec, self.enqueuer.max_message_bytes(), now_ms)
+
+    def check_room_deletable(self, room: str) -> None:
+        """FailedPrecondition while scheduled tasks target ``room``: DeleteRoom (even with
+        force) is refused until they are deleted, so no task fires into a re-created room."""
+        ids = [s.task.id for s in self._state.values() if s.task.spec.room == room]
+        if ids:
+            raise FailedPrecondition(
+                f"room {room!r} has {len(ids)} scheduled tasks (e.g. {ids[0]}); delete them first "
+                f"(meshq scheduled-task list --room {room})")
 
     def get_task(self, task_id: str) -> TaskView:
         return self._view(self._get(task_id))
@@ -341,9 +417,13 @@ class SchedulerEngine:
         change of timing (schedule, timezone, active, once) takes effect from now."""
         async with self._locked([task_id]):
             state = self._get(task_id)
-            spec = apply_update(state.task.spec, update)
             now = self.now_ms()
-            await self._fire([state], now)
+            spec = await asyncio.to_thread(
+                lambda: self._validated(apply_update(state.task.spec, update), now))
+            try:
+                await self._fire([state], now)
+            except AlreadyExists:  # replicas share the ledger: another one fired them first
+                logger.info("task %s: due instants were fired by another replica", task_id)
             timing = any(getattr(spec, f) != getattr(state.task.spec, f)
                          for f in ("schedule", "timezone", "active", "once"))
             cursor = max(state.task.cursor_ms, now) if timing else state.task.cursor_ms
@@ -385,7 +465,7 @@ class SchedulerEngine:
     def _get(self, task_id: str) -> TaskState:
         state = self._state.get(task_id)
         if state is None:
-            raise NotFound(f"task_id {shown(task_id)} does not exist")
+            raise NotFound(unknown_task(task_id))
         return state
 
     def _view(self, state: TaskState) -> TaskView:

@@ -9,11 +9,15 @@ message building before the ledger write and the send.
 from __future__ import annotations
 
 import dataclasses
+import logging
 
+from meshq.core.errors import InvalidArgument
 from meshq.scheduler import cron
 from meshq.scheduler.enqueuer import Outgoing
 from meshq.scheduler.fire import message_for
 from meshq.scheduler.model import RunOutcome, Task, TaskRun
+
+logger = logging.getLogger(__name__)
 
 
 class TaskState:
@@ -27,8 +31,20 @@ class TaskState:
         self.last_enqueued = last_enqueued
         self.next_ms: int | None = None
         self._prepared: tuple[int, Task, Outgoing] | None = None
-        self.schedule = cron.parse_schedule(task.spec.schedule)
-        self.zone = cron.parse_timezone(task.spec.timezone)
+        self.schedule: cron.Schedule | None = None
+        self.zone = cron.parse_timezone("UTC")
+        self._parse()
+
+    def _parse(self) -> None:
+        """Parse the schedule and zone. A stored task whose schedule this version refuses (an
+        older one accepted ``22-2``, ``15W``, ``localtime``) is held without instants and
+        logged: it stays visible, and UpdateTask can fix it."""
+        try:
+            self.schedule = cron.parse_schedule(self.task.spec.schedule)
+            self.zone = cron.parse_timezone(self.task.spec.timezone)
+        except InvalidArgument as err:
+            self.schedule = None
+            logger.error("task %s will not fire: %s", self.task.id, err.message)
 
     @property
     def done(self) -> bool:
@@ -37,17 +53,20 @@ class TaskState:
 
     def restart(self) -> None:
         """Re-read the schedule and zone (the spec changed), then recompute the next instant."""
-        self.schedule = cron.parse_schedule(self.task.spec.schedule)
-        self.zone = cron.parse_timezone(self.task.spec.timezone)
+        self._parse()
         self.advance()
 
     def advance(self) -> None:
         """Compute the next instant after the cursor, and build its message ahead."""
         self._prepared = None
-        if self.done:
+        if self.done or self.schedule is None:
             self.next_ms = None
             return
-        self.next_ms = cron.next_ms_after(self.schedule, self.zone, self.task.cursor_ms)
+        try:
+            self.next_ms = cron.next_ms_after(self.schedule, self.zone, self.task.cursor_ms)
+        except cron.BudgetExhausted:  # not seen for a valid schedule; never stall the loop
+            logger.error("task %s: no next instant within the work bound", self.task.id)
+            self.next_ms = None
         if self.next_ms is not None and self.task.spec.active:
             self._prepared = (self.next_ms, self.task, message_for(self.task, self.next_ms))
 
@@ -79,4 +98,6 @@ class TaskState:
 
     def is_instant(self, ms: int) -> bool:
         """True when ``ms`` is one of the schedule's instants."""
+        if self.schedule is None:
+            return False
         return cron.next_ms_after(self.schedule, self.zone, ms - 1) == ms

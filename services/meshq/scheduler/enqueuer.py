@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 # enqueue such an in-between fire twice). Long enough for real outages, short enough that a
 # 1-second schedule keeps ~86,400 ids per day, not per week.
 FIRE_DEDUP_WINDOW = 24 * 3600.0
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024  # the queue engine's default QueueLimits.max_message_bytes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +46,11 @@ class Outgoing:
     dedup_id: str = ""
     delay_seconds: float = 0.0
     dedup_window_seconds: float = FIRE_DEDUP_WINDOW
+
+
+class RoomGone(NotFound):
+    """The target room does not exist (it was deleted): the fire fails and the task is
+    deactivated, so it neither fails every second nor fires into a re-created room."""
 
 
 class Enqueuer(Protocol):
@@ -59,12 +65,18 @@ class Enqueuer(Protocol):
     async def is_pending(self, room: str, queue: str, message_id: str) -> bool:
         """True while the message is ready, delayed or in flight in that queue."""
 
+    def max_message_bytes(self) -> int:
+        """The largest message (body and headers) the queues take."""
+
 
 class EngineEnqueuer:
     """Calls the queue backend of this process directly (through ``QueueBackend``)."""
 
     def __init__(self, engine: QueueBackend) -> None:
         self.engine = engine
+
+    def max_message_bytes(self) -> int:
+        return self.engine.limits.max_message_bytes
 
     async def room_exists(self, room: str) -> bool:
         try:
@@ -84,7 +96,7 @@ class EngineEnqueuer:
         # meanwhile is never re-created.
         create = not await self._queue_exists(room, queue)
         if create and not await self.room_exists(room):
-            raise NotFound(f"room {room!r} does not exist")
+            raise RoomGone(f"room {room!r} does not exist")
         results = await self.engine.send(room, queue, batch, create=create)
         return [r.message_id for r in results]
 
@@ -126,12 +138,17 @@ def domain_error(err: grpc.aio.AioRpcError) -> errors.MeshqError:
 class GrpcEnqueuer:
     """Calls a queue server over gRPC (``meshq serve scheduler --queue-server ADDR``)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         from meshq.v1 import queues_pb2_grpc, rooms_pb2_grpc
 
         self.conn = conn
+        self._max_message_bytes = max_message_bytes
         self._queues = conn.stub(queues_pb2_grpc.QueueServiceStub)
         self._rooms = conn.stub(rooms_pb2_grpc.RoomServiceStub)
+
+    def max_message_bytes(self) -> int:
+        """The queue server's limit is not in its API: its default unless configured."""
+        return self._max_message_bytes
 
     async def room_exists(self, room: str) -> bool:
         from meshq.v1 import rooms_pb2
@@ -157,7 +174,7 @@ class GrpcEnqueuer:
             response = await self._send(request)
         except NotFound:
             if not await self.room_exists(room):
-                raise NotFound(f"room {room!r} does not exist") from None
+                raise RoomGone(f"room {room!r} does not exist") from None
             request.create = True
             response = await self._send(request)
         return [r.message_id for r in response.results]

@@ -17,12 +17,12 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from meshq.core.errors import MeshqError, Unavailable
 from meshq.otel import tracing
 from meshq.scheduler.cron import iso_ms
-from meshq.scheduler.enqueuer import Enqueuer, Outgoing
+from meshq.scheduler.enqueuer import Enqueuer, Outgoing, RoomGone
 from meshq.scheduler.model import SCHEDULED_AT_HEADER, TASK_ID_HEADER, RunOutcome, Task, TaskRun
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,19 @@ class Settled:
     """Rows left SENDING because the queue service was unavailable."""
     committed_at_ms: dict[tuple[str, int], int]
     """When each enqueued row's send returned, for the fire-lag figure."""
+    room_gone: list[str] = field(default_factory=list)
+    """Tasks whose room no longer exists (their fires failed): to deactivate."""
+
+
+def merge(parts: Sequence[Settled]) -> Settled:
+    """One Settled of several (the chunks of one burst)."""
+    merged = Settled(runs=[], retry=[], committed_at_ms={})
+    for part in parts:
+        merged.runs.extend(part.runs)
+        merged.retry.extend(part.retry)
+        merged.committed_at_ms.update(part.committed_at_ms)
+        merged.room_gone.extend(part.room_gone)
+    return merged
 
 
 async def send_all(enqueuer: Enqueuer, pending: Sequence[Pending],
@@ -92,6 +105,8 @@ async def send_all(enqueuer: Enqueuer, pending: Sequence[Pending],
         if isinstance(result, Unavailable):
             settled.retry.extend(items)
             continue
+        if isinstance(result, RoomGone):
+            settled.room_gone.extend(item.run.task_id for item in items)
         if isinstance(result, MeshqError):
             runs.extend(_final(item.run, RunOutcome.FAILED, done_ms, error=result.message)
                         for item in items)

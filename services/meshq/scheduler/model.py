@@ -67,7 +67,7 @@ class TaskSpec:
     """Skip an instant while the previous fire's message is still in the queue."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Task:
     """A stored task."""
 
@@ -78,7 +78,7 @@ class Task:
     """Every instant up to and including this one has a ledger row (or predates the task)."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TaskRun:
     """One ledger row: unique on (task_id, scheduled_ms)."""
 

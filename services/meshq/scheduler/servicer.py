@@ -2,19 +2,25 @@
 
 RPCs keyed by a task id learn the task's room only after a lookup: they call
 ``meshq.security.context.require(room, "scheduler")`` then (the interceptor checks AddTask and
-ListTasks-with-room itself). Unknown tasks and tasks of rooms the caller may not use answer
-alike (NOT_FOUND vs PERMISSION_DENIED is decided after the lookup, as the RPC table says).
+ListTasks-with-room itself). A task of a room the caller may not use answers NOT_FOUND with
+the very message of an unknown id (no room named), so task ids cannot be probed.
+
+Preview runs in a worker thread under a work bound shortened to the call's deadline, so a
+costly schedule never holds the event loop (every other RPC) and answers what it found.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import TypeAlias
 
 import grpc
 
+from meshq.core.errors import NotFound, PermissionDenied
 from meshq.scheduler import convert, cron
-from meshq.scheduler.engine import SchedulerEngine, preview
+from meshq.scheduler.engine import SchedulerEngine, unknown_task
+from meshq.scheduler.preview import preview_bounded, preview_budget
 from meshq.security import context as security
 from meshq.server.status import rpc_errors
 from meshq.v1 import scheduler_pb2 as pb
@@ -22,6 +28,7 @@ from meshq.v1 import scheduler_pb2_grpc
 
 Context: TypeAlias = grpc.aio.ServicerContext
 DEFAULT_PREVIEW = 5
+DEADLINE_MARGIN = 0.05  # seconds of the caller's deadline left for answering a Preview
 
 
 class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
@@ -31,9 +38,12 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         self._engine = engine
 
     def _authorize(self, task_id: str) -> None:
-        """Check the caller may use the task's room (NotFound first if there is no task)."""
+        """NotFound, alike, for an unknown task and for a task the caller may not use."""
         view = self._engine.get_task(task_id)
-        security.require(view.task.spec.room, "scheduler")
+        try:
+            security.require(view.task.spec.room, "scheduler")
+        except PermissionDenied:
+            raise NotFound(unknown_task(task_id)) from None
 
     @rpc_errors
     async def AddTask(self, request: pb.AddTaskRequest, context: Context) -> pb.AddTaskResponse:
@@ -79,7 +89,12 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     async def Preview(self, request: pb.PreviewRequest, context: Context) -> pb.PreviewResponse:
         after = (cron.from_ms(cron.check_instant_ms("from_unix_ms", request.from_unix_ms))
                  if request.from_unix_ms else datetime.now(UTC))
-        instants = preview(request.schedule, request.timezone or "UTC", after,
-                           request.count or DEFAULT_PREVIEW)
+        remaining = context.time_remaining()
+        budget = preview_budget(None if remaining is None else remaining - DEADLINE_MARGIN)
+        result = await asyncio.to_thread(preview_bounded, request.schedule,
+                                         request.timezone or "UTC", after,
+                                         request.count or DEFAULT_PREVIEW, budget)
+        instants = result.instants
         return pb.PreviewResponse(instants_unix_ms=[cron.to_ms(i) for i in instants],
-                                  instants_local=[i.isoformat() for i in instants])
+                                  instants_local=[i.isoformat() for i in instants],
+                                  stopped=bool(result.stopped), stopped_reason=result.stopped)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 from meshq.core.errors import InvalidArgument
@@ -29,7 +30,7 @@ def check_spec(spec: TaskSpec) -> TaskSpec:
     timezone = spec.timezone or "UTC"
     cron.parse_timezone(timezone)
     check_text("payload", spec.payload_json, max_bytes=MAX_PAYLOAD_BYTES)
-    parse_json("payload", spec.payload_json)
+    parse_strict_json("payload", spec.payload_json)
     check_text("name", spec.name, max_bytes=MAX_NAME_BYTES)
     if len(spec.annotations) > MAX_ANNOTATIONS:
         raise InvalidArgument(f"annotations has {len(spec.annotations)} entries; the limit is {MAX_ANNOTATIONS}")
@@ -42,6 +43,49 @@ def check_spec(spec: TaskSpec) -> TaskSpec:
     if not isinstance(spec.misfire_cap, int) or not 1 <= spec.misfire_cap <= MAX_MISFIRE_CAP:
         raise InvalidArgument(f"misfire_cap must be between 1 and {MAX_MISFIRE_CAP}, got {shown(spec.misfire_cap)}")
     return dataclasses.replace(spec, schedule=schedule.expr, timezone=timezone)
+
+
+def _refuse_constant(name: str) -> object:
+    raise InvalidArgument(f"payload is not JSON text (RFC 8259): {name} is not a JSON value; "
+                          "use null, a number or a string")
+
+
+def parse_strict_json(field: str, text: str) -> object:
+    """JSON text as RFC 8259 has it: ``NaN``, ``Infinity`` and ``-Infinity`` (which Python's
+    json accepts and JavaScript's JSON.parse rejects) are refused, naming the token."""
+    parse_json(field, text)  # the error names the line and column of a syntax error
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+# Room for the headers the scheduler adds to each fire's message (task id, scheduled-at,
+# W3C trace context: ~200 bytes), counted by the queue's message limit with the body.
+FIRE_HEADER_BYTES = 512
+
+
+def check_payload_fits(spec: TaskSpec, max_message_bytes: int) -> None:
+    """InvalidArgument when the payload cannot fit the target queue's message limit with the
+    fire's headers (every fire would fail)."""
+    size = len(spec.payload_json.encode())
+    limit = max_message_bytes - FIRE_HEADER_BYTES
+    if size > limit:
+        raise InvalidArgument(
+            f"payload is {size} bytes; the queue {spec.queue!r} takes messages up to "
+            f"{max_message_bytes} bytes, {limit} for the payload beside the fire's headers")
+
+
+def check_task(spec: TaskSpec, max_message_bytes: int, now_ms: int) -> TaskSpec:
+    """``spec`` checked (the engine runs this in a worker thread: the cron work is bounded but
+    not free), its payload within the queue's message limit, and its first instant after
+    ``now_ms`` computed (cached, so installing the task on the event loop costs no cron work)."""
+    spec = check_spec(spec)
+    check_payload_fits(spec, max_message_bytes)
+    try:
+        cron.next_ms_after(cron.parse_schedule(spec.schedule), cron.parse_timezone(spec.timezone),
+                           now_ms)
+    except cron.BudgetExhausted:
+        raise InvalidArgument(f"schedule {shown(spec.schedule)} has no instant within the "
+                              "scheduler's work bound") from None
+    return spec
 
 
 def _check_seconds(field: str, value: float, maximum: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from meshq.server.settings import Settings
 
@@ -34,6 +34,15 @@ class StackContext:
     """CA for the stack's own calls when the server uses TLS."""
     settings: Settings = field(default_factory=Settings)
     """Each service's typed settings; a component reads its own (``settings.queue``, ...)."""
+    database: Any = None
+    """This process's PostgreSQL ``Database`` with ``settings.database.url`` (set by the
+    database component, built before the others); None: every store is in the data dir."""
+    mark_serving: Callable[[Sequence[str]], None] = lambda names: None
+    """A component that can serve again (e.g. its database answers again) reports it here:
+    the health service then answers SERVING for those service names."""
+    room_delete_checks: list[Callable[[str], None]] = field(default_factory=list)
+    """Called with a room's name before DeleteRoom deletes it; one that raises (e.g.
+    FailedPrecondition: the scheduler still has tasks for the room) refuses the delete."""
     mark_not_serving: Callable[[Sequence[str]], None] = lambda names: None
     """A component that can no longer serve (e.g. its store failed) reports it here: the
     health service then answers NOT_SERVING for those service names."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from meshq.queue.model import QueueLimits
-from meshq.scheduler.engine import MISFIRE_GRACE
+from meshq.scheduler.engine import MAX_TASKS_PER_ROOM, MISFIRE_GRACE
 from meshq.security.interceptor import DEFAULT_MAX_STREAMS_PER_TOKEN
 from meshq.storage.backend import DEFAULT_MAX_FILE_BYTES
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 POOL_BACKEND = "ray"  # where pool workers run unless --pool-backend says otherwise
 POOL_STORE = "sqlite"  # pools.db in the data dir: pools survive a restart
+DATABASE_POOL_SIZE = 20  # connections of one replica's shared PostgreSQL pool at most
 POOL_WATCHDOG_INTERVAL = 2.0  # seconds between checks of a local Ray's daemons
 
 
@@ -51,8 +52,8 @@ class SchedulerConfig:
     """Told of fires and task counts; None: the runner's Prometheus observer."""
     misfire_grace_seconds: float = MISFIRE_GRACE
     """How late an instant may fire and still count as on time."""
-    max_tasks_per_room: int | None = None
-    """Most tasks in one room; None: the scheduler engine's own default."""
+    max_tasks_per_room: int = MAX_TASKS_PER_ROOM
+    """Most scheduled tasks in one room."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,12 +80,12 @@ class PoolsConfig:
     """Told of replicas and jobs; None: the runner's Prometheus observer."""
     timing: SupervisorTiming | None = None
     """How often and how patiently supervisors work; None: ``SupervisorTiming()``."""
-    store: str | PoolStore = POOL_STORE
-    """"sqlite" (``pools.db`` in the data dir), "memory", or a ``PoolStore``."""
+    store: str | PoolStore | None = None
+    """"sqlite" (``pools.db`` in the data dir), "memory", or a ``PoolStore``; None: the
+    database's with ``database.url``, else POOL_STORE."""
     lease: SupervisorLease | None = None
-    """Whether this replica supervises the stored pools; None: always."""
-    api_key: str | None = None
-    """Signs each pool's own token; None: the data dir's key when this process hosts queues."""
+    """Whether this replica supervises the stored pools; None: the database's lease with
+    ``database.url``, else always."""
     watchdog_interval: float = POOL_WATCHDOG_INTERVAL
     """Seconds between checks of a local Ray's daemons."""
 
@@ -95,6 +96,9 @@ class SecurityConfig:
 
     max_streams_per_token: int = DEFAULT_MAX_STREAMS_PER_TOKEN
     """Most open streams (Subscribe, WriteFile, ReadFile) per token."""
+    api_key: str | None = None
+    """The shared API key every replica verifies tokens with (``--api-key-file``), which also
+    signs each pool's own token; None: the data dir's own key."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,14 +111,14 @@ class MetricsConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
-    """A shared SQL database for the stores instead of SQLite files in the data dir."""
+    """The PostgreSQL tier (docs/postgres.md) instead of SQLite files in the data dir."""
 
     url: str | None = None
-    """e.g. ``postgresql://…``; None: every store is a SQLite file in the data dir."""
-    pool_size: int | None = None
-    """Most connections in the shared pool; None: the database tier's own default."""
+    """``postgresql://…`` (``--database-url``); None: every store is in the data dir."""
+    pool_size: int = DATABASE_POOL_SIZE
+    """Most connections in this replica's shared pool."""
     replica_id: str | None = None
-    """This server's name among replicas sharing the database; None: one is made up."""
+    """This replica's stable name (``--replica-id``); None: host name and data dir."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,6 +29,10 @@ class StorageComponent:
 
 
 def build_component(ctx: StackContext) -> StorageComponent:
-    """Storage under ``<data_dir>/storage``; settings: ``ctx.settings.storage``."""
+    """Storage under ``<data_dir>/storage`` (or in the database); ``ctx.settings.storage``."""
     max_bytes = ctx.settings.storage.max_file_bytes
+    if ctx.database is not None:  # --database-url: docs/postgres.md
+        from meshq.postgres.component import storage_for
+
+        return StorageComponent(storage_for(ctx, max_bytes))
     return StorageComponent(FileStorage(ctx.data_dir / "storage", max_file_bytes=max_bytes))

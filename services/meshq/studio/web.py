@@ -83,8 +83,16 @@ async def current_session(request: Request) -> Session | None:
 
 def render(request: Request, template: str, session: Session | None, status: int = 200,
            **context: Any) -> Response:
-    """A template with the session, its CSRF token and pending flash messages."""
-    flashes = state(request).take_flashes(session) if session is not None else []
+    """A template with the session, its CSRF token and pending flash messages.
+
+    Only a whole page takes the flashes (they show on top of it, in base.html). An htmx
+    request (a list refreshing itself, a preview following the typing) never does: one
+    still in flight from the page a form was posted from would otherwise take the message
+    meant for the page the POST redirects to, and drop it, since a partial has no place
+    to show it.
+    """
+    flashes = (state(request).take_flashes(session)
+               if session is not None and not is_htmx(request) else [])
     return TEMPLATES.TemplateResponse(request, template, {
         "session": session, "csrf": session.csrf if session else "", "flashes": flashes,
         **context}, status_code=status)

@@ -229,9 +229,13 @@ class PreviewRequest(_message.Message):
     def __init__(self, schedule: _Optional[str] = ..., timezone: _Optional[str] = ..., from_unix_ms: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
 class PreviewResponse(_message.Message):
-    __slots__ = ("instants_unix_ms", "instants_local")
+    __slots__ = ("instants_unix_ms", "instants_local", "stopped", "stopped_reason")
     INSTANTS_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     INSTANTS_LOCAL_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_REASON_FIELD_NUMBER: _ClassVar[int]
     instants_unix_ms: _containers.RepeatedScalarFieldContainer[int]
     instants_local: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, instants_unix_ms: _Optional[_Iterable[int]] = ..., instants_local: _Optional[_Iterable[str]] = ...) -> None: ...
+    stopped: bool
+    stopped_reason: str
+    def __init__(self, instants_unix_ms: _Optional[_Iterable[int]] = ..., instants_local: _Optional[_Iterable[str]] = ..., stopped: _Optional[bool] = ..., stopped_reason: _Optional[str] = ...) -> None: ...

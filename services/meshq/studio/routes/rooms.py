@@ -25,9 +25,16 @@ async def rooms_partial(request: Request, session: Session) -> Response:
     return await _rooms(request, session, "_rooms.html")
 
 
+def name_filter(request: Request) -> str:
+    """The rooms page's ``?q=``: only rooms whose name contains it (any case)."""
+    return request.query_params.get("q", "").strip()
+
+
 async def _rooms(request: Request, session: Session, template: str) -> Response:
-    rooms = sorted(await session.client.rooms.list(), key=lambda r: r.name)
-    return render(request, template, session, rooms=paginate(rooms, page_number(request)))
+    q = name_filter(request)
+    rooms = sorted((r for r in await session.client.rooms.list()
+                    if q.casefold() in r.name.casefold()), key=lambda r: r.name)
+    return render(request, template, session, rooms=paginate(rooms, page_number(request)), q=q)
 
 
 @action
