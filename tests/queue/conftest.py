@@ -97,9 +97,98 @@ class Harness:
                     for t in ("rooms", "queues", "messages", "dedup")}
 
 
+class PgHarness(Harness):
+    """The PostgreSQL backend over a fresh schema of the session's throwaway cluster
+    (tests/pgcluster.py). A restart reopens the pool under the same replica name."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        from pgcluster import schema_url
+
+        super().__init__("postgres", tmp_path)
+        self.url = schema_url()
+        self.db: Any = None
+
+    async def start(self, *, real_clock: bool = False, **kwargs: Any) -> QueueBackend:
+        from meshq.postgres.pool import Database, PoolSettings
+        from meshq.postgres.queue import PgQueueBackend
+
+        kwargs.setdefault("limits", self.limits)
+        clock = time.time if real_clock else self.clock
+        self.db = Database(PoolSettings(url=self.url, min_size=1, max_size=4))
+        await self.db.start(watch=False)
+        engine = PgQueueBackend(self.db, replica="test-replica", clock=clock, **kwargs)
+        await engine.start()
+        self.engine = engine
+        return engine
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self.db is not None:
+            await self.db.close()
+            self.db = None
+
+    async def restart(self, **kwargs: Any) -> QueueBackend:
+        await self.stop()
+        return await self.start(**kwargs)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock and return expired leases now, as a replica's sweeper would (on a
+        connection of its own, from a thread: ``advance`` is synchronous)."""
+        from meshq.postgres import leases
+
+        self.clock.advance(seconds)
+
+        async def sweep(conn: Any) -> None:
+            while True:
+                async with conn.transaction():
+                    done = await leases.expire(conn, self.clock())
+                if sum(n for n, _ in done.values()) < leases.SWEEP_BATCH:
+                    return
+
+        _in_thread(self.url, sweep)
+
+    def stored(self) -> dict[str, Any]:
+        async def read(conn: Any) -> dict[str, Any]:
+            return {t: sorted(tuple(r) for r in await conn.fetch(f"SELECT * FROM q_{t}"))
+                    for t in ("rooms", "queues", "messages", "dedup")}
+
+        return _in_thread(self.url, read)
+
+
+def _in_thread(url: str, body: Callable[[Any], Any]) -> Any:
+    """Run ``body(connection)`` on a new connection in a thread with its own event loop."""
+    import asyncio
+    import threading
+
+    import asyncpg
+
+    out: dict[str, Any] = {}
+
+    async def main() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            out["value"] = await body(conn)
+        finally:
+            await conn.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as err:  # re-raised in the caller
+            out["error"] = err
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 BACKENDS: dict[str, Callable[[Path], Harness]] = {
     "memory": lambda tmp_path: Harness("memory", tmp_path),
     "sqlite": lambda tmp_path: Harness("sqlite", tmp_path),
+    "postgres": PgHarness,
 }
 """Every backend the suite runs against: name -> harness factory (given the test's tmp dir)."""
 

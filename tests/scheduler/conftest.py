@@ -87,14 +87,28 @@ async def room(queues: QueueEngine) -> str:
     return name
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    url = ""
+    opened: list[ScheduleStore] = []
+    if request.param == "postgres":
+        from pgcluster import schema_url
+
+        url = schema_url()
+
     def make() -> ScheduleStore:
         if request.param == "memory":
             return MemoryScheduleStore()
+        if request.param == "postgres":
+            from meshq.postgres.schedule_store import PgScheduleStore
+
+            opened.append(PgScheduleStore(url))
+            return opened[-1]
         return SqliteScheduleStore(tmp_path / "scheduler.db")
 
-    return make
+    yield make
+    for store in opened:
+        store.close()
 
 
 async def new_engine(store: ScheduleStore, enqueuer: EngineEnqueuer, clock: FakeClock,

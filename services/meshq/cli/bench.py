@@ -13,6 +13,7 @@ BENCHES = {
     "scheduler": ("meshq.bench.scheduler", "scheduler_bench"),
     "worker": ("meshq.bench.worker", "worker_bench"),
     "pool": ("meshq.bench.pool", "pool_bench"),
+    "postgres": ("meshq.bench.postgres", "postgres_bench"),
 }
 
 

@@ -64,10 +64,36 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-streams-per-token", type=click.IntRange(1),
                      default=DEFAULT_MAX_STREAMS_PER_TOKEN,
                      show_default=True, help="Most open streams (Subscribe, WriteFile, ReadFile) per token."),
+        click.option("--database-url", envvar="MESHQ_DATABASE_URL", default="",
+                     help="postgresql://user:password@host:port/db: queues, scheduled tasks, "
+                          "room storage live there, shared by every replica "
+                          "(docs/postgres.md) [env MESHQ_DATABASE_URL; default: embedded]"),
+        click.option("--api-key-file", envvar="MESHQ_API_KEY_FILE",
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Verify tokens with the API key in this file (the same on every "
+                          "replica) instead of the data dir's own [env MESHQ_API_KEY_FILE; "
+                          "or the key itself in MESHQ_API_KEY]"),
+        click.option("--replica-id", envvar="MESHQ_REPLICA_ID", default="",
+                     help="This replica's stable name with --database-url (default: host "
+                          "name and data dir); unique per running replica "
+                          "[env MESHQ_REPLICA_ID]"),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _api_key(opts: dict[str, Any]) -> str:
+    """The shared API key of --api-key-file or MESHQ_API_KEY ("" for the data dir's own)."""
+    import os
+
+    path = opts.get("api_key_file")
+    if path is not None:
+        key = Path(path).read_text().strip()
+        if not key:
+            fail(f"--api-key-file {path} is empty", EXIT_USAGE)
+        return key
+    return os.environ.get("MESHQ_API_KEY", "").strip()
 
 
 def make_config(services: tuple[str, ...], *, data_dir: Path | None, listen: str | None,
@@ -83,6 +109,9 @@ def make_config(services: tuple[str, ...], *, data_dir: Path | None, listen: str
         "ray_address": opts["ray_address"],
         "pool_backend": opts["pool_backend"],
         "max_streams_per_token": opts["max_streams_per_token"],
+        "database_url": opts.get("database_url") or "",
+        "replica_id": opts.get("replica_id") or "",
+        "api_key": _api_key(opts),
     }
     config = StackConfig(
         data_dir=(data_dir or default_data_dir()).expanduser(),

@@ -128,13 +128,17 @@ def build_component(ctx: StackContext) -> WorkersComponent:
     manager = PoolManager(
         backend=lambda: make_backend(kind, ray_address=address, runtime_env=runtime_env),
         connect=connect,
-        load=engine_load(ctx.engine) if ctx.engine is not None else grpc_load(ctx),
+        load=(engine_load(ctx.engine) if getattr(ctx.engine, "registry", None) is not None
+              else grpc_load(ctx)),
         observer=observer,
         timing=ctx.settings.get("pool_timing"),
         tokens=PoolTokens(api_key, fallback=ctx.token),
         store=make_store(ctx),
         lease=ctx.settings.get("pool_lease"),
     )
+    on_acquired = getattr(ctx.settings.get("pool_lease"), "on_acquired", None)
+    if on_acquired is not None:  # a lease shared by replicas (PostgreSQL): take over when freed
+        on_acquired(manager.restore)
     watchdog = BackendWatchdog(
         backend=lambda: manager.started_backend, supervisors=manager.supervisors,
         observer=observer, interval=float(ctx.settings.get("pool_watchdog_interval") or 2.0))

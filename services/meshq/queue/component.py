@@ -71,6 +71,12 @@ def build_component(ctx: StackContext) -> QueueComponent:
     Optional settings: ``queue_limits`` (a ``QueueLimits``) and ``queue_observer`` (a
     ``QueueObserver``, e.g. the Prometheus one).
     """
+    if ctx.settings.get("postgres") is not None:  # --database-url: docs/postgres.md
+        from meshq.postgres.component import queue_backend_for
+
+        backend = queue_backend_for(ctx)
+        ctx.engine = backend
+        return QueueComponent(backend)
     limits = ctx.settings.get("queue_limits") or QueueLimits()
     observer: QueueObserver | None = ctx.settings.get("queue_observer")
     ctx.data_dir.mkdir(parents=True, exist_ok=True)

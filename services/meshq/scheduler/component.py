@@ -15,6 +15,7 @@ from meshq.scheduler.enqueuer import EngineEnqueuer, Enqueuer, GrpcEnqueuer
 from meshq.scheduler.observer import SchedulerObserver
 from meshq.scheduler.servicer import SchedulerServicer
 from meshq.scheduler.sqlite_store import SqliteScheduleStore
+from meshq.scheduler.store import ScheduleStore
 from meshq.server.context import StackContext
 from meshq.v1 import scheduler_pb2_grpc
 
@@ -59,9 +60,15 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
     """
     observer: SchedulerObserver | None = ctx.settings.get("scheduler_observer")
     ctx.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteScheduleStore(ctx.data_dir / STORE_FILE)
     close: list[object] = []
     enqueuer: Enqueuer
+    store: ScheduleStore
+    if ctx.settings.get("postgres") is not None:  # --database-url: docs/postgres.md
+        from meshq.postgres.component import schedule_store_for
+
+        store = schedule_store_for(ctx)
+    else:
+        store = SqliteScheduleStore(ctx.data_dir / STORE_FILE)
     if ctx.engine is not None:
         enqueuer = EngineEnqueuer(ctx.engine)
     else:
@@ -76,5 +83,9 @@ def build_component(ctx: StackContext) -> SchedulerComponent:
     engine = SchedulerEngine(store, enqueuer, observer=observer, misfire_grace_seconds=grace,
                              max_tasks_per_room=per_room)
     ctx.room_delete_checks.append(engine.check_room_deletable)
+    if ctx.settings.get("postgres") is not None:  # replicas reload tasks changed elsewhere
+        from meshq.postgres.component import task_listener_for
+
+        close.append(task_listener_for(ctx, store, engine))
     logger.info("scheduler store at %s (%s)", ctx.data_dir / STORE_FILE, type(enqueuer).__name__)
     return SchedulerComponent(engine, close)

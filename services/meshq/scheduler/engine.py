@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from contextlib import asynccontextmanager, contextmanager
 
 from meshq.core.errors import (
+    AlreadyExists,
     FailedPrecondition,
     NotFound,
     ResourceExhausted,
@@ -114,6 +115,7 @@ class SchedulerEngine:
         self._retry_delay = RETRY_MIN
         self._wake = asyncio.Event()
         self._stopping = False
+        self._reload_requested = False
         self._loop_task: asyncio.Task[None] | None = None
 
     def now_ms(self) -> int:
@@ -132,6 +134,12 @@ class SchedulerEngine:
             await self.resend_unsettled()
         if self.run_loop:
             self._loop_task = asyncio.create_task(self._loop(), name="meshq-scheduler-loop")
+
+    def request_reload(self) -> None:
+        """Reload the tasks from the store at the loop's next turn: another process changed
+        them (replicas sharing one database, docs/postgres.md)."""
+        self._reload_requested = True
+        self._wake.set()
 
     async def stop(self) -> None:
         """Stop the loop (a pass in progress finishes first). Safe to call twice."""
@@ -177,13 +185,20 @@ class SchedulerEngine:
             self._wake.clear()
             wall0, mono0 = self.clock(), time.monotonic()
             try:
+                if self._reload_requested:
+                    self._reload_requested = False
+                    await self._reload()
                 await self.run_due(self.now_ms())
                 if self._retry and self.now_ms() >= self._retry_at_ms:
                     await self.resend_unsettled()
             except Exception:
                 logger.exception("scheduler pass failed; reloading tasks from the store")
                 await asyncio.sleep(1.0)
-                await self._reload()
+                try:
+                    await self._reload()
+                except Exception:  # a store that is down (PostgreSQL): try again next turn
+                    logger.exception("reloading the scheduler's tasks failed")
+                    self._reload_requested = True
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_seconds())
@@ -405,7 +420,10 @@ class SchedulerEngine:
             now = self.now_ms()
             spec = await asyncio.to_thread(
                 lambda: self._validated(apply_update(state.task.spec, update), now))
-            await self._fire([state], now)
+            try:
+                await self._fire([state], now)
+            except AlreadyExists:  # replicas share the ledger: another one fired them first
+                logger.info("task %s: due instants were fired by another replica", task_id)
             timing = any(getattr(spec, f) != getattr(state.task.spec, f)
                          for f in ("schedule", "timezone", "active", "once"))
             cursor = max(state.task.cursor_ms, now) if timing else state.task.cursor_ms

@@ -165,12 +165,23 @@ async def start_stack(
     components: list[Component] = []
     health_servicer = health.aio.HealthServicer()
     ctx.mark_not_serving = _not_serving_reporter(health_servicer)
+    ctx.mark_serving = _not_serving_reporter(health_servicer,
+                                             health_pb2.HealthCheckResponse.SERVING)
     try:
+        database = None
+        if config.settings.get("database_url"):  # the PostgreSQL tier: its pool comes first
+            from meshq.postgres.component import build_database
+
+            database = build_database(ctx)
+            await database.start()
+            components.append(database)
         for name in config.services:
             component = build_component(name, ctx)
             await component.start()
             components.append(component)
             component.register(server)
+        if database is not None:
+            database.watch([n for c in components for n in c.service_names])
     except BaseException:
         for component in reversed(components):
             await component.stop()
@@ -216,17 +227,22 @@ def _add_standard_services(
     )
 
 
-def _not_serving_reporter(health_servicer: Any) -> Callable[[Sequence[str]], None]:
-    """A callback (safe from any code on the loop) that turns services NOT_SERVING."""
+def _not_serving_reporter(
+    health_servicer: Any, status: Any = health_pb2.HealthCheckResponse.NOT_SERVING
+) -> Callable[[Sequence[str]], None]:
+    """A callback (safe from any code on the loop) that turns services NOT_SERVING (or
+    ``status``: SERVING again, when a database answers again)."""
     pending: set[asyncio.Task[None]] = set()
+    serving = status == health_pb2.HealthCheckResponse.SERVING
 
     async def mark(names: Sequence[str]) -> None:
-        await health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        await health_servicer.set("", status)
         for name in names:
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+            await health_servicer.set(name, status)
 
     def report(names: Sequence[str]) -> None:
-        logger.error("NOT_SERVING: %s", ", ".join(names))
+        (logger.warning if serving else logger.error)(
+            "%s: %s", "SERVING" if serving else "NOT_SERVING", ", ".join(names))
         task = asyncio.get_running_loop().create_task(mark(names))
         pending.add(task)
         task.add_done_callback(pending.discard)

@@ -32,6 +32,9 @@ class StackContext:
     """CA for the stack's own calls when the server uses TLS."""
     settings: dict[str, Any] = field(default_factory=dict)
     """Component settings from the command line, by name (e.g. "ray_address")."""
+    mark_serving: Callable[[Sequence[str]], None] = lambda names: None
+    """A component that can serve again (e.g. its database answers again) reports it here:
+    the health service then answers SERVING for those service names."""
     room_delete_checks: list[Callable[[str], None]] = field(default_factory=list)
     """Called with a room's name before DeleteRoom deletes it; one that raises (e.g.
     FailedPrecondition: the scheduler still has tasks for the room) refuses the delete."""

@@ -24,7 +24,7 @@ from meshq.metrics.server import (
 )
 from meshq.metrics.wiring import observer_settings
 from meshq.security.interceptor import DEFAULT_MAX_STREAMS_PER_TOKEN, AuthInterceptor
-from meshq.security.keys import ensure_local_credentials
+from meshq.security.keys import ensure_admin_token, ensure_local_credentials
 from meshq.server.app import Stack, StackConfig, start_stack
 from meshq.server.datadir import StoreLocks, prepare_data_dir
 
@@ -58,7 +58,7 @@ async def _open_locked(config: StackConfig, locks: StoreLocks, metrics_listen: s
     interceptors = []
     token = ""
     if config.auth:
-        api_key, token = ensure_local_credentials(config.data_dir)
+        api_key, token = _credentials(config)
         interceptors.append(AuthInterceptor(
             api_key, max_streams_per_token=config.settings.get("max_streams_per_token", DEFAULT_MAX_STREAMS_PER_TOKEN)
         ))
@@ -73,7 +73,11 @@ async def _open_locked(config: StackConfig, locks: StoreLocks, metrics_listen: s
             stop_metrics_server(metrics[0])
         raise
     stack.registry = registry
-    if stack.context.engine is not None:
+    if config.settings.get("database_url") and stack.context.engine is not None:
+        from meshq.postgres.metrics import register_queue_gauges
+
+        register_queue_gauges(registry, stack)
+    elif stack.context.engine is not None:
         registry.register(
             QueueStatsCollector(stack.context.engine, loop=asyncio.get_running_loop())
         )
@@ -81,6 +85,16 @@ async def _open_locked(config: StackConfig, locks: StoreLocks, metrics_listen: s
         server, stack.metrics_port = metrics
         stack.extras.append(lambda: stop_metrics_server(server))
     return stack
+
+
+def _credentials(config: StackConfig) -> tuple[str, str]:
+    """(api_key, admin_token): the shared key of ``settings["api_key"]`` (replicas: every
+    one verifies the same tokens) or the data dir's own, created on first run."""
+    shared = str(config.settings.get("api_key") or "")
+    if not shared:
+        return ensure_local_credentials(config.data_dir)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return shared, ensure_admin_token(config.data_dir, shared)
 
 
 async def run_until_signalled(

@@ -31,4 +31,8 @@ class StorageComponent:
 def build_component(ctx: StackContext) -> StorageComponent:
     """Storage under ``<data_dir>/storage``; settings: ``max_file_bytes`` (default 100 MiB)."""
     max_bytes = int(ctx.settings.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
+    if ctx.settings.get("postgres") is not None:  # --database-url: docs/postgres.md
+        from meshq.postgres.component import storage_for
+
+        return StorageComponent(storage_for(ctx, max_bytes))
     return StorageComponent(FileStorage(ctx.data_dir / "storage", max_file_bytes=max_bytes))
