@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,10 @@ class Live:
     room: str
 
 
-async def _load(live: Live, stop: asyncio.Event) -> None:
-    """Steady traffic through every path a metric watches, until ``stop``."""
+async def _load(live: Live, stop: asyncio.Event,
+                each_round: Callable[[Any, str, int], None]) -> None:
+    """Steady queue traffic until ``stop``; ``each_round(settings, room, round)`` after each
+    round drives whatever else the test watches (the observers of the other components)."""
     room, engine, s = live.room, live.engine, live.settings
     await engine.open_queue(room, "jobs", QueueOptions(max_deliveries=2))
     stream = await engine.subscribe(room, "jobs", max_in_flight=1)
@@ -64,7 +66,7 @@ async def _load(live: Live, stop: asyncio.Event) -> None:
         while not stop.is_set():
             rounds += 1
             await _queue_round(engine, room, rounds)
-            _component_round(s, room, rounds)
+            each_round(s, room, rounds)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.05)
     finally:
@@ -109,7 +111,7 @@ async def live(server: Any, unique: str) -> AsyncIterator[Live]:
     live = Live(target=server.metrics_address, engine=server.engine,
                 settings=server.stack.context.settings, room=unique)
     stop = asyncio.Event()
-    load = asyncio.create_task(_load(live, stop), name="metrics-load")
+    load = asyncio.create_task(_load(live, stop, _component_round), name="metrics-load")
     try:
         yield live
     finally:

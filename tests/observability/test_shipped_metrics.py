@@ -33,7 +33,7 @@ from .promserver import Prometheus, poll, running_prometheus, scrape_config
 from .test_prometheus import (
     RATE_WINDOW,
     Live,
-    _queue_round,
+    _load,
     dashboard_queries,
 )
 
@@ -60,24 +60,9 @@ def _panel_queries(room: str, queue: str) -> list[str]:
             .replace("$queue", queue) for e in exprs]
 
 
-async def _queue_load(live: Live, stop: asyncio.Event) -> None:
-    """Queue and scheduler traffic only (the workers are real here)."""
-    room, engine, s = live.room, live.engine, live.settings
-    from meshq.queue.model import QueueOptions
-
-    await engine.open_queue(room, "jobs", QueueOptions(max_deliveries=2))
-    stream = await engine.subscribe(room, "jobs", max_in_flight=1)
-    s.scheduler.observer.tasks_changed(2, 1)
-    try:
-        rounds = 0
-        while not stop.is_set():
-            rounds += 1
-            await _queue_round(engine, room, rounds)
-            s.scheduler.observer.fired(room, "jobs", "task-1", "enqueued", 0.01 * (rounds % 5))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.05)
-    finally:
-        await stream.close()
+def _scheduler_round(settings: Any, room: str, rounds: int) -> None:
+    """Beside the queue traffic, only the scheduler is driven directly (the workers are real)."""
+    settings.scheduler.observer.fired(room, "jobs", "task-1", "enqueued", 0.01 * (rounds % 5))
 
 
 async def _job_load(server: Any, room: str, queues: tuple[str, ...], stop: asyncio.Event) -> None:
@@ -140,7 +125,7 @@ async def test_every_panel_has_data_from_a_real_pool_and_agent_with_the_shipped_
     live = Live(target=server.metrics_address, engine=server.engine,
                 settings=server.stack.context.settings, room=unique)
     stop = asyncio.Event()
-    loads = [asyncio.create_task(_queue_load(live, stop)),
+    loads = [asyncio.create_task(_load(live, stop, _scheduler_round)),
              asyncio.create_task(_job_load(server, unique, ("pool-q", "agent-q"), stop))]
     try:
         # When Prometheus scrapes both endpoints with the shipped config

@@ -8,15 +8,29 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from meshq.api.pools import PoolsClient
+
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+
+
+@pytest.fixture
+async def pools(server: Any) -> AsyncIterator[PoolsClient]:
+    """An admin pools client on the shared server; stops every pool it sees afterwards (named
+    with its room: two rooms may each hold a pool of one name)."""
+    conn = server.connection()
+    client = PoolsClient(conn)
+    yield client
+    for pool in await client.list():
+        await client.stop(pool.name, room=pool.room, grace=0.1)
+    await conn.close()
 
 
 @pytest.fixture(scope="session")

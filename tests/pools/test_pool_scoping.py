@@ -5,7 +5,6 @@ Real servers on loopback with the asyncio backend; tokens are minted with the se
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,22 +33,12 @@ def workers_token(server: Any, room: str) -> str:
     return token.add_api_grant(ApiScope.none().allow_workers()).to_jwt(api_key=key)
 
 
-@pytest.fixture
-async def admin_pools(server: Any) -> AsyncIterator[PoolsClient]:
-    conn = server.connection()
-    client = PoolsClient(conn)
-    yield client
-    for pool in await client.list():
-        await client.stop(pool.name, room=pool.room, grace=0.1)
-    await conn.close()
-
-
 async def test_another_rooms_pool_answers_like_an_unknown_name(
-    server: Any, admin_pools: PoolsClient, unique: str
+    server: Any, pools: PoolsClient, unique: str
 ) -> None:
     # Given a pool in room A, and a caller whose token has the workers grant on room B only
     room_a, room_b = unique + "-a", unique + "-b"
-    await admin_pools.start(room=room_a, queue="jobs", worker_class=SLEEP, name="shared")
+    await pools.start(room=room_a, queue="jobs", worker_class=SLEEP, name="shared")
     conn = Connection(server=server.address, token=workers_token(server, room_b))
     theirs = PoolsClient(conn)
     try:
@@ -73,9 +62,9 @@ async def test_another_rooms_pool_answers_like_an_unknown_name(
         assert [p.room for p in await theirs.list()] == [room_b]
         # while the admin, who sees both, must say which one
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await admin_pools.get("shared")
+            await pools.get("shared")
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert (await admin_pools.get("shared", room=room_a)).room == room_a
+        assert (await pools.get("shared", room=room_a)).room == room_a
         await theirs.stop("shared", grace=0.1)
     finally:
         await conn.close()

@@ -7,7 +7,6 @@ WorkerService with ``pool_backend="asyncio"``; workers are real ``Worker`` subcl
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -17,16 +16,6 @@ from helpers import eventually, queue_counts, send_jobs
 from meshq.api.pools import PoolsClient
 
 SLEEP = "pool_workers:SleepWorker"
-
-
-@pytest.fixture
-async def pools(server: Any) -> AsyncIterator[PoolsClient]:
-    conn = server.connection()
-    client = PoolsClient(conn)
-    yield client
-    for pool in await client.list():
-        await client.stop(pool.name, grace=0.1)
-    await conn.close()
 
 
 async def test_a_pool_works_through_its_queue_and_reports_counts(

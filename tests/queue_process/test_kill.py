@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from meshq_child import listening_address
 
 from meshq.v1 import queues_pb2 as pb
 from meshq.v1 import queues_pb2_grpc
@@ -42,13 +43,7 @@ class Server:
             env={**os.environ, "RAY_AUTH_MODE": "disabled"},
         )
         assert self.proc.stdout is not None
-        async with asyncio.timeout(60):
-            while True:
-                line = (await self.proc.stdout.readline()).decode()
-                assert line, "meshq up exited before it was ready"
-                if "listening on" in line:
-                    self.address = line.rsplit(" ", 1)[1].strip()
-                    return
+        self.address = await listening_address(self.proc.stdout, 60)
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:

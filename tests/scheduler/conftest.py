@@ -6,9 +6,11 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from meshq.api.scheduler import SchedulerClient
 from meshq.queue.engine import QueueEngine
 from meshq.queue.memory_store import MemoryQueueStore
 from meshq.scheduler.engine import SchedulerEngine
@@ -58,6 +60,14 @@ class GatedEnqueuer(EngineEnqueuer):
         if self.crash_after:
             raise Crash()
         return ids
+
+
+@pytest.fixture
+async def client(server: Any) -> AsyncIterator[SchedulerClient]:
+    """A scheduler client on the suite's shared real server."""
+    conn = server.connection()
+    yield SchedulerClient(conn)
+    await conn.close()
 
 
 @pytest.fixture

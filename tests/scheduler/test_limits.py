@@ -21,13 +21,6 @@ T0 = 1_777_777_777.0
 
 
 @pytest.fixture
-async def client(server):  # type: ignore[no-untyped-def]
-    conn = server.connection()
-    yield SchedulerClient(conn)
-    await conn.close()
-
-
-@pytest.fixture
 async def rooms(server):  # type: ignore[no-untyped-def]
     conn = server.connection()
     yield RoomsClient(conn)

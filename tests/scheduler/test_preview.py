@@ -13,13 +13,6 @@ from meshq.api.scheduler import SchedulerClient
 from meshq.scheduler import cron, preview
 
 
-@pytest.fixture
-async def client(server):  # type: ignore[no-untyped-def]
-    conn = server.connection()
-    yield SchedulerClient(conn)
-    await conn.close()
-
-
 def _ms(text: str) -> int:
     return cron.to_ms(cron.parse_instant(text))
 

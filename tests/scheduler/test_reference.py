@@ -129,20 +129,16 @@ def _compare(expr: str, zone: str, window: list[Step]) -> None:
 
 
 @pytest.mark.parametrize("zone", sorted(ZONES))
-def test_random_five_field_expressions_match_the_reference(zone: str) -> None:
-    rng = random.Random(f"{SEED}-{zone}-5")
-    for _ in range(EXPRESSIONS_5):
-        expr = expression(rng, six=False)
-        for window in windows(zone, 60):
-            _compare(expr, zone, window)
-
-
-@pytest.mark.parametrize("zone", sorted(ZONES))
-def test_random_six_field_expressions_match_the_reference(zone: str) -> None:
-    rng = random.Random(f"{SEED}-{zone}-6")
-    for _ in range(EXPRESSIONS_6):
-        expr = expression(rng, six=True)
-        for window in windows(zone, 1):
+@pytest.mark.parametrize(("six", "count", "unit"), [(False, EXPRESSIONS_5, 60),
+                                                    (True, EXPRESSIONS_6, 1)],
+                         ids=["five-field", "six-field"])
+def test_random_expressions_match_the_reference(zone: str, six: bool, count: int,
+                                                unit: int) -> None:
+    """Five-field expressions over minute-spaced windows, six-field over second-spaced ones."""
+    rng = random.Random(f"{SEED}-{zone}-{6 if six else 5}")
+    for _ in range(count):
+        expr = expression(rng, six=six)
+        for window in windows(zone, unit):
             _compare(expr, zone, window)
 
 

@@ -17,13 +17,6 @@ from meshq.cli.tasks import scheduled_task
 
 
 @pytest.fixture
-async def client(server):  # type: ignore[no-untyped-def]
-    conn = server.connection()
-    yield SchedulerClient(conn)
-    await conn.close()
-
-
-@pytest.fixture
 async def room(server, unique):  # type: ignore[no-untyped-def]
     conn = server.connection()
     await RoomsClient(conn).create(unique)

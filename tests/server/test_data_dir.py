@@ -19,6 +19,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from meshq_child import listening_address
 
 from meshq.api.connection import Connection
 from meshq.api.storage import StorageClient
@@ -51,13 +52,7 @@ class Up:
     async def start(self) -> None:
         proc = await self.spawn()
         assert proc.stdout is not None
-        async with asyncio.timeout(START_TIMEOUT):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                assert line, "meshq up exited before it was ready"
-                if "listening on" in line:
-                    self.address = line.rsplit(" ", 1)[1].strip()
-                    return
+        self.address = await listening_address(proc.stdout, START_TIMEOUT)
 
     async def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.returncode is None:

@@ -3,7 +3,7 @@
 // InvalidArgumentError naming the field (schedule, timezone, payload, ...), NotFoundError for
 // an unknown room or task id.
 
-const { toDate } = require('./messages');
+const { encode, toDate } = require('./messages');
 
 const POLICIES = { skip: 'MISFIRE_POLICY_SKIP', latest: 'MISFIRE_POLICY_LATEST', all: 'MISFIRE_POLICY_ALL' };
 const POLICY_NAMES = {
@@ -30,10 +30,9 @@ function policy(name) {
   return value;
 }
 
+/** A task payload as JSON text: undefined is sent as null (no payload). */
 function payloadText(value) {
-  const text = JSON.stringify(value === undefined ? null : value);
-  if (text === undefined) throw new TypeError(`${typeof value} is not a JSON value`);
-  return text;
+  return encode(value === undefined ? null : value);
 }
 
 function task(t) {

@@ -191,8 +191,11 @@ class SchedulerEngine:
                 await self.run_due(self.now_ms())
                 if self._retry and self.now_ms() >= self._retry_at_ms:
                     await self.resend_unsettled()
-            except Exception:
-                logger.exception("scheduler pass failed; reloading tasks from the store")
+            except Exception as err:
+                if isinstance(err, AlreadyExists):  # another replica recorded these instants first
+                    logger.info("another scheduler fired these instants first; reloading tasks")
+                else:
+                    logger.exception("scheduler pass failed; reloading tasks from the store")
                 await asyncio.sleep(1.0)
                 try:
                     await self._reload()

@@ -9,10 +9,11 @@ other failure into a plain error page; the trace goes to the Studio's log only.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,17 @@ class StudioState:
 
     def keep_draft(self, session: Session, form_name: str, values: dict[str, str]) -> None:
         self.drafts[(session.id, form_name)] = values
+
+    @contextlib.contextmanager
+    def keeping_draft(self, session: Session, form_name: str,
+                      values: dict[str, str]) -> Iterator[None]:
+        """Keep the form's ``values`` if the body refuses them (``BadInput``) or the server
+        does (an RPC error), so the page shown next fills the form again; the error goes on."""
+        try:
+            yield
+        except (BadInput, grpc.aio.AioRpcError):
+            self.keep_draft(session, form_name, values)
+            raise
 
     def take_draft(self, session: Session, form_name: str) -> dict[str, str]:
         return self.drafts.pop((session.id, form_name), {})

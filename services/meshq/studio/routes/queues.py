@@ -170,19 +170,12 @@ def parse_delay(text: str) -> float:
 async def send(request: Request, session: Session, form: FormData) -> Response:
     room, queue = _names(request)
     values = {k: field_text(form, k) for k in ("body", "headers", "delay")}
-    try:
+    with state(request).keeping_draft(session, "send", values):
         body = parse_body(values["body"])
         headers = parse_headers(values["headers"])
         delay = parse_delay(values["delay"])
-    except BadInput:
-        state(request).keep_draft(session, "send", values)
-        raise
-    try:
         message_id = await session.client.room(room).queues.send(
             queue, body, create=False, headers=headers, delay=delay)
-    except grpc.aio.AioRpcError:
-        state(request).keep_draft(session, "send", values)
-        raise
     state(request).flash(session, "ok", f"Sent message {message_id}.")
     return back(_base(room, queue))
 

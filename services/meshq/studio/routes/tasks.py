@@ -131,16 +131,13 @@ async def add(request: Request, session: Session, form: FormData) -> Response:
     room = request.path_params["room"]
     values = {k: field_text(form, k) for k in ("queue", "schedule", "timezone", "payload",
                                                "name")}
-    try:
+    with state(request).keeping_draft(session, "add", values):
         if not values["queue"].strip():
             raise BadInput("Name the queue the task sends to.")
         task = await session.client.scheduler.add(
             room=room, queue=values["queue"].strip(), schedule=values["schedule"].strip(),
             timezone=values["timezone"].strip() or "UTC", payload=_payload(values["payload"]),
             name=values["name"].strip())
-    except (BadInput, grpc.aio.AioRpcError):
-        state(request).keep_draft(session, "add", values)
-        raise
     state(request).flash(session, "ok", f"Task {task.spec.name or task.id} added.")
     return back(f"/rooms/{room}/tasks/{task.id}")
 
@@ -172,15 +169,12 @@ async def run_now(request: Request, session: Session, form: FormData) -> Respons
 async def edit(request: Request, session: Session, form: FormData) -> Response:
     task = await _task(request, session)
     values = {k: field_text(form, k) for k in ("schedule", "timezone", "payload", "name")}
-    try:
+    with state(request).keeping_draft(session, "edit", values):
         payload = _payload(values["payload"])
         await session.client.scheduler.update(
             task["id"], schedule=values["schedule"].strip(),
             timezone=values["timezone"].strip() or "UTC", payload=payload,
             name=values["name"].strip())
-    except (BadInput, grpc.aio.AioRpcError):
-        state(request).keep_draft(session, "edit", values)
-        raise
     state(request).flash(session, "ok", "Task saved.")
     return back(_task_url(request))
 
