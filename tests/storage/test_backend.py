@@ -250,3 +250,20 @@ async def test_readers_see_a_whole_version_while_writers_replace(store: FileStor
     # Then every read was one whole version, and no temp file is left
     assert set().union(*results[2:]) <= {b"a", b"b", b"c"}
     assert list((store.root / ".tmp").iterdir()) == []
+
+
+def test_folders_made_for_a_refused_change_are_removed_again(tmp_path: Path) -> None:
+    from meshq.storage.disk import parents_made
+
+    room = tmp_path / "room"
+    (room / "kept").mkdir(parents=True)
+    # When a write or move made new parents and then failed
+    with pytest.raises(FileExistsError), parents_made(room, room / "kept" / "a" / "b"):
+        assert (room / "kept" / "a" / "b").is_dir()
+        raise FileExistsError("the target appeared")
+    # Then the folders it made are gone, and the ones that were there stay
+    assert [p.name for p in room.iterdir()] == ["kept"] and not any((room / "kept").iterdir())
+    # And when the change succeeds, they stay
+    with parents_made(room, room / "kept" / "c"):
+        pass
+    assert (room / "kept" / "c").is_dir()

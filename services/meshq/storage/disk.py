@@ -126,10 +126,11 @@ def parent_of(rel: str) -> str:
     return rel.rpartition("/")[0]
 
 
-def make_parents(room_dir: Path, folder: Path) -> None:
-    """Create ``folder`` (inside the room) and its missing parents, durably."""
+def make_parents(room_dir: Path, folder: Path) -> list[Path]:
+    """Create ``folder`` (inside the room) and its missing parents, durably; the folders
+    made, outermost first."""
     if folder.is_dir():
-        return
+        return []
     missing: list[Path] = []
     probe = folder
     while not probe.exists() and not probe.is_symlink():
@@ -138,11 +139,29 @@ def make_parents(room_dir: Path, folder: Path) -> None:
     if not probe.is_dir():
         raise FailedPrecondition(
             f"{shown(relative_to_room(room_dir, probe))} is a file, not a folder")
+    made: list[Path] = []
     for path in reversed(missing):
         with contextlib.suppress(FileExistsError):
             os.mkdir(path, PRIVATE_DIR)
             os.chmod(path, PRIVATE_DIR)  # whatever the umask
+            made.append(path)
         fsync_dir(path.parent)
+    return made
+
+
+@contextlib.contextmanager
+def parents_made(room_dir: Path, folder: Path) -> Iterator[None]:
+    """``make_parents`` for a change that may still be refused: when the body raises, the
+    folders made here are removed again (innermost first, if still empty), so a refused write
+    or move leaves the room's tree as it was."""
+    made = make_parents(room_dir, folder)
+    try:
+        yield
+    except BaseException:
+        for path in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+        raise
 
 
 def check_write_target(room_dir: Path, rel: str, overwrite: bool) -> None:
@@ -167,8 +186,7 @@ def commit_write(tmp: BinaryIO, tmp_path: Path, room_dir: Path, rel: str,
     os.fsync(tmp.fileno())
     tmp.close()
     real = contained(room_dir, rel)  # again: the tree may have changed while streaming
-    with fs_errors(rel):
-        make_parents(room_dir, real.parent)
+    with fs_errors(rel), parents_made(room_dir, real.parent):
         if overwrite:
             os.replace(tmp_path, real)
         else:
@@ -295,8 +313,7 @@ def move_entry(room_dir: Path, src: str, dst: str, overwrite: bool) -> FileEntry
         src_stat = os.lstat(source)
     target_dir = contained(room_dir, parent_of(dst), field="destination")
     target = target_dir / dst.rpartition("/")[2]
-    make_parents(room_dir, target_dir)
-    with fs_errors(dst):
+    with fs_errors(dst), parents_made(room_dir, target_dir):
         if overwrite:
             os.replace(source, target)
         elif stat_mod.S_ISDIR(src_stat.st_mode):
