@@ -23,6 +23,7 @@ from meshq.core.errors import NotFound
 
 if TYPE_CHECKING:
     from meshq.api.connection import Connection
+    from meshq.api.queues import QueuesClient
     from meshq.queue.backend import QueueBackend
 
 logger = logging.getLogger(__name__)
@@ -117,45 +118,57 @@ class EngineEnqueuer:
         return state is not MessageState.GONE
 
 
-_RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-              grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN)
+def _domain_classes() -> list[tuple[type[Exception], type[errors.MeshqError]]]:
+    from meshq.api import errors as sdk
+
+    return [(sdk.Unreachable, errors.Unavailable), (sdk.Cancelled, errors.Unavailable),
+            (sdk.Internal, errors.Unavailable), (sdk.InvalidArgument, errors.InvalidArgument),
+            (sdk.NotFound, errors.NotFound), (sdk.AlreadyExists, errors.AlreadyExists),
+            (sdk.FailedPrecondition, errors.FailedPrecondition),
+            (sdk.ResourceExhausted, errors.ResourceExhausted),
+            (sdk.Unauthenticated, errors.Unauthenticated),
+            (sdk.PermissionDenied, errors.PermissionDenied)]
 
 
 def domain_error(err: grpc.aio.AioRpcError) -> errors.MeshqError:
-    """The domain error matching a failed call's status."""
-    code = err.code()
-    detail = err.details() or code.name
-    if code in _RETRYABLE:
-        return errors.Unavailable(f"queue server: {detail}")
-    for cls in (errors.InvalidArgument, errors.NotFound, errors.AlreadyExists,
-                errors.FailedPrecondition, errors.ResourceExhausted, errors.Unauthenticated,
-                errors.PermissionDenied):
-        if cls.status == code.name:
-            return cls(detail)
-    return errors.MeshqError(f"queue server: {code.name}: {detail}")
+    """The scheduler's domain error for an SDK error (``meshq.api.errors``, typed from the
+    status by the SDK's one table): unreachable, cancelled or internal answers mean "try again
+    later" (``Unavailable``); the rest keep their meaning."""
+    from meshq.api import errors as sdk
+
+    detail = err.details() or err.code().name
+    typed = type(err) if isinstance(err, sdk.MeshqRpcError) else sdk.STATUS_ERRORS.get(
+        err.code(), sdk.MeshqRpcError)
+    for sdk_class, domain_class in _domain_classes():
+        if issubclass(typed, sdk_class):
+            if domain_class is errors.Unavailable:
+                return errors.Unavailable(f"queue server: {detail}")
+            return domain_class(detail)
+    return errors.MeshqError(f"queue server: {err.code().name}: {detail}")
 
 
 class GrpcEnqueuer:
-    """Calls a queue server over gRPC (``meshq serve scheduler --queue-server ADDR``)."""
+    """Reaches a queue server through the SDK (``meshq serve scheduler --queue-server ADDR``)."""
 
     def __init__(self, conn: Connection, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
-        from meshq.v1 import queues_pb2_grpc, rooms_pb2_grpc
+        from meshq.api.rooms import RoomsClient
 
         self.conn = conn
         self._max_message_bytes = max_message_bytes
-        self._queues = conn.stub(queues_pb2_grpc.QueueServiceStub)
-        self._rooms = conn.stub(rooms_pb2_grpc.RoomServiceStub)
+        self._rooms = RoomsClient(conn)
 
     def max_message_bytes(self) -> int:
         """The queue server's limit is not in its API: its default unless configured."""
         return self._max_message_bytes
 
-    async def room_exists(self, room: str) -> bool:
-        from meshq.v1 import rooms_pb2
+    def _queues(self, room: str) -> QueuesClient:
+        from meshq.api.queues import QueuesClient
 
+        return QueuesClient(self.conn, room)
+
+    async def room_exists(self, room: str) -> bool:
         try:
-            await self._rooms.GetRoom(rooms_pb2.GetRoomRequest(name=room),
-                                      metadata=self.conn.metadata, timeout=self.conn.timeout)
+            await self._rooms.get(room)
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return False
@@ -165,37 +178,28 @@ class GrpcEnqueuer:
     async def send_many(self, room: str, queue: str, messages: Sequence[Outgoing]) -> list[str]:
         from meshq.v1 import queues_pb2
 
-        out = [queues_pb2.OutgoingMessage(json=m.body, headers=m.headers, dedup_id=m.dedup_id,
-                                          delay_seconds=m.delay_seconds,
-                                          dedup_window_seconds=m.dedup_window_seconds)
-               for m in messages]
-        request = queues_pb2.SendRequest(room=room, queue=queue, messages=out)
+        batch = [queues_pb2.OutgoingMessage(json=m.body, headers=m.headers, dedup_id=m.dedup_id,
+                                            delay_seconds=m.delay_seconds,
+                                            dedup_window_seconds=m.dedup_window_seconds)
+                 for m in messages]
         try:
-            response = await self._send(request)
+            return await self._send(room, queue, batch, create=False)
         except NotFound:
             if not await self.room_exists(room):
                 raise RoomGone(f"room {room!r} does not exist") from None
-            request.create = True
-            response = await self._send(request)
-        return [r.message_id for r in response.results]
+            return await self._send(room, queue, batch, create=True)
 
-    async def _send(self, request: Any) -> Any:
+    async def _send(self, room: str, queue: str, batch: Sequence[Any], *, create: bool) -> list[str]:
         try:
-            return await self._queues.Send(request, metadata=self.conn.metadata,
-                                           timeout=self.conn.timeout)
+            return await self._queues(room).send_batch(queue, batch, create=create)
         except grpc.aio.AioRpcError as err:
             raise domain_error(err) from None
 
     async def is_pending(self, room: str, queue: str, message_id: str) -> bool:
-        from meshq.v1 import queues_pb2
-
-        request = queues_pb2.GetMessageRequest(room=room, queue=queue, message_id=message_id)
         try:
-            response = await self._queues.GetMessage(request, metadata=self.conn.metadata,
-                                                     timeout=self.conn.timeout)
+            status = await self._queues(room).message_state(queue, message_id)
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return False
             raise domain_error(err) from None
-        return response.state in (queues_pb2.MESSAGE_STATE_READY, queues_pb2.MESSAGE_STATE_DELAYED,
-                                  queues_pb2.MESSAGE_STATE_IN_FLIGHT)
+        return status.state in ("ready", "delayed", "in_flight")
