@@ -82,3 +82,24 @@ async def test_status_of_no_server(tmp_path: Any) -> None:
     report = json.loads(result.stdout)
     assert report["reachable"] is False and "UNAVAILABLE" in report["error"]
     assert report["data_dir"]["exists"] is False
+
+
+async def test_status_finds_the_endpoints_the_server_wrote_in_its_data_dir(
+        server: Any, studio: str) -> None:
+    # Given a server that wrote its metrics and Studio URLs beside its address (as `meshq up`
+    # does once they listen, on whatever ports it was given)
+    server.stack.record_endpoints(metrics=f"http://{server.metrics_address}/metrics",
+                                  studio=f"http://{studio}/")
+    try:
+        # When status is asked without --metrics / --studio
+        result = await _status("--server", server.address, "--token", server.token,
+                               "--data-dir", str(server.data_dir), "-o", "json")
+    finally:
+        server.stack.record_endpoints()
+    # Then it probes those, not the default ports
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["metrics"] == {"address": f"http://{server.metrics_address}/metrics",
+                                 "answers": True}
+    assert report["studio"] == {"address": f"http://{studio}/", "answers": True}
+    assert report["server_version"] == client_version()

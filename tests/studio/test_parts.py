@@ -132,6 +132,6 @@ def test_after_a_post_the_browser_stays_in_the_studio(asked: str, went: str) -> 
     ("[::1]:0", 4321, "http://[::1]:4321/metrics"),
     ("", 0, ""), ("127.0.0.1:0", 0, "")])
 def test_the_studio_beside_a_stack_reads_its_metrics(listen: str, port: int, url: str) -> None:
-    from meshq.studio.beside import metrics_url
+    from meshq.metrics.server import metrics_url
 
     assert metrics_url(listen, port) == url

@@ -75,8 +75,18 @@ def data_dir_state(folder: Path) -> dict[str, Any]:
             continue
         pid = holder.get("pid") if isinstance(holder, dict) else None
         if isinstance(pid, int) and _alive(pid):
-            state["locks"][lock.stem] = {"pid": pid, "address": holder.get("address")}
+            state["locks"][lock.stem] = {
+                "pid": pid, "address": holder.get("address"),
+                **{k: holder[k] for k in ("metrics", "studio") if isinstance(holder.get(k), str)}}
     return state
+
+
+def _announced(data: dict[str, Any], server: str, endpoint: str) -> str | None:
+    """The URL the server at ``server`` wrote for ``endpoint`` in the data dir's locks."""
+    for holder in data["locks"].values():
+        if holder.get("address") == server and holder.get(endpoint):
+            return str(holder[endpoint])
+    return None
 
 
 def _alive(pid: int) -> bool:
@@ -118,19 +128,23 @@ def status(data_dir: Path | None, metrics_address: str | None, studio_address: s
     """Is the server reachable; its version; each service's health; the data dir; the
     metrics and Studio addresses, and whether they answer."""
     host = _host(conn.server)
-    metrics = metrics_address or f"{host}:{METRICS_PORT}"
-    studio = studio_address or f"{host}:{DEFAULT_STUDIO_PORT}"
+    local = data_dir_state((data_dir or default_data_dir()).expanduser())
+    # What the server wrote in its data dir wins over the defaults; flags win over both.
+    metrics = (f"http://{metrics_address}/metrics" if metrics_address else
+               _announced(local, conn.server, "metrics") or f"http://{host}:{METRICS_PORT}/metrics")
+    studio = (f"http://{studio_address}/" if studio_address else
+              _announced(local, conn.server, "studio") or f"http://{host}:{DEFAULT_STUDIO_PORT}/")
     health = run(conn, server_health(conn))
-    metrics_up, text = http_probe(f"http://{metrics}/metrics")
-    studio_up, _ = http_probe(f"http://{studio}/")
+    metrics_up, text = http_probe(metrics)
+    studio_up, _ = http_probe(studio)
     found = _BUILD_INFO.search(text)
     report = {
         "server": conn.server, **health,
         "server_version": found.group(1) if found else None,
         "client_version": client_version(),
-        "data_dir": data_dir_state((data_dir or default_data_dir()).expanduser()),
-        "metrics": {"address": f"http://{metrics}/metrics", "answers": metrics_up},
-        "studio": {"address": f"http://{studio}/", "answers": studio_up},
+        "data_dir": local,
+        "metrics": {"address": metrics, "answers": metrics_up},
+        "studio": {"address": studio, "answers": studio_up},
     }
     _print(output, report)
     if not health["reachable"] or health["status"] is None:

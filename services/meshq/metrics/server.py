@@ -71,3 +71,13 @@ def stop_metrics_server(server: WSGIServer) -> None:
     """Stop serving and close the socket. Blocks up to ~0.5 s: from async code use a thread."""
     server.shutdown()
     server.server_close()
+
+
+def metrics_url(metrics_listen: str, metrics_port: int) -> str:
+    """The stack's /metrics URL as a local client reaches it ("" without metrics)."""
+    if not metrics_listen or not metrics_port:
+        return ""
+    host = metrics_listen.rsplit(":", 1)[0].strip("[]")
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{metrics_port}/metrics" if ":" in host \
+        else f"http://{host}:{metrics_port}/metrics"

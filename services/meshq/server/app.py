@@ -85,6 +85,14 @@ class Stack:
     """The port of /metrics, 0 when this process serves none."""
     registry: Any = None
     """The Prometheus registry of this process's metrics."""
+    locks: StoreLocks | None = None
+    """The data dir's store locks this process holds (released by ``stop``)."""
+
+    def record_endpoints(self, **where: str) -> None:
+        """Write this process's other endpoints (``metrics``, ``studio`` URLs) beside its
+        address in the data dir's lock files, where ``meshq status`` finds them."""
+        if self.locks is not None:
+            self.locks.record(self.address, **where)
 
     async def stop(self, grace: float = DEFAULT_GRACE) -> None:
         """NOT_SERVING first (so balancers drain), then stop serving, then stop components."""
@@ -194,7 +202,7 @@ async def start_stack(
     await _mark_serving(health_servicer, components)
     logger.info("serving %s on %s", ", ".join(config.services), address)
     return Stack(server=server, port=port, address=address, context=ctx, components=components,
-                 health=health_servicer, extras=[locks.release])
+                 health=health_servicer, extras=[locks.release], locks=locks)
 
 
 def _bind(server: grpc.aio.Server, config: StackConfig) -> int:

@@ -47,11 +47,12 @@ class StoreLocks:
 
     fds: list[int] = field(default_factory=list)
 
-    def record(self, address: str) -> None:
+    def record(self, address: str, **where: str) -> None:
         """Write this process's PID and ``address`` into every lock file it holds (the
-        address a client dials is known only once the port is bound)."""
+        address a client dials is known only once the port is bound), with ``where`` its
+        other endpoints (``metrics``, ``studio`` URLs) for ``meshq status``."""
         for fd in self.fds:
-            _write_holder(fd, address)
+            _write_holder(fd, address, where)
 
     def release(self) -> None:
         while self.fds:
@@ -99,9 +100,10 @@ def _lock(data_dir: Path, service: str, address: str) -> int:
     return fd
 
 
-def _write_holder(fd: int, address: str) -> None:
+def _write_holder(fd: int, address: str, where: dict[str, str] | None = None) -> None:
     os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps({"pid": os.getpid(), "address": address}).encode() + b"\n", 0)
+    holder = {"pid": os.getpid(), "address": address, **(where or {})}
+    os.pwrite(fd, json.dumps(holder).encode() + b"\n", 0)
 
 
 def _holder(fd: int) -> dict[str, object]:

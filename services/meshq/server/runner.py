@@ -19,6 +19,7 @@ from meshq.metrics.definitions import new_registry
 from meshq.metrics.queue import QueueStatsCollector
 from meshq.metrics.server import (
     check_metrics_listen,
+    metrics_url,
     start_metrics_server,
     stop_metrics_server,
 )
@@ -119,6 +120,9 @@ async def run_until_signalled(
         announce(f"meshq up: metrics on http://{host}:{stack.metrics_port}/metrics")
     if studio is not None:
         announce(f"meshq up: studio on {studio.url}")
+    stack.record_endpoints(
+        **({"metrics": metrics_url(metrics_listen, stack.metrics_port)} if stack.metrics_port else {}),
+        **({"studio": studio.url} if studio is not None else {}))
     try:
         await stopping.wait()
     finally:
