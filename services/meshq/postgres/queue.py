@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 import asyncpg
 
 from meshq.core.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
-from meshq.core.validation import check_seconds
 from meshq.postgres import leases, messages
 from meshq.postgres.pool import Database
 from meshq.postgres.queue_admin import PgQueueAdmin
@@ -385,10 +384,8 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
                       wait_seconds: float = 0.0, lease_seconds: float = 30.0,
                       auto_ack: bool = False, create: bool = False) -> list[Delivery]:
         """Lease (or, with auto_ack, remove) up to max_messages; long-poll up to wait_seconds."""
-        v.check_target(room, queue)
-        n = v.check_count("max_messages", max_messages, self.limits)
-        check_seconds("wait_seconds", wait_seconds, maximum=v.MAX_WAIT_SECONDS)
-        lease = v.check_lease("lease_seconds", lease_seconds)
+        n, lease = v.check_receive(room, queue, max_messages, wait_seconds, lease_seconds,
+                                   self.limits)
         async with self._db.tx() as conn:
             await self._usable(conn, room, queue, create)
         loop = asyncio.get_running_loop()

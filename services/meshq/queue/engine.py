@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Sequence
 
 from meshq.core.errors import FailedPrecondition
-from meshq.core.validation import check_seconds
 from meshq.queue import store as st
 from meshq.queue import validate as v
 from meshq.queue.admin import Admin
@@ -268,10 +267,8 @@ class QueueEngine:
                       wait_seconds: float = 0.0, lease_seconds: float = 30.0,
                       auto_ack: bool = False, create: bool = False) -> list[Delivery]:
         """Lease (or, with auto_ack, remove) up to max_messages; long-poll up to wait_seconds."""
-        v.check_target(room, queue)
-        n = v.check_count("max_messages", max_messages, self.limits)
-        check_seconds("wait_seconds", wait_seconds, maximum=v.MAX_WAIT_SECONDS)
-        lease = v.check_lease("lease_seconds", lease_seconds)
+        n, lease = v.check_receive(room, queue, max_messages, wait_seconds, lease_seconds,
+                                   self.limits)
         q = await self._usable(room, queue, create)
         self._leaser.process_due()
         out = await self._receive_now(q, n, lease, auto_ack)

@@ -69,6 +69,15 @@ def check_lease(field: str, seconds: float) -> float:
     return seconds if seconds > 0 else DEFAULT_LEASE_SECONDS
 
 
+def check_receive(room: str, queue: str, max_messages: int, wait_seconds: float,
+                  lease_seconds: float, limits: QueueLimits) -> tuple[int, float]:
+    """A Receive's arguments, the same on every backend: (count, lease seconds)."""
+    check_target(room, queue)
+    n = check_count("max_messages", max_messages, limits)
+    check_seconds("wait_seconds", wait_seconds, maximum=MAX_WAIT_SECONDS)
+    return n, check_lease("lease_seconds", lease_seconds)
+
+
 def check_options(options: QueueOptions) -> QueueOptions:
     n = options.max_deliveries
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DELIVERIES_LIMIT:
