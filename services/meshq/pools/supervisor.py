@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from meshq.core.errors import FailedPrecondition
+from meshq.core.tasks import cancel_and_wait
 from meshq.pools.autoscaler import desired_replicas
 from meshq.pools.backend import PoolBackend, ReplicaHandle
 from meshq.pools.model import (
@@ -211,10 +212,7 @@ class PoolSupervisor:
         """Stop supervising and stop every replica gracefully; the last snapshot."""
         self.state = STOPPING
         self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         async with self._lock:
             await self._stop_all(grace)
             self.wanted = 0

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
+from meshq.core.tasks import cancel_and_wait
 from meshq.pools.backend import PoolBackend
 from meshq.pools.observer import PoolObserver
 from meshq.pools.supervisor import PoolSupervisor
@@ -45,10 +46,7 @@ class BackendWatchdog:
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while not self._stop.is_set():

@@ -27,6 +27,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from meshq.core.errors import NotFound
+from meshq.core.tasks import cancel_and_wait
 from meshq.metrics.definitions import QUEUE_GAUGES
 from meshq.postgres.pool import CONNECT_TIMEOUT
 from meshq.queue.backend import QueueBackend
@@ -54,11 +55,8 @@ class ExporterGauges(Collector):
                                                             name="meshq-pg-gauges")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self._drop()
 
     def cancel(self) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 
 from meshq.core.errors import Unavailable
+from meshq.core.tasks import cancel_and_wait
 from meshq.postgres import schema
 
 logger = logging.getLogger(__name__)
@@ -116,11 +117,8 @@ class Database:
 
     async def close(self) -> None:
         """Stop the watcher and close every connection. Safe to call twice."""
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-            self._watch = None
+        await cancel_and_wait(self._watch)
+        self._watch = None
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:

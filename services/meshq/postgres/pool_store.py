@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from meshq.core.tasks import cancel_and_wait
 from meshq.postgres.loop_thread import LoopThread
 from meshq.postgres.pool import CONNECT_TIMEOUT, Database, PoolSettings
 
@@ -145,11 +146,8 @@ class PgSupervisorLease:
 
     async def close(self) -> None:
         """Stop asking and give the lease up (the session ends). Safe to call twice."""
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await cancel_and_wait(self._poller)
+        self._poller = None
         conn, self._conn, self._held = self._conn, None, False
         if conn is not None and not conn.is_closed():
             with contextlib.suppress(Exception):

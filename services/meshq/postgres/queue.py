@@ -17,7 +17,6 @@ so a failed commit breaks nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from collections.abc import Callable, Sequence
 import asyncpg
 
 from meshq.core.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from meshq.core.tasks import cancel_and_wait
 from meshq.postgres import leases, messages
 from meshq.postgres.pool import Database
 from meshq.postgres.queue_admin import PgQueueAdmin
@@ -171,9 +171,7 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
         for sub in list(self._subs):
             sub.detach()
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks.clear()
         if self._listener is not None:
             await self._listener.stop()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import asyncpg
 
+from meshq.core.tasks import cancel_and_wait
 from meshq.postgres.messages import CHANNEL
 from meshq.postgres.pool import CONNECT_TIMEOUT, unreachable
 
@@ -103,11 +104,8 @@ class Listener:
         self._task = asyncio.create_task(self._run(), name=f"meshq-listen-{self._channel}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self._close()
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
