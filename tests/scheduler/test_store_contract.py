@@ -58,7 +58,7 @@ def test_ledger_unique_atomic_and_settled(make_store) -> None:  # type: ignore[n
     assert store.get_task("t1").cursor_ms == 20
     assert not store.has_run("t1", 30) and store.has_run("t1", 10)
     assert [r.scheduled_ms for r in store.unsettled()] == [10]
-    done = dataclasses.replace(run(10), outcome=RunOutcome.ENQUEUED, message_id="m1")
+    done = run(10)._replace(outcome=RunOutcome.ENQUEUED, message_id="m1")
     store.settle([done], deactivate=["t1"])
     assert store.unsettled() == []
     assert store.get_task("t1").spec.active is False

@@ -45,7 +45,7 @@ from meshq.scheduler.burst import (
 )
 from meshq.scheduler.engine_state import TaskState
 from meshq.scheduler.enqueuer import Enqueuer
-from meshq.scheduler.fire import Pending, Settled, merge, send_all
+from meshq.scheduler.fire import Pending, SendResults, Settled, classify, send_all
 from meshq.scheduler.model import RunOutcome, Task, TaskRun, TaskSpec, TaskUpdate, TaskView
 from meshq.scheduler.observer import SchedulerObserver
 from meshq.scheduler.plan import Decision
@@ -280,17 +280,18 @@ class SchedulerEngine:
         """Fire the due instants of these tasks (claimed by a burst, or locked by the caller)
         as a pipeline of chunks of tasks (``growing_chunks``): each chunk's ledger rows (and
         its tasks' cursors) in one ``record`` transaction, then its sends, grouped by (room,
-        queue), started at once while the next chunk is decided and recorded; every outcome in one
-        ``settle`` transaction; then the next instants. Each row is durable before its own
-        send. Returns the number of ledger rows written."""
+        queue), started at once while the next chunk is decided and recorded; once every send has
+        returned, the tasks' cursors in memory, every outcome in one ``settle`` transaction,
+        then the next instants. Each row is durable before its own send. Returns the number of
+        ledger rows written."""
         grace = self.grace_ms
         slow = [s for s in states if needs_enumeration(s, now_ms, grace)]
         missed: dict[str, list[Decision]] = {}
         if slow:  # missed instants to enumerate (catch-up): CPU work, off the event loop
             missed = dict(await asyncio.to_thread(
                 lambda: [(s.task.id, decide(s, now_ms, grace)) for s in slow]))
-        sends: list[asyncio.Future[Settled]] = []
-        fired: list[TaskState] = []
+        sends: list[asyncio.Future[SendResults]] = []
+        recorded: list[Burst] = []
         written = 0
         try:
             # by target, so a chunk's sends are few calls (one per queue it reaches)
@@ -306,19 +307,20 @@ class SchedulerEngine:
                 for state, decisions in planned:
                     burst.add(state, decisions)
                 await asyncio.to_thread(self.store.record, burst.rows, burst.cursors)
-                cursors = burst.cursors
-                for state in burst.states:
-                    state.move_cursor(cursors[state.task.id])
-                fired.extend(burst.states)
+                recorded.append(burst)
                 written += len(burst.rows)
                 self._note_runs(burst.skips, {})
                 if burst.pending:
                     sends.append(asyncio.ensure_future(
                         send_all(self.enqueuer, burst.pending, self.now_ms)))
         finally:  # what was recorded is sent and settled, even if a later chunk failed
-            if sends:
-                await self._settle(merge(await asyncio.gather(*sends)))
-            await self._advance(fired)
+            results = await asyncio.gather(*sends)
+            # Book-keeping waits for the last send, so that it does not delay the sends:
+            for burst in recorded:
+                burst.move_cursors()
+            if results:
+                await self._settle(classify(results))
+            await self._advance([state for burst in recorded for state in burst.states])
         return written
 
     async def _advance(self, states: Sequence[TaskState]) -> None:
@@ -334,7 +336,7 @@ class SchedulerEngine:
 
     async def _send_and_settle(self, pending: Sequence[Pending]) -> Settled:
         """Send SENDING rows, write their outcomes, deactivate fired ``once`` tasks."""
-        return await self._settle(await send_all(self.enqueuer, pending, self.now_ms))
+        return await self._settle(classify([await send_all(self.enqueuer, pending, self.now_ms)]))
 
     async def _settle(self, settled: Settled) -> Settled:
         deactivate = [r.task_id for r in settled.runs if r.outcome is RunOutcome.ENQUEUED
