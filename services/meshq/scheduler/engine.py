@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import gc
 import heapq
 import logging
@@ -280,10 +281,11 @@ class SchedulerEngine:
         """Fire the due instants of these tasks (claimed by a burst, or locked by the caller)
         as a pipeline of chunks of tasks (``growing_chunks``): each chunk's ledger rows (and
         its tasks' cursors) in one ``record`` transaction, then its sends, grouped by (room,
-        queue), started at once while the next chunk is decided and recorded; once every send has
-        returned, the tasks' cursors in memory, every outcome in one ``settle`` transaction,
-        then the next instants. Each row is durable before its own send. Returns the number of
-        ledger rows written."""
+        queue). While a chunk is recorded the next one is decided, and its record starts as
+        soon as this one commits (the ledger is the pipeline's long pole); the sends run
+        meanwhile. Once every send has returned: the tasks' cursors in memory, every outcome
+        in one ``settle`` transaction, then the next instants. Each row is durable before its
+        own send. Returns the number of ledger rows written."""
         grace = self.grace_ms
         slow = [s for s in states if needs_enumeration(s, now_ms, grace)]
         missed: dict[str, list[Decision]] = {}
@@ -292,27 +294,27 @@ class SchedulerEngine:
                 lambda: [(s.task.id, decide(s, now_ms, grace)) for s in slow]))
         sends: list[asyncio.Future[SendResults]] = []
         recorded: list[Burst] = []
-        written = 0
+        loop = asyncio.get_running_loop()
         try:
             # by target, so a chunk's sends are few calls (one per queue it reaches)
             ordered = sorted(states, key=_target) if len(states) > self.ledger_chunk else states
-            for part in growing_chunks(ordered, self.ledger_chunk):
-                planned = [(state, decisions) for state in part
-                           if (decisions := missed[state.task.id] if state.task.id in missed
-                               else decide(state, now_ms, grace))]
-                if not planned:
-                    continue
-                await check_pending(self.enqueuer, planned)
-                burst = Burst(now_ms)
-                for state, decisions in planned:
-                    burst.add(state, decisions)
-                await asyncio.to_thread(self.store.record, burst.rows, burst.cursors)
-                recorded.append(burst)
-                written += len(burst.rows)
-                self._note_runs(burst.skips, {})
-                if burst.pending:
-                    sends.append(asyncio.ensure_future(
-                        send_all(self.enqueuer, burst.pending, self.now_ms)))
+            chunks = iter(growing_chunks(ordered, self.ledger_chunk))
+            upcoming = await self._next_burst(chunks, missed, now_ms)
+            while upcoming is not None:
+                burst = upcoming
+                # in the executor at once (not from a task that starts later), so the
+                # transaction runs while the next chunk is decided
+                recording = loop.run_in_executor(
+                    None, functools.partial(self.store.record, burst.rows, burst.cursors))
+                try:
+                    upcoming = await self._next_burst(chunks, missed, now_ms)
+                finally:
+                    await recording  # failed: nothing of this chunk happened
+                    recorded.append(burst)
+                    self._note_runs(burst.skips, {})
+                    if burst.pending:
+                        sends.append(asyncio.ensure_future(
+                            send_all(self.enqueuer, burst.pending, self.now_ms)))
         finally:  # what was recorded is sent and settled, even if a later chunk failed
             results = await asyncio.gather(*sends)
             # Book-keeping waits for the last send, so that it does not delay the sends:
@@ -321,7 +323,23 @@ class SchedulerEngine:
             if results:
                 await self._settle(classify(results))
             await self._advance([state for burst in recorded for state in burst.states])
-        return written
+        return sum(len(burst.rows) for burst in recorded)
+
+    async def _next_burst(self, chunks: Iterator[Sequence[TaskState]],
+                          missed: dict[str, list[Decision]], now_ms: int) -> Burst | None:
+        """The rows and sends of the next chunk with something due; None when none is left."""
+        for part in chunks:
+            planned = [(state, decisions) for state in part
+                       if (decisions := missed[state.task.id] if state.task.id in missed
+                           else decide(state, now_ms, self.grace_ms))]
+            if not planned:
+                continue
+            await check_pending(self.enqueuer, planned)
+            burst = Burst(now_ms)
+            for state, decisions in planned:
+                burst.add(state, decisions)
+            return burst
+        return None
 
     async def _advance(self, states: Sequence[TaskState]) -> None:
         """Compute each task's next instant (cached per schedule, zone and instant) and put it
