@@ -76,3 +76,23 @@ def test_delete_removes_the_ledger(make_store) -> None:  # type: ignore[no-untyp
     assert store.runs("t1", 10) == [] and store.unsettled() == []
     with pytest.raises(NotFound):
         store.record([run(11)], {})
+
+
+def test_cursors_read_back_as_recorded(make_store) -> None:  # type: ignore[no-untyped-def]
+    """The SQLite store keeps a cursor its rows imply in the rows alone: read back, it is the
+    same cursor as where it is written."""
+    store = make_store()
+    store.add_tasks([task("a"), task("b"), task("c")])
+    # Given a burst: a's cursor at its latest row, b's past its row (a skipped stretch)
+    store.record([run(2000, task_id="a"), run(3000, RunOutcome.SKIPPED_MISFIRE, task_id="a"),
+                  run(2000, task_id="b")], {"a": 3000, "b": 2500})
+    # And a manual fire of c, later than its cursor
+    store.record([TaskRun(task_id="c", scheduled_ms=9000, fired_at_ms=9000,
+                          outcome=RunOutcome.SENDING, queue="q", manual=True)], {})
+    # Then every cursor reads back as recorded; the manual row moved none
+    assert {t.id: t.cursor_ms for t in store.list_tasks()} == {"a": 3000, "b": 2500, "c": 1000}
+    assert store.get_task("a").cursor_ms == 3000
+    # And a refused record moves nothing
+    with pytest.raises(AlreadyExists):
+        store.record([run(4000, task_id="a"), run(2000, task_id="b")], {"a": 4000, "b": 2000})
+    assert store.get_task("a").cursor_ms == 3000
