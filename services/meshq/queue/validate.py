@@ -172,6 +172,14 @@ Fields = (tuple[str, Mapping[str, str], float, str]
 sent it."""
 
 
+def check_batch(n: int, limits: QueueLimits) -> None:
+    """The size of a Send batch: at least one message, at most ``limits.max_batch``."""
+    if not n:
+        raise InvalidArgument("messages must hold at least one message")
+    if n > limits.max_batch:
+        raise InvalidArgument(f"a send holds {n} messages; the limit is {limits.max_batch}")
+
+
 def prepare(messages: Sequence[NewMessage], limits: QueueLimits) -> list[Prepared]:
     """Validate a Send batch; return each message ready to enqueue."""
     return prepare_fields([(m.body, flow_headers(m.headers, m.priority, m.key, f"messages[{i}]")
@@ -184,12 +192,7 @@ def prepare_fields(messages: Sequence[Fields], limits: QueueLimits) -> list[Prep
 
     ``headers`` may be any mapping (a proto map): it is copied only when it is not empty.
     """
-    if not messages:
-        raise InvalidArgument("messages must hold at least one message")
-    if len(messages) > limits.max_batch:
-        raise InvalidArgument(
-            f"a send holds {len(messages)} messages; the limit is {limits.max_batch}"
-        )
+    check_batch(len(messages), limits)
     out: list[Prepared] = []
     append = out.append
     limit = limits.max_message_bytes

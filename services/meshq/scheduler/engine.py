@@ -158,7 +158,8 @@ class SchedulerEngine:
         self._heap.clear()
         self._due.clear()
         for task in tasks:
-            state = TaskState(task, last.get(task.id), enqueued.get(task.id))
+            state = TaskState(task, last.get(task.id), enqueued.get(task.id),
+                              ready=self.enqueuer.prepare)
             self._install(state)
         self._counts_changed()
 
@@ -411,7 +412,7 @@ class SchedulerEngine:
                                     "limit; delete one first")
         task = Task(id=uuid.uuid4().hex, spec=spec, created_at_ms=now, cursor_ms=now)
         await asyncio.to_thread(self.store.add_task, task)
-        self._install(TaskState(task, None, None))
+        self._install(TaskState(task, None, None, ready=self.enqueuer.prepare))
         self._counts_changed()
         return self._view(self._state[task.id])
 
