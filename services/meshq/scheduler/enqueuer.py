@@ -64,9 +64,9 @@ class Enqueuer(Protocol):
         """True when the room exists."""
 
     def prepare(self, message: Outgoing) -> Outgoing:
-        """The message with what can be done before its send done (built ahead of its
-        instant); the message itself when there is nothing to do or it fails (the send then
-        reports why)."""
+        """The message made ready for its send ahead of its instant (validated, where the
+        enqueuer can); the message itself when there is nothing to do, or when that fails
+        (its send then reports why)."""
 
     async def send_many(self, room: str, queue: str, messages: Sequence[Outgoing]) -> list[str]:
         """Send durably; the message ids in order (the first id for a dedup repeat)."""

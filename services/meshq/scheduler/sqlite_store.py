@@ -6,8 +6,9 @@ which is what makes the scheduler's exactly-once argument checkable in SQL.
 A task's cursor is the later of its ``cursor_ms`` column and its latest scheduled (not
 manual) ledger row: ``record`` rewrites the column only for a cursor its own rows do not
 imply (or one that moves back). A burst's cursor moves are then its ledger rows themselves,
-in the same transaction, instead of a rewrite of every fired task's row (~40% of a burst's
-ledger writing, measured). The engine never records rows past a cursor, so the two agree.
+in the same transaction, instead of a rewrite of every fired task's row (a fifth of a burst's
+ledger CPU, measured). The engine never records a row past its task's cursor, so the column
+and the rows never disagree about an instant.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def _run(row: sqlite3.Row) -> TaskRun:
 
 
 # SQLite's page cache for this file (its default is 2 MiB): a burst touches a page of the
-# tasks table and of the ledger per few fires; kept in memory, 10,000 fires record in ~30%
+# tasks table and of the ledger per few fires; kept in memory, 10,000 fires record in ~25%
 # less CPU (measured).
 CACHE_KIB = 16 * 1024
 _ROWS_PER_INSERT = 256  # ledger rows per INSERT statement (8 variables each, as the queue store)
