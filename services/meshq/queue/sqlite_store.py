@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS messages (
   id TEXT NOT NULL, room TEXT NOT NULL, queue TEXT NOT NULL, seq INTEGER PRIMARY KEY,
   body TEXT NOT NULL, headers TEXT NOT NULL, enqueued_at REAL NOT NULL,
   attempts INTEGER NOT NULL, ready_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_ready ON messages (room, queue, ready_at, enqueued_at);
+CREATE INDEX IF NOT EXISTS messages_queue ON messages (room, queue, seq, enqueued_at, ready_at);
+DROP INDEX IF EXISTS messages_ready;
 DROP INDEX IF EXISTS messages_by_queue;
 CREATE INDEX IF NOT EXISTS messages_delayed ON messages (ready_at) WHERE ready_at > 0;
 CREATE TABLE IF NOT EXISTS dedup (
@@ -164,6 +165,9 @@ class SqliteQueueStore:
                                cached_statements=STATEMENT_CACHE)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages_ready'").fetchone():
+            logger.info("queue store %s: rebuilding its message index once, in seq order",
+                        self.path)
         conn.executescript(SCHEMA)
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         if row is None:
@@ -285,9 +289,9 @@ class SqliteQueueStore:
             dedup=[s.StoredDedup(*r) for r in conn.execute("SELECT * FROM dedup")],
             max_seq=conn.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()[0],
         )
-        targets = conn.execute("SELECT DISTINCT room, queue FROM messages").fetchall()
-        for room, name in targets:
-            # From the covering index messages_ready: no table page (no body) is read.
+        for room, name in _queues_with_messages(conn):
+            # From the covering index messages_queue, in its order: no table page (no body)
+            # is read and nothing is sorted.
             rows = conn.execute("SELECT seq, enqueued_at FROM messages WHERE room = ? AND "
                                 "queue = ? AND ready_at <= ? ORDER BY seq", (room, name, now))
             run = s.ReadyRun(room=room, queue=name, pairs=array("d", chain.from_iterable(rows)))
@@ -295,6 +299,21 @@ class SqliteQueueStore:
                 snap.ready.append(run)
         snap.count = len(snap.delayed) + sum(len(r) for r in snap.ready)
         return snap
+
+
+def _queues_with_messages(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Every (room, queue) holding a row, queue rows or not (orphans get repaired): one
+    index seek per queue instead of a scan of every message."""
+    found: list[tuple[str, str]] = []
+    row = conn.execute("SELECT room, queue FROM messages ORDER BY room, queue LIMIT 1").fetchone()
+    while row is not None:
+        found.append((row[0], row[1]))
+        # Two seeks, not one `(room, queue) > (?, ?)`: SQLite scans the rest of that one.
+        row = (conn.execute("SELECT room, queue FROM messages WHERE room = ? AND queue > ? "
+                            "ORDER BY queue LIMIT 1", row).fetchone()
+               or conn.execute("SELECT room, queue FROM messages WHERE room > ? "
+                               "ORDER BY room, queue LIMIT 1", row[:1]).fetchone())
+    return found
 
 
 def _read_seqs(conn: sqlite3.Connection, seqs: Sequence[int]) -> list[s.StoredBody]:
