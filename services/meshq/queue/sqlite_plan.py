@@ -2,7 +2,8 @@
 
 Each statement releases the GIL while SQLite works and must win it back from the event loop
 after, so the plan matters: message inserts and deletes go as multi-row statements, other
-runs of one kind of record through one ``executemany``.
+runs of one kind of record through one ``executemany``. A message delete is a tombstone
+(``sqlite_tombstones``): the rows themselves go later, in seq order, in bulk.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def _insert_sql(rows: int) -> str:
 
 @functools.cache
 def _delete_sql(rows: int) -> str:
-    return "DELETE FROM messages WHERE seq IN (" + ",".join(["?"] * rows) + ")"
+    """Tombstones for ``rows`` deleted messages (``sqlite_tombstones``)."""
+    return "INSERT OR IGNORE INTO tombstones (seq) VALUES " + ",".join(["(?)"] * rows)
 
 
 def _many_rows(plan: list[_Statement], sql: Callable[[int], str], flat: list[Any],
