@@ -36,6 +36,8 @@ LIVE = "NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.seq = messages.seq)"
 """SQL condition on ``messages``: the row is not tombstoned."""
 
 _BOTTOM = "SELECT seq FROM tombstones ORDER BY seq LIMIT 1 OFFSET ?"
+_BOTTOM_SPAN = ("SELECT min(seq), max(seq), count(*) FROM "
+                "(SELECT seq FROM tombstones ORDER BY seq LIMIT ?)")
 _PURGE = ("DELETE FROM messages WHERE seq IN (SELECT seq FROM tombstones WHERE seq <= ?1)",
           "DELETE FROM tombstones WHERE seq <= ?1")
 
@@ -67,9 +69,8 @@ class Tombstones:
             if self.count - self._checked < RECHECK:
                 return
             self._checked = self.count
-            first = self._conn.execute(_BOTTOM, (0,)).fetchone()
-            last = self._conn.execute(_BOTTOM, (PURGE_CHUNK - 1,)).fetchone()
-            if first is None or last is None or last[0] - first[0] >= DENSE_SPAN * PURGE_CHUNK:
+            lo, hi, n = self._conn.execute(_BOTTOM_SPAN, (PURGE_CHUNK,)).fetchone()
+            if n < PURGE_CHUNK or hi - lo >= DENSE_SPAN * PURGE_CHUNK:
                 return
         self.purge_chunk()
 
