@@ -85,19 +85,36 @@ async def test_a_restart_purges_every_tombstone_before_reading_the_index(
     assert _count(tmp_path / "q.db", "messages") == 7
 
 
-async def test_a_dense_chunk_of_deletes_is_purged_right_after_its_commit(
+async def test_acks_near_send_order_delete_in_place(tmp_path: Path) -> None:
+    # Given 10 messages
+    store = SqliteQueueStore(tmp_path / "q.db")
+    await store.load(0.0)
+    await store.submit([st.PutMessages(R, Q, 1.0, _rows(range(1, 11)))])
+
+    # When a dense batch and a single ack are deleted
+    await store.submit([st.DeleteMessages([5, 4, 6]), st.DeleteMessages([9])])
+    await store.close()
+
+    # Then their rows are gone at once, with no tombstone
+    assert _count(tmp_path / "q.db", "tombstones") == 0
+    assert _count(tmp_path / "q.db", "messages") == 6
+
+
+async def test_scattered_acks_that_fill_a_dense_chunk_are_purged_after_their_commit(
         tmp_path: Path) -> None:
-    # Given a queue acked in send order, a chunk's worth and a few more
-    n = tomb.PURGE_CHUNK + 10
+    # Given a chunk's worth of messages and a few more, acked in three scattered passes
+    # (every third seq each: each batch spans 3x its size, so each is tombstones)
+    n = tomb.PURGE_CHUNK + 12
     store = SqliteQueueStore(tmp_path / "q.db")
     await store.load(0.0)
     await store.submit([st.PutMessages(R, Q, 1.0, _rows(range(1, n + 1)))])
-    await store.submit([st.DeleteMessages(list(range(1, n + 1)))])
+    for first in (1, 2, 3):
+        await store.submit([st.DeleteMessages(list(range(first, n + 1, 3)))])
     await store.submit([st.PutRoom(R, 1.0)])  # committed after the purge that followed
     try:
-        # Then the lowest chunk is purged; the rest waits (and stays invisible)
-        assert _count(tmp_path / "q.db", "tombstones") == 10
-        assert _count(tmp_path / "q.db", "messages") == 10
+        # Then the lowest chunk, now dense, is purged; the rest waits (and stays invisible)
+        assert _count(tmp_path / "q.db", "tombstones") == 12
+        assert _count(tmp_path / "q.db", "messages") == 12
         assert await store.read(range(1, n + 1)) == []
     finally:
         await store.close()

@@ -11,8 +11,9 @@ transaction each so that one bad batch cannot fail the others.
 Reads (bodies at delivery, a message by id) run on a second connection in a reader thread:
 in WAL mode they see every committed transaction and never wait for the writer's fsync.
 
-A deleted message (an ack) is a tombstone first; the writer thread deletes the rows later in
-seq order, many a transaction, between groups or when idle (``sqlite_tombstones``).
+Deleted messages (acks) far from seq order are tombstones first; the writer thread deletes
+their rows later in seq order, many a transaction, between groups or when idle
+(``sqlite_tombstones``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from meshq.core.errors import Unavailable
 from meshq.queue import store as s
 from meshq.queue.sqlite_plan import STATEMENT_CACHE
 from meshq.queue.sqlite_plan import apply as _apply
-from meshq.queue.sqlite_tombstones import LIVE, Tombstones
+from meshq.queue.sqlite_tombstones import LIVE, Tombstones, tombstoned
 from meshq.queue.sqlite_tombstones import SCHEMA as TOMBSTONES_SCHEMA
 
 logger = logging.getLogger(__name__)
@@ -273,8 +274,7 @@ class SqliteQueueStore:
             self.commits += 1
             self._resolve(batches, None)
             if self._tombstones is not None:
-                self._tombstones.added(sum(len(op.seqs) for op in ops
-                                           if type(op) is s.DeleteMessages))
+                self._tombstones.added(tombstoned(ops))
         except Exception:  # sqlite3.Error, or a value SQLite cannot bind (OverflowError...)
             if len(batches) == 1:
                 logger.exception("queue store commit failed")

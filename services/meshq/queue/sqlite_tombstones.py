@@ -3,9 +3,11 @@
 Why: a queue with priorities or keys is acked in an order far from its send (seq) order, and
 deleting each acked row at once touches a different table page and index page per row: in a
 drain with random priorities 0-9, 5.5x the WAL frames per commit and 2-3x the writer's CPU
-per ack of a drain in send order. So a ``DeleteMessages`` only inserts its seqs into
-``tombstones`` (a small table keyed by seq, in the same durable transaction: an acked
-message never comes back), and the writer thread *purges* later: it deletes the rows of the
+per ack of a drain in send order. So a ``DeleteMessages`` whose seqs are *scattered* (they
+span at least ``DENSE_SPAN`` times their number) only inserts them into ``tombstones`` (a
+small table keyed by seq, in the same durable transaction: an acked message never comes
+back); a dense one (acks near send order, a single ack) still deletes its rows in place,
+which costs no more. The writer thread *purges* tombstones later: it deletes the rows of the
 lowest ``PURGE_CHUNK`` tombstones and those tombstones in one transaction, when that is cheap
 or needed:
 
@@ -22,11 +24,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterable, Sequence
+
+from meshq.queue import store as st
 
 logger = logging.getLogger(__name__)
 
 PURGE_CHUNK = 1024  # tombstones purged per transaction (a few ms of the writer's time)
-DENSE_SPAN = 2  # a chunk spanning <= 2 x its size in seqs is purged at once
+DENSE_SPAN = 2  # seqs spanning < 2 x their number are dense (deleted at once)
 PURGE_IDLE = 0.1  # seconds without a batch before the writer purges whatever waits
 TOMBSTONE_LIMIT = 32_768  # beyond this many, purge after every group commit
 RECHECK = PURGE_CHUNK // 8  # new tombstones between two density checks
@@ -40,6 +45,17 @@ _BOTTOM_SPAN = ("SELECT min(seq), max(seq), count(*) FROM "
                 "(SELECT seq FROM tombstones ORDER BY seq LIMIT ?)")
 _PURGE = ("DELETE FROM messages WHERE seq IN (SELECT seq FROM tombstones WHERE seq <= ?1)",
           "DELETE FROM tombstones WHERE seq <= ?1")
+
+
+def scattered(seqs: Sequence[int]) -> bool:
+    """Whether deleting these rows in place would touch many more pages than rows hold."""
+    return len(seqs) > 1 and max(seqs) - min(seqs) >= DENSE_SPAN * len(seqs)
+
+
+def tombstoned(ops: Iterable[st.Op]) -> int:
+    """How many tombstones ``ops`` write (an upper bound: a repeated seq counts twice)."""
+    return sum(len(op.seqs) for op in ops
+               if type(op) is st.DeleteMessages and scattered(op.seqs))
 
 
 class Tombstones:
