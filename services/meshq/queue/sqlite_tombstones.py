@@ -16,6 +16,9 @@ or needed:
 - when the writer has been idle ``PURGE_IDLE`` seconds (whatever the density);
 - when more than ``TOMBSTONE_LIMIT`` wait (a backlog acked far out of order).
 
+The density looks at tombstones only: rows deleted in place between them make a chunk
+cheaper than its span says, and such a chunk waits for the idle or the limit rule.
+
 Every read excludes tombstoned rows (``LIVE``); loading purges them all first, so the index
 never sees one and a seq is never reused while its tombstone exists.
 """
