@@ -433,11 +433,12 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
             await self._wakeups.wait(room, queue, remaining, event)
 
     async def _take(self, room: str, queue: str, n: int, lease: float,
-                    auto_ack: bool) -> list[Delivery] | None:
+                    auto_ack: bool, known_open: bool = False) -> list[Delivery] | None:
         """Claim now; [] when nothing is ready or the queue is closed, None when it is gone.
 
         A claim is one statement; a removal (auto-ack) one durable transaction. Expired leases
-        come back through the sweeper (within ``SWEEP_SECONDS``), not on this path.
+        come back through the sweeper (within ``SWEEP_SECONDS``), not on this path. An empty
+        claim costs a second statement (is the queue gone?) unless ``known_open``.
         """
         now = self._clock()
         async with self._db.conn() as conn:
@@ -446,7 +447,7 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
                     out = await leases.pop(conn, room, queue, n, now)
             else:
                 out = await leases.claim(conn, room, queue, n, now, now + lease, self.replica)
-            if not out:
+            if not out and not known_open:
                 closed = await conn.fetchval(
                     "SELECT closed FROM q_queues WHERE room=$1 AND name=$2", room, queue)
                 return None if closed is None else []
@@ -468,8 +469,9 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
         self._observer.stream_opened(room, queue)
         return sub
 
-    async def claim_for(self, sub: PgSubscription, n: int) -> list[Delivery] | None:
-        out = await self._take(sub.room, sub.queue, n, sub.lease_seconds, False)
+    async def claim_for(self, sub: PgSubscription, n: int, *,
+                        known_open: bool = False) -> list[Delivery] | None:
+        out = await self._take(sub.room, sub.queue, n, sub.lease_seconds, False, known_open)
         for d in out or ():
             self._owners[d.lease_token] = sub
         return out
