@@ -24,6 +24,7 @@ from meshq.queue.engine import QueueEngine
 from meshq.queue.memory_store import MemoryQueueStore
 from meshq.queue.model import QueueLimits
 from meshq.queue.sqlite_store import SqliteQueueStore
+from meshq.queue.sqlite_tombstones import LIVE
 from meshq.queue.store import QueueStore
 
 T0 = 1_700_000_000.0
@@ -94,8 +95,9 @@ class Harness:
             return {"rooms": dict(m.rooms), "queues": dict(m.queues),
                     "messages": {k: list(v) for k, v in m.messages.items()},
                     "dedup": dict(m.dedup)}
+        live = {"messages": f"WHERE {LIVE}"}  # tombstoned rows are deleted, if not yet purged
         with sqlite3.connect(self.path) as conn:
-            return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall())
+            return {t: sorted(conn.execute(f"SELECT * FROM {t} {live.get(t, '')}").fetchall())
                     for t in ("rooms", "queues", "messages", "dedup")}
 
 

@@ -225,3 +225,25 @@ async def test_cold_dead_letters_redrive_after_a_restart(tmp_path: Path) -> None
         ('"a"', 1, "bad"), ('"b"', 1, "bad")]
     assert (await e.queue_info(R, Q)).dead_lettered == 0
     await e.close()
+
+
+async def test_a_consumer_waiting_on_a_redrive_of_cold_dead_letters_sees_attempt_one(
+        tmp_path: Path) -> None:
+    # Given a dead-lettered message, cold after a restart, and a consumer long-polling its queue
+    e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"))
+    await e.start()
+    await e.open_queue(R, Q, QueueOptions(max_deliveries=1))
+    await e.send(R, Q, [NewMessage(body='"a"')])
+    [d] = await e.receive(R, Q)
+    await e.nack(R, Q, [NackItem(lease_token=d.lease_token, error="bad")])
+    await e.close()
+    e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"))
+    await e.start()
+    waiting = asyncio.ensure_future(e.receive(R, Q, wait_seconds=30))
+    await asyncio.sleep(0)  # the consumer is parked on the empty queue
+    # When the message is redriven: the consumer wakes while the reset is being committed
+    assert await e.redrive(R, Q) == 1
+    [got] = await waiting
+    # Then it reads the row as the redrive left it: back in its queue, at attempt 1
+    assert (got.body, got.attempt, got.queue) == ('"a"', 1, Q)
+    await e.close()

@@ -247,17 +247,78 @@ async def two_replica_unbatched(benches: list[Bench], seconds: float) -> float:
     return await rate_for(seconds, SENDERS, one)
 
 
-async def backlog_rss(benches: list[Bench], replicas: list[Replica], n: int) -> list[float]:
-    """Fill ``n`` messages (batches of 100 through every replica), then each one's RSS."""
+async def backlog_rss(benches: list[Bench], replicas: list[Replica], n: int,
+                      fill: str = "send") -> list[float]:
+    """Fill ``n`` messages, then make every replica serve from that queue (a Subscribe stream
+    on each consumes and acks ``SERVE`` of them, and more are sent through each), then each
+    one's RSS. ``fill`` "send": batches of 100 through every replica; "copy": COPY straight
+    into the replicas' table (ten million take minutes, not an hour)."""
     await benches[0].open("backlog")
-    sem = asyncio.Semaphore(8)
+    if fill == "copy":
+        await copy_backlog(replicas[0].url, n)
+    else:
+        sem = asyncio.Semaphore(8)
 
-    async def one(i: int) -> None:
-        async with sem:
-            await benches[i % len(benches)].send("backlog", [BODY] * BATCH)
+        async def one(i: int) -> None:
+            async with sem:
+                await benches[i % len(benches)].send("backlog", [BODY] * BATCH)
 
-    await asyncio.gather(*(one(i) for i in range(n // BATCH)))
+        await asyncio.gather(*(one(i) for i in range(n // BATCH)))
+    for b in benches:
+        await b.send("backlog", [BODY] * BATCH)
+        await serve_some(b, "backlog", SERVE)
     return [r.rss_mb() for r in replicas]
+
+
+SERVE = 5000  # messages each replica delivers from the backlog before its RSS is read
+COPY_BATCH = 20_000
+
+
+async def copy_backlog(url: str, n: int) -> None:
+    """COPY ``n`` ready messages into the backlog queue, as Send would store them."""
+    from meshq.postgres.messages import new_id
+
+    async with asyncpg.create_pool(url, min_size=COPIERS, max_size=COPIERS,
+                                   reset=_no_reset) as pool:
+        left = n
+        sem = asyncio.Semaphore(COPIERS)
+
+        async def one(size: int) -> None:
+            async with sem, pool.acquire() as conn:
+                now = time.time()
+                rows = [(new_id(), ROOM, "backlog", BODY, "{}", now, 0.0) for _ in range(size)]
+                await conn.copy_records_to_table(
+                    "q_messages", records=rows, columns=["id", "room", "queue", "body",
+                                                         "headers_json", "enqueued_at",
+                                                         "ready_at"])
+
+        sizes = []
+        while left > 0:
+            sizes.append(min(COPY_BATCH, left))
+            left -= sizes[-1]
+        await asyncio.gather(*(one(size) for size in sizes))
+        await pool.execute("VACUUM ANALYZE q_messages")
+
+
+async def serve_some(b: Bench, queue: str, n: int) -> None:
+    """Consume and ack ``n`` messages of ``queue`` through one Subscribe stream."""
+    done = asyncio.Event()
+    got = 0
+
+    def count(frame: Any) -> None:
+        nonlocal got
+        got += len(frame.deliveries)
+        if got >= n:
+            done.set()
+
+    stop = asyncio.Event()
+    reader = asyncio.create_task(b.subscribe(queue, 500, count, stop))
+    try:
+        async with asyncio.timeout(300):
+            await done.wait()
+    finally:
+        stop.set()
+        await reader
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -274,7 +335,7 @@ async def fresh_schema_url(url: str) -> str:
 
 
 async def run_all(url: str, seconds: float, backlog: int, drivers: bool,
-                  log: Callable[[str], None]) -> dict[str, float]:
+                  log: Callable[[str], None], fill: str = "send") -> dict[str, float]:
     r: dict[str, float] = {}
     raw = await fresh_schema_url(url)
     log("raw asyncpg: single-row INSERT commits (64 callers)...")
@@ -297,7 +358,7 @@ async def run_all(url: str, seconds: float, backlog: int, drivers: bool,
         replicas = [Replica(f"bench-{i}", root, schema, key_file) for i in range(2)]
         try:
             await replicas[0].start()
-            await _measure(replicas, md, seconds, backlog, r, log)
+            await _measure(replicas, md, seconds, backlog, r, log, fill)
         finally:
             for replica in replicas:
                 await replica.stop()
@@ -310,7 +371,7 @@ async def run_all(url: str, seconds: float, backlog: int, drivers: bool,
 
 
 async def _measure(replicas: list[Replica], md: Any, seconds: float, backlog: int,
-                   r: dict[str, float], log: Callable[[str], None]) -> None:
+                   r: dict[str, float], log: Callable[[str], None], fill: str) -> None:
     one = grpc.aio.insecure_channel(replicas[0].address)
     try:
         b1 = Bench(one, md)
@@ -334,8 +395,9 @@ async def _measure(replicas: list[Replica], md: Any, seconds: float, backlog: in
             r["p50_2"], r["p99_2"] = await _cross_latency(b1, replicas[1].address, seconds)
             log("meshq, two replicas: closed-loop latency at 200 msg/s, via one to the other...")
             r["p50_c"], r["p99_c"] = await closed_loop_latency(b1, b2, seconds)
-            log(f"meshq, two replicas: RSS with a backlog of {backlog:,}...")
-            rss = await backlog_rss([b1, b2], replicas, backlog)
+            log(f"meshq, two replicas: RSS with a backlog of {backlog:,} (filled by {fill}), "
+                f"each serving {SERVE:,} of it...")
+            rss = await backlog_rss([b1, b2], replicas, backlog, fill)
             r["backlog"] = float(backlog)
             r["rss_1"], r["rss_2"] = rss
         finally:
@@ -425,12 +487,15 @@ def table(r: dict[str, float]) -> str:
               help="How long each measurement runs.")
 @click.option("--backlog", type=click.IntRange(1000), default=DEFAULT_BACKLOG,
               show_default=True, help="Messages left in a queue for the RSS figure.")
+@click.option("--fill", type=click.Choice(["send", "copy"]), default="send",
+              show_default=True, help="How the backlog is filled: Send through the replicas, "
+                                      "or COPY straight into their table (for ten million).")
 @click.option("--drivers", is_flag=True,
               help="Also measure the INSERT ceiling through psycopg 3 (needs psycopg_pool).")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Print a table or one JSON object.")
-def postgres_bench(database_url: str, seconds: float, backlog: int, drivers: bool,
-                   output: str) -> None:
+def postgres_bench(database_url: str, seconds: float, backlog: int, fill: str,
+                   drivers: bool, output: str) -> None:
     """The PostgreSQL tier: raw asyncpg ceilings, then meshq through one and two replicas.
 
     Figures on a shared, busy machine are noisy; docs/benchmarks.md has the command, the
@@ -451,7 +516,7 @@ def postgres_bench(database_url: str, seconds: float, backlog: int, drivers: boo
             raise click.ClickException(str(err)) from None
         database_url = cluster.dsn
     try:
-        results = asyncio.run(run_all(database_url, seconds, backlog, drivers, log))
+        results = asyncio.run(run_all(database_url, seconds, backlog, drivers, log, fill))
     finally:
         if cluster is not None:
             cluster.cleanup()

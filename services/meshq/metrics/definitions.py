@@ -21,6 +21,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from meshq.metrics.batch_histogram import BatchHistogram
+
 ROOM_QUEUE = ("room", "queue")
 
 # Time a message waits, and a delivery is held: 0.5 ms (in-process hand-off) to 30 minutes.
@@ -97,8 +99,8 @@ class QueueMetrics:
     stale_settled: Counter
     rate_limit_wait: Counter
     open_streams: Gauge
-    time_in_queue: Histogram
-    held: Histogram
+    time_in_queue: BatchHistogram
+    held: BatchHistogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> QueueMetrics:
@@ -140,14 +142,14 @@ class QueueMetrics:
             open_streams=Gauge(
                 "meshq_open_streams", "Subscribe streams open now.", ROOM_QUEUE, registry=registry
             ),
-            time_in_queue=Histogram(
+            time_in_queue=BatchHistogram(
                 "meshq_time_in_queue_seconds",
                 "Seconds from enqueue to first delivery (a send delay counts as waiting).",
                 ROOM_QUEUE,
                 buckets=LATENCY_BUCKETS,
                 registry=registry,
             ),
-            held=Histogram(
+            held=BatchHistogram(
                 "meshq_delivery_to_ack_seconds",
                 "Seconds from delivery to ack.",
                 ROOM_QUEUE,

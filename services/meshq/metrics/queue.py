@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter
@@ -19,6 +19,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from meshq.core.errors import NotFound
+from meshq.metrics.batch_histogram import HistogramSeries
 from meshq.metrics.definitions import QUEUE_GAUGES, QueueMetrics, metrics_for
 from meshq.queue.model import Delivery, QueueInfo
 from meshq.queue.observer import QueueObserver
@@ -45,38 +46,32 @@ class PrometheusQueueObserver(QueueObserver):
         if children is None:
             m = self._m
             children = self._children[(room, queue)] = _Children(
-                m.delivered.labels(room, queue), m.time_in_queue.labels(room, queue).observe,
-                m.redelivered.labels(room, queue), m.acked.labels(room, queue),
-                m.held.labels(room, queue).observe)
+                m.sent.labels(room, queue), m.delivered.labels(room, queue),
+                m.time_in_queue.labels(room, queue), m.redelivered.labels(room, queue),
+                m.acked.labels(room, queue), m.held.labels(room, queue))
         return children
 
     def sent(self, room: str, queue: str, count: int) -> None:
         if count > 0:
-            self._m.sent.labels(room, queue).inc(count)
+            self._for(room, queue).sent.inc(count)
 
     def delivered(self, room: str, queue: str, deliveries: Sequence[Delivery], now: float) -> None:
         if not deliveries:
             return
         children = self._for(room, queue)
         children.delivered.inc(len(deliveries))
-        waited = children.time_in_queue
-        redelivered = 0
-        for delivery in deliveries:
-            if delivery.attempt <= 1:
-                waited(max(0.0, now - delivery.enqueued_at))
-            else:
-                redelivered += 1
-        if redelivered:
-            children.redelivered.inc(redelivered)
+        first = [now - d.enqueued_at for d in deliveries if d.attempt <= 1]
+        if first:
+            children.time_in_queue.observe_many(first)
+        if len(first) < len(deliveries):
+            children.redelivered.inc(len(deliveries) - len(first))
 
     def acked(self, room: str, queue: str, held_seconds: Sequence[float]) -> None:
         if not held_seconds:
             return
         children = self._for(room, queue)
         children.acked.inc(len(held_seconds))
-        held = children.held
-        for seconds in held_seconds:
-            held(max(0.0, seconds))
+        children.held.observe_many(held_seconds)
 
     def nacked(self, room: str, queue: str, count: int) -> None:
         if count > 0:
@@ -106,11 +101,12 @@ class PrometheusQueueObserver(QueueObserver):
 
 
 class _Children(NamedTuple):
+    sent: Counter
     delivered: Counter
-    time_in_queue: Callable[[float], None]
+    time_in_queue: HistogramSeries
     redelivered: Counter
     acked: Counter
-    held: Callable[[float], None]
+    held: HistogramSeries
 
 
 class QueueStatsCollector(Collector):

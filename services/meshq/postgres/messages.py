@@ -39,25 +39,28 @@ def new_id() -> str:
 
 
 async def insert_open(conn: asyncpg.Connection, room: str, queue: str,
-                      batch: list[Outgoing], now: float, *, lease: int = 0,
-                      lease_expires: float = 0.0, replica: str = ""
+                      batch: list[Outgoing], enqueued: list[float], now: float, *,
+                      lease: int = 0, lease_expires: float = 0.0, replica: str = ""
                       ) -> tuple[list[str], list[str]] | None:
     """One statement (its own transaction when the connection is in none): insert ``batch``
-    (no dedup ids) if the queue exists and is open, the first ``lease`` rows already leased
-    to ``replica`` (a direct hand-off to a waiting local consumer), and NOTIFY when rows are
-    left for others. (ids, lease tokens of the first ``lease``), or None when nothing was
-    inserted because the queue is missing or closed (the caller finds out which).
+    (no dedup ids) if the queue exists and is open, with the enqueue time of each row in
+    ``enqueued`` (a group commit carries several Sends, each stamped when it was called),
+    the first ``lease`` rows already leased to ``replica`` at ``now`` (a direct hand-off to
+    a waiting local consumer), and NOTIFY when rows are left for others. (ids, lease tokens
+    of the first ``lease``), or None when nothing was inserted because the queue is missing
+    or closed (the caller finds out which).
     """
     ids = [new_id() for _ in batch]
     suffixes = [new_id() for _ in range(lease)]
     row = await conn.fetchrow(
         "WITH q AS (SELECT 1 FROM q_queues WHERE room=$1 AND name=$2 AND NOT closed), "
-        "t AS (SELECT nextval('q_messages_seq_seq') AS s, i, b, h, r, p, k, o FROM unnest("
-        "$4::text[], $5::text[], $6::text[], $7::float8[], $14::int2[], $15::text[]) WITH "
-        "ORDINALITY AS u(i, b, h, r, p, k, o) WHERE EXISTS (SELECT 1 FROM q) ORDER BY o), "
+        "t AS (SELECT nextval('q_messages_seq_seq') AS s, i, b, h, e, r, p, k, o FROM unnest("
+        "$4::text[], $5::text[], $6::text[], $17::float8[], $7::float8[], $14::int2[], "
+        "$15::text[]) WITH ORDINALITY AS u(i, b, h, e, r, p, k, o) WHERE EXISTS (SELECT 1 "
+        "FROM q) ORDER BY o), "
         "ins AS (INSERT INTO q_messages (seq, id, room, queue, body, headers_json, "
         "enqueued_at, ready_at, priority, msg_key, lease_token, lease_expires_at, leased_at, "
-        "leased_by) SELECT s, i, $1, $2, b, h, $3::float8, r, p, k, CASE WHEN o <= $10 THEN to_hex(s) || '.' "
+        "leased_by) SELECT s, i, $1, $2, b, h, e, r, p, k, CASE WHEN o <= $10 THEN to_hex(s) || '.' "
         "|| ($13::text[])[o] END, CASE WHEN o <= $10 THEN $11::float8 END, CASE WHEN "
         "o <= $10 THEN $3::float8 END, CASE WHEN o <= $10 THEN $12::text END FROM t ORDER BY o "
         "RETURNING seq, lease_token), "
@@ -67,9 +70,10 @@ async def insert_open(conn: asyncpg.Connection, room: str, queue: str,
         "IS NOT NULL) AS tokens, CASE WHEN count(*) > $10 THEN pg_notify($8, $9)::text END "
         "AS notified, (SELECT count(*) FROM kq) AS keyed FROM ins",
         room, queue, now, ids, [m.body for m in batch], [m.headers_json for m in batch],
-        [now + m.delay if m.delay > 0 else 0.0 for m in batch], CHANNEL, f"{room}/{queue}",
-        lease, lease_expires, replica, suffixes, [m.priority for m in batch],
-        [m.key for m in batch], any(m.key for m in batch))
+        [at + m.delay if m.delay > 0 else 0.0 for m, at in zip(batch, enqueued, strict=True)],
+        CHANNEL, f"{room}/{queue}", lease, lease_expires, replica, suffixes,
+        [m.priority for m in batch], [m.key for m in batch], any(m.key for m in batch),
+        enqueued)
     if not row["n"]:
         return None
     return ids, list(row["tokens"] or [])

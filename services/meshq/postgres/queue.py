@@ -20,12 +20,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
 from meshq.core.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from meshq.core.tasks import cancel_and_wait
 from meshq.postgres import leases, messages
+from meshq.postgres.group_commit import GroupCommit
 from meshq.postgres.pool import Database
 from meshq.postgres.queue_admin import PgQueueAdmin
 from meshq.postgres.subscription import PgSubscription
@@ -113,6 +115,17 @@ class DepthGuard:
         self._known[key] = (depth, now)
 
 
+@dataclass(frozen=True, slots=True)
+class PlainSend:
+    """One Send on the fast path, waiting for its group's commit."""
+
+    rows: list[messages.Outgoing]
+    headers: list[dict[str, str]]
+    """Each row's headers (for a hand-off's deliveries)."""
+    stamp: float
+    """The Send's enqueue time (``_stamp``), every row's."""
+
+
 class PgQueueBackend(SettleByParts, PgQueueAdmin):
     """Durable at-least-once queues with leases in PostgreSQL, addressed by (room, queue).
 
@@ -137,6 +150,8 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
         self._listener = queue_listener(db.settings.url, self._wakeups) if listen else None
         self._sweep = sweep
         self._depth = DepthGuard(limits.max_depth)
+        self._plain: GroupCommit[tuple[str, str], PlainSend, list[str] | None] = \
+            GroupCommit(self._commit_plain)
         self._last_stamp = 0.0
         self._subs: set[PgSubscription] = set()
         self._owners: dict[str, PgSubscription] = {}
@@ -173,6 +188,7 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
         for task in self._tasks:
             await cancel_and_wait(task)
         self._tasks.clear()
+        await self._plain.close()
         if self._listener is not None:
             await self._listener.stop()
 
@@ -290,25 +306,38 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
 
     async def _send_plain(self, room: str, queue: str, prepared: list[v.Prepared],
                           flows: list[tuple[int, str]], now: float) -> list[str] | None:
-        """The fast path of a send without dedup ids, far from the depth limit: one statement
-        in its own transaction. None when the queue is missing or closed (the full path then
-        creates it or says why).
+        """The fast path of a send without dedup ids, far from the depth limit: the Sends of
+        one queue that arrive together share one statement and commit (``GroupCommit``).
+        None when the queue is missing or closed (the full path then creates it or says why).
+        """
+        send = PlainSend(
+            rows=[messages.Outgoing(body=body, headers_json=headers_json, delay=delay,
+                                    priority=flow[0], key=flow[1])
+                  for (body, _headers, headers_json, delay, _dedup, _own), flow
+                  in zip(prepared, flows, strict=True)],
+            headers=[p[1] for p in prepared], stamp=now)
+        return await self._plain.submit((room, queue), send)
+
+    async def _commit_plain(self, key: tuple[str, str],
+                            sends: list[PlainSend]) -> list[list[str] | None]:
+        """One statement for a group of plain sends to one queue: their ids, each send's own.
 
         When a consumer of this queue is parked on this replica, the leading undelayed
         messages (up to its free credit) are inserted already leased to it and handed over
         after the commit: no claim round trip, and no NOTIFY unless rows are left for others.
         """
-        out = [messages.Outgoing(body=body, headers_json=headers_json, delay=delay,
-                                 priority=flow[0], key=flow[1])
-               for (body, _headers, headers_json, delay, _dedup, _own), flow
-               in zip(prepared, flows, strict=True)]
-        flowed = any(f != (0, "") for f in flows)  # priorities and keys decide in the claim
-        sub, k = (None, 0) if flowed else self._handoff_target(room, queue, prepared)
+        room, queue = key
+        rows = [m for s in sends for m in s.rows]
+        stamps = [s.stamp for s in sends for _ in s.rows]
+        flowed = any(m.priority or m.key for m in rows)  # priorities and keys decide in the claim
+        sub, k = (None, 0) if flowed else self._handoff_target(room, queue, rows)
+        now = self._clock()
         expires = now + sub.lease_seconds if sub is not None else 0.0
         try:
             async with self._db.conn() as conn:
-                done = await messages.insert_open(conn, room, queue, out, now, lease=k,
-                                                  lease_expires=expires, replica=self.replica)
+                done = await messages.insert_open(conn, room, queue, rows, stamps, now,
+                                                  lease=k, lease_expires=expires,
+                                                  replica=self.replica)
         except BaseException:
             if sub is not None:
                 sub.release(k)
@@ -316,19 +345,25 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
         if done is None:
             if sub is not None:
                 sub.release(k)
-            return None
+            return [None] * len(sends)
         ids, tokens = done
         if len(ids) > k:
             self._wakeups.wake(room, queue)
         if sub is not None:
-            self._hand_to(sub, [new_delivery(ids[i], p[0], p[1], now, 1, queue, tokens[i],
-                                             expires) for i, p in enumerate(prepared[:k])])
-        return ids
+            headers = [h for s in sends for h in s.headers]
+            self._hand_to(sub, [new_delivery(ids[i], rows[i].body, headers[i], stamps[i], 1,
+                                             queue, tokens[i], expires) for i in range(k)])
+        out: list[list[str] | None] = []
+        at = 0
+        for s in sends:
+            out.append(ids[at:at + len(s.rows)])
+            at += len(s.rows)
+        return out
 
-    def _handoff_target(self, room: str, queue: str, prepared: list[v.Prepared]
+    def _handoff_target(self, room: str, queue: str, rows: list[messages.Outgoing]
                         ) -> tuple[PgSubscription | None, int]:
         """A parked local consumer of the queue and how many leading messages it can take."""
-        undelayed = next((i for i, p in enumerate(prepared) if p[3] > 0), len(prepared))
+        undelayed = next((i for i, m in enumerate(rows) if m.delay > 0), len(rows))
         if not undelayed:
             return None, 0
         for sub in self._subs:
@@ -340,8 +375,7 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
         return None, 0
 
     def _hand_to(self, sub: PgSubscription, deliveries: list[Delivery]) -> None:
-        now = self._clock()
-        self._observer.delivered(sub.room, sub.queue, deliveries, now)
+        self._observer.delivered(sub.room, sub.queue, deliveries, self._clock())
         if sub.offer(deliveries):
             for d in deliveries:
                 self._owners[d.lease_token] = sub
@@ -410,11 +444,12 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
             await self._wakeups.wait(room, queue, remaining, event)
 
     async def _take(self, room: str, queue: str, n: int, lease: float,
-                    auto_ack: bool) -> list[Delivery] | None:
+                    auto_ack: bool, known_open: bool = False) -> list[Delivery] | None:
         """Claim now; [] when nothing is ready or the queue is closed, None when it is gone.
 
         A claim is one statement; a removal (auto-ack) one durable transaction. Expired leases
-        come back through the sweeper (within ``SWEEP_SECONDS``), not on this path.
+        come back through the sweeper (within ``SWEEP_SECONDS``), not on this path. An empty
+        claim costs a second statement (is the queue gone?) unless ``known_open``.
         """
         now = self._clock()
         async with self._db.conn() as conn:
@@ -423,7 +458,7 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
                     out = await leases.pop(conn, room, queue, n, now)
             else:
                 out = await leases.claim(conn, room, queue, n, now, now + lease, self.replica)
-            if not out:
+            if not out and not known_open:
                 closed = await conn.fetchval(
                     "SELECT closed FROM q_queues WHERE room=$1 AND name=$2", room, queue)
                 return None if closed is None else []
@@ -445,8 +480,9 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
         self._observer.stream_opened(room, queue)
         return sub
 
-    async def claim_for(self, sub: PgSubscription, n: int) -> list[Delivery] | None:
-        out = await self._take(sub.room, sub.queue, n, sub.lease_seconds, False)
+    async def claim_for(self, sub: PgSubscription, n: int, *,
+                        known_open: bool = False) -> list[Delivery] | None:
+        out = await self._take(sub.room, sub.queue, n, sub.lease_seconds, False, known_open)
         for d in out or ():
             self._owners[d.lease_token] = sub
         return out

@@ -23,8 +23,10 @@ from meshq.queue.subscription import check_window
 class Claims(Protocol):
     """What a subscription needs of the backend."""
 
-    async def claim_for(self, sub: PgSubscription, n: int) -> list[Delivery] | None:
-        """Lease up to n for ``sub``; None when the queue is gone (the stream ends)."""
+    async def claim_for(self, sub: PgSubscription, n: int, *,
+                        known_open: bool = False) -> list[Delivery] | None:
+        """Lease up to n for ``sub``; None when the queue is gone (the stream ends). With
+        ``known_open`` an empty claim is not followed by a look at whether it is gone."""
 
     async def hand_back(self, sub: PgSubscription) -> None:
         """Return the subscription's unsettled leases, attempt unchanged."""
@@ -51,6 +53,8 @@ class PgSubscription:
         self._wanting = False
         self._inbox: list[Delivery] = []
         self._reserved = 0
+        self._delivered = False
+        """The last ``next_batch`` returned deliveries (the queue existed a moment ago)."""
         self.unsettled: dict[str, float] = {}
         """Lease tokens delivered and not yet settled -> their expiry (monotonic seconds)."""
         wakeups.add(room, queue, self._event)
@@ -113,22 +117,29 @@ class PgSubscription:
         window; the surplus is handed back at once.
         """
         self._wanting = True
+        # Right after a delivery the queue is known to exist: the first claim skips the
+        # "is it gone?" statement; a claim after a wait (wakeup or RECHECK_SECONDS) makes it,
+        # so a deleted queue still ends the stream within about a second.
+        known_open, self._delivered = self._delivered, False
         try:
             while not self._closed:
                 self._event.clear()
                 if self._inbox:
+                    self._delivered = True
                     return self._take_inbox()
                 self._forget_expired()
                 free = self._max - len(self.unsettled) - self._reserved
                 if free > 0:
-                    batch = await self._backend.claim_for(self, free)
+                    batch = await self._backend.claim_for(self, free, known_open=known_open)
                     if batch is None:
                         self.detach()
                         break
                     if batch:
                         expires = time.monotonic() + self._lease
                         self.unsettled.update((d.lease_token, expires) for d in batch)
+                        self._delivered = True
                         return batch + self._take_inbox()
+                known_open = False
                 if self._inbox:
                     continue
                 with contextlib.suppress(TimeoutError):

@@ -170,6 +170,7 @@ class Admin:
             else:
                 dq.ready.push_cold(entry, enqueued_at)
                 dq.n_ready += 1
+        cold: list[tuple[int, float]] = []
         for _, entry, enqueued_at in chosen:
             if isinstance(entry, Msg):
                 if entry.state == DELAYED:
@@ -181,11 +182,18 @@ class Admin:
                 q.msgs[entry.id] = entry
                 q.make_ready(entry)
             else:
-                q.ready.push_cold(entry, enqueued_at)
-                q.n_ready += 1
+                cold.append((entry, enqueued_at))
+        epoch = q.epoch
         if chosen:
             q.wake()
             await self._log.commit([st.ResetMessages(room, queue, [c[0] for c in chosen])])
+        # A cold message is taken by reading its row: it becomes ready only once the row
+        # says where it now is and that it starts again at attempt 1.
+        if cold and q.epoch == epoch and not q.deleted:
+            for seq, enqueued_at in cold:
+                q.ready.push_cold(seq, enqueued_at)
+            q.n_ready += len(cold)
+            q.wake()
         return len(chosen)
 
     # -- reads that may need the store ------------------------------------------------------

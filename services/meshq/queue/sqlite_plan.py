@@ -2,7 +2,8 @@
 
 Each statement releases the GIL while SQLite works and must win it back from the event loop
 after, so the plan matters: message inserts and deletes go as multi-row statements, other
-runs of one kind of record through one ``executemany``.
+runs of one kind of record through one ``executemany``. A delete of scattered seqs is
+tombstones (``sqlite_tombstones``): those rows go later, in seq order, in bulk.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from meshq.queue import store as s
+from meshq.queue.sqlite_tombstones import scattered
 
 _ROOM_PUT = "INSERT OR REPLACE INTO rooms VALUES (?, ?)"
 _ROOM_DEL = "DELETE FROM rooms WHERE name = ?"
@@ -73,17 +75,21 @@ def _plan(ops: list[s.Op]) -> list[_Statement]:
         if type(op) is s.PutMessages or type(op) is s.DeleteMessages:
             puts: list[Any] = []
             dels: list[int] = []
+            tombs: list[int] = []
             while i < n and type(op := ops[i]) in (s.PutMessages, s.DeleteMessages):
                 if type(op) is s.PutMessages:
                     room, queue, now = op.room, op.queue, op.enqueued_at
                     for mid, seq, body, headers_json, ready_at in op.rows:
                         puts += (mid, room, queue, seq, body, headers_json, now, 0, ready_at)
                 else:
-                    dels.extend(op.seqs)  # type: ignore[union-attr]
+                    seqs = op.seqs  # type: ignore[union-attr]
+                    (tombs if scattered(seqs) else dels).extend(seqs)
                 i += 1
             _many_rows(plan, _insert_sql, puts, 9)
-            dels.sort()  # acks out of send order (priorities, keys) touch fewer pages sorted
+            dels.sort()  # a few consecutive runs (several consumers' windows) touch fewer pages
             _many_rows(plan, _delete_sql, dels, 1)
+            tombs.sort()
+            _many_rows(plan, _tombstone_sql, tombs, 1)
             continue
         kind = type(op)
         j = i + 1
@@ -118,7 +124,7 @@ _SINGLE: dict[type, str] = {
 
 
 ROWS_PER_STATEMENT = 256  # x 9 parameters stays far below SQLITE_MAX_VARIABLE_NUMBER
-STATEMENT_CACHE = 2 * ROWS_PER_STATEMENT + 64  # every multi-row size stays prepared
+STATEMENT_CACHE = 3 * ROWS_PER_STATEMENT + 64  # every multi-row size stays prepared
 
 
 @functools.cache
@@ -129,6 +135,12 @@ def _insert_sql(rows: int) -> str:
 @functools.cache
 def _delete_sql(rows: int) -> str:
     return "DELETE FROM messages WHERE seq IN (" + ",".join(["?"] * rows) + ")"
+
+
+@functools.cache
+def _tombstone_sql(rows: int) -> str:
+    """Tombstones for ``rows`` deleted messages (``sqlite_tombstones``)."""
+    return "INSERT OR IGNORE INTO tombstones (seq) VALUES " + ",".join(["(?)"] * rows)
 
 
 def _many_rows(plan: list[_Statement], sql: Callable[[int], str], flat: list[Any],

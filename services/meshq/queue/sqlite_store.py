@@ -10,6 +10,10 @@ transaction each so that one bad batch cannot fail the others.
 
 Reads (bodies at delivery, a message by id) run on a second connection in a reader thread:
 in WAL mode they see every committed transaction and never wait for the writer's fsync.
+
+Deleted messages (acks) far from seq order are tombstones first; the writer thread deletes
+their rows later in seq order, many a transaction, between groups or when idle
+(``sqlite_tombstones``).
 """
 
 from __future__ import annotations
@@ -30,11 +34,14 @@ from meshq.core.errors import Unavailable
 from meshq.queue import store as s
 from meshq.queue.sqlite_plan import STATEMENT_CACHE
 from meshq.queue.sqlite_plan import apply as _apply
+from meshq.queue.sqlite_tombstones import LIVE, Tombstones, tombstoned
+from meshq.queue.sqlite_tombstones import SCHEMA as TOMBSTONES_SCHEMA
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-SCHEMA = """
+SCHEMA_VERSION = 2  # 2: tombstones (a meshq reading 1 would bring acked messages back)
+UPGRADABLE = (1,)  # older versions whose files SCHEMA's CREATE ... IF NOT EXISTS completes
+SCHEMA = TOMBSTONES_SCHEMA + """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rooms (name TEXT PRIMARY KEY, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS queues (
@@ -45,7 +52,8 @@ CREATE TABLE IF NOT EXISTS messages (
   id TEXT NOT NULL, room TEXT NOT NULL, queue TEXT NOT NULL, seq INTEGER PRIMARY KEY,
   body TEXT NOT NULL, headers TEXT NOT NULL, enqueued_at REAL NOT NULL,
   attempts INTEGER NOT NULL, ready_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_ready ON messages (room, queue, ready_at, enqueued_at);
+CREATE INDEX IF NOT EXISTS messages_queue ON messages (room, queue, seq, enqueued_at, ready_at);
+DROP INDEX IF EXISTS messages_ready;
 DROP INDEX IF EXISTS messages_by_queue;
 CREATE INDEX IF NOT EXISTS messages_delayed ON messages (ready_at) WHERE ready_at > 0;
 CREATE TABLE IF NOT EXISTS dedup (
@@ -72,6 +80,7 @@ class SqliteQueueStore:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
+        self._tombstones: Tombstones | None = None  # the writer thread's, once open
         self._dead = False  # the writer thread ended without being asked to
         self.commits = 0  # transactions committed (group commits), for benchmarks
         self._reader: concurrent.futures.ThreadPoolExecutor | None = None
@@ -164,10 +173,15 @@ class SqliteQueueStore:
                                cached_statements=STATEMENT_CACHE)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages_ready'").fetchone():
+            logger.info("queue store %s: rebuilding its message index once, in seq order",
+                        self.path)
         conn.executescript(SCHEMA)
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         if row is None:
             conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+        elif row[0] in UPGRADABLE:
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         elif row[0] != SCHEMA_VERSION:
             raise RuntimeError(f"{self.path}: schema version {row[0]}, this meshq reads "
                                f"{SCHEMA_VERSION}")
@@ -195,13 +209,14 @@ class SqliteQueueStore:
         inbox = self._inbox
         try:
             conn = self._conn = self._open()
+            self._tombstones = Tombstones(conn)
         except Exception as err:  # reported to whoever waits next
             logger.exception("cannot open queue store %s", self.path)
             open_error: Exception | None = err
         else:
             open_error = None
         while True:
-            item = inbox.get()
+            item = self._next()
             batches: list[_Batch] = []
             stop = False
             while True:
@@ -220,6 +235,19 @@ class SqliteQueueStore:
             self._flush(conn, batches, open_error)
             if stop:
                 return True
+            if self._tombstones is not None:
+                self._tombstones.after_commit()
+
+    def _next(self) -> list[_Batch] | Callable[[], None] | None:
+        """The next inbox item; while none comes and tombstones wait, purge them."""
+        tombstones = self._tombstones
+        while True:
+            wait = tombstones.idle_wait if tombstones is not None else None
+            try:
+                return self._inbox.get(timeout=wait)
+            except queue.Empty:
+                assert tombstones is not None
+                tombstones.purge_chunk()
 
     def _fail_inbox(self, settle: Callable[[list[asyncio.Future[None]], Exception], None]
                     ) -> None:
@@ -245,9 +273,12 @@ class SqliteQueueStore:
             self._resolve(batches, open_error or RuntimeError("store not open"))
             return
         try:
-            _apply(conn, [op for ops, _ in batches for op in ops])
+            ops = [op for ops, _ in batches for op in ops]
+            _apply(conn, ops)
             self.commits += 1
             self._resolve(batches, None)
+            if self._tombstones is not None:
+                self._tombstones.added(tombstoned(ops))
         except Exception:  # sqlite3.Error, or a value SQLite cannot bind (OverflowError...)
             if len(batches) == 1:
                 logger.exception("queue store commit failed")
@@ -271,8 +302,9 @@ class SqliteQueueStore:
         self._loop.call_soon_threadsafe(_settle_one, future, result, error)
 
     def _read_index(self, now: float) -> s.Snapshot:
-        conn = self._conn
-        assert conn is not None
+        conn, tombstones = self._conn, self._tombstones
+        assert conn is not None and tombstones is not None
+        tombstones.purge_all()  # so nothing below reads a deleted row
         snap = s.Snapshot(
             rooms=[(r[0], r[1]) for r in conn.execute("SELECT name, created_at FROM rooms")],
             queues=[s.StoredQueue(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6])
@@ -285,9 +317,9 @@ class SqliteQueueStore:
             dedup=[s.StoredDedup(*r) for r in conn.execute("SELECT * FROM dedup")],
             max_seq=conn.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()[0],
         )
-        targets = conn.execute("SELECT DISTINCT room, queue FROM messages").fetchall()
-        for room, name in targets:
-            # From the covering index messages_ready: no table page (no body) is read.
+        for room, name in _queues_with_messages(conn):
+            # From the covering index messages_queue, in its order: no table page (no body)
+            # is read and nothing is sorted.
             rows = conn.execute("SELECT seq, enqueued_at FROM messages WHERE room = ? AND "
                                 "queue = ? AND ready_at <= ? ORDER BY seq", (room, name, now))
             run = s.ReadyRun(room=room, queue=name, pairs=array("d", chain.from_iterable(rows)))
@@ -295,6 +327,21 @@ class SqliteQueueStore:
                 snap.ready.append(run)
         snap.count = len(snap.delayed) + sum(len(r) for r in snap.ready)
         return snap
+
+
+def _queues_with_messages(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Every (room, queue) holding a row, queue rows or not (orphans get repaired): one
+    index seek per queue instead of a scan of every message."""
+    found: list[tuple[str, str]] = []
+    row = conn.execute("SELECT room, queue FROM messages ORDER BY room, queue LIMIT 1").fetchone()
+    while row is not None:
+        found.append((row[0], row[1]))
+        # Two seeks, not one `(room, queue) > (?, ?)`: SQLite scans the rest of that one.
+        row = (conn.execute("SELECT room, queue FROM messages WHERE room = ? AND queue > ? "
+                            "ORDER BY queue LIMIT 1", row).fetchone()
+               or conn.execute("SELECT room, queue FROM messages WHERE room > ? "
+                               "ORDER BY room, queue LIMIT 1", row[:1]).fetchone())
+    return found
 
 
 def _read_seqs(conn: sqlite3.Connection, seqs: Sequence[int]) -> list[s.StoredBody]:
@@ -306,12 +353,12 @@ def _read_seqs(conn: sqlite3.Connection, seqs: Sequence[int]) -> list[s.StoredBo
         chunk = list(seqs[start:start + READ_CHUNK])
         lo, hi = min(chunk), max(chunk)
         if hi - lo + 1 == len(chunk):
-            rows = conn.execute(f"SELECT {_BODY_COLUMNS} FROM messages WHERE seq BETWEEN ? AND ?",
-                                (lo, hi))
+            rows = conn.execute(f"SELECT {_BODY_COLUMNS} FROM messages WHERE seq BETWEEN ? AND ? "
+                                f"AND {LIVE}", (lo, hi))
         else:
             marks = ",".join(["?"] * len(chunk))
-            rows = conn.execute(f"SELECT {_BODY_COLUMNS} FROM messages WHERE seq IN ({marks})",
-                                chunk)
+            rows = conn.execute(f"SELECT {_BODY_COLUMNS} FROM messages WHERE seq IN ({marks}) "
+                                f"AND {LIVE}", chunk)
         out.extend([new(cls, r) for r in rows])
     return out
 
@@ -320,10 +367,10 @@ def _find(conn: sqlite3.Connection, message_id: str) -> s.StoredMessage | None:
     """By id: ids of this meshq embed their seq (``store.message_seq``); older ones scan."""
     seq = s.message_seq(message_id)
     if seq is not None:
-        row = conn.execute(f"SELECT {_INDEX_COLUMNS} FROM messages WHERE seq = ? AND id = ?",
-                           (seq, message_id)).fetchone()
+        row = conn.execute(f"SELECT {_INDEX_COLUMNS} FROM messages WHERE seq = ? AND id = ? "
+                           f"AND {LIVE}", (seq, message_id)).fetchone()
     else:
-        row = conn.execute(f"SELECT {_INDEX_COLUMNS} FROM messages WHERE id = ?",
+        row = conn.execute(f"SELECT {_INDEX_COLUMNS} FROM messages WHERE id = ? AND {LIVE}",
                            (message_id,)).fetchone()
     return s.StoredMessage(*row) if row is not None else None
 

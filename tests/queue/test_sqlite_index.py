@@ -1,0 +1,62 @@
+"""The SQLite store's message index: what a restart reads, in seq order, without a sort."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from meshq.queue import store as st
+from meshq.queue.sqlite_store import SqliteQueueStore
+
+LOAD_QUERY = ("SELECT seq, enqueued_at FROM messages WHERE room = ? AND queue = ? "
+              "AND ready_at <= ? ORDER BY seq")
+
+
+async def _write(path: Path, ops: list[st.Op]) -> None:
+    store = SqliteQueueStore(path)
+    await store.load(0.0)
+    await store.submit(ops)
+    await store.close()
+
+
+def _rows(room: str, first_seq: int, ready_at: list[float]) -> list[st.NewRow]:
+    return [(f"{room}-{first_seq + i}", first_seq + i, "b", "{}", r)
+            for i, r in enumerate(ready_at)]
+
+
+async def test_a_restart_reads_every_queue_in_seq_order_with_no_sort(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    # Seqs 1-4 of a/q: seq 2 was delayed until 50 (a later ready_at than seq 3's 0): seq order
+    # and the order of ready_at differ. Rooms and queues interleave in seq.
+    await _write(path, [
+        st.PutMessages("a", "q", 1.0, _rows("a", 1, [0.0, 50.0, 0.0, 0.0])),
+        st.PutMessages("b", "q", 2.0, _rows("b", 5, [0.0, 0.0])),
+        st.PutMessages("a", "r", 3.0, _rows("ar", 7, [0.0])),
+        st.PutMessages("a", "q", 4.0, _rows("a", 8, [0.0])),
+    ])
+    snap = await SqliteQueueStore(path).load(100.0)
+    runs = {(r.room, r.queue): [int(s) for s in r.pairs[::2]] for r in snap.ready}
+    assert runs == {("a", "q"): [1, 2, 3, 4, 8], ("a", "r"): [7], ("b", "q"): [5, 6]}
+    assert snap.count == 8 and snap.max_seq == 8
+
+    conn = sqlite3.connect(path)
+    plan = " ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + LOAD_QUERY,
+                                                   ("a", "q", 100.0)))
+    assert "COVERING INDEX messages_queue" in plan and "TEMP B-TREE" not in plan, plan
+    conn.close()
+
+
+async def test_a_file_with_the_older_index_is_rebuilt_once_and_loads_the_same(
+        tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    await _write(path, [st.PutMessages("a", "q", 1.0, _rows("a", 1, [0.0, 0.0, 0.0]))])
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP INDEX messages_queue; CREATE INDEX messages_ready ON messages "
+                       "(room, queue, ready_at, enqueued_at);")
+    conn.close()
+    snap = await SqliteQueueStore(path).load(10.0)
+    assert [int(s) for s in snap.ready[0].pairs[::2]] == [1, 2, 3]
+    conn = sqlite3.connect(path)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    conn.close()
+    assert "messages_queue" in names and "messages_ready" not in names
