@@ -14,6 +14,7 @@ from meshq.queue.backend import QueueBackend, QueueSubscription
 from meshq.queue.model import (
     LAST_ERROR_HEADER,
     ExtendItem,
+    MessageFields,
     MessageState,
     NackItem,
     NewMessage,
@@ -461,3 +462,26 @@ async def test_a_settle_with_a_bad_item_is_refused_whole(h: Harness, bad: dict[s
     h.advance(6)
     assert await e.message_state(R, Q, a.message_id) == (MessageState.READY, 1)
     assert await e.message_state(R, Q, b.message_id) == (MessageState.READY, 1)
+
+
+async def test_checked_messages_send_as_send_fields_would(h: Harness) -> None:
+    e = h.engine
+    assert e is not None
+    # Given messages validated ahead of their send (bad ones refused there, as by a send)
+    checked = e.check_messages([MessageFields('{"n": 1}', {"k": "v"}, 0.0, "once"),
+                                MessageFields("2", {})])
+    with pytest.raises(InvalidArgument, match=r"messages\[1\]\.json"):
+        e.check_messages([MessageFields("1", {}), MessageFields("{", {})])
+    # When sent, and the first one again: its dedup id holds
+    first = await e.send_checked(R, Q, checked, create=True)
+    again = await e.send_checked(R, Q, checked[:1])
+    assert [s.duplicate for s in first + again] == [False, False, True]
+    assert again[0].message_id == first[0].message_id
+    # Then they come out as sent
+    got = await e.receive(R, Q, max_messages=10, auto_ack=True)
+    assert [(d.body, d.headers.get("k")) for d in got] == [('{"n": 1}', "v"), ("2", None)]
+    # And the batch and its target are still checked
+    with pytest.raises(InvalidArgument):
+        await e.send_checked(R, Q, [])
+    with pytest.raises(InvalidArgument):
+        await e.send_checked(R, "no/such", checked)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -9,6 +10,7 @@ from conftest import Harness
 
 from meshq.core.errors import InvalidArgument
 from meshq.queue.model import ExtendItem, NackItem, NewMessage, QueueOptions
+from meshq.queue.validate import encode_headers
 
 R, Q = "room", "val"
 
@@ -99,3 +101,9 @@ async def test_the_dead_letter_queue_of_a_longest_name_is_usable(h: Harness) -> 
         await e.peek("r", "q" * 129, 10)
     with pytest.raises(InvalidArgument):
         await e.peek("r", "q" * 129 + ".dlq", 10)
+
+
+@pytest.mark.parametrize("headers", [{"k": "v"}, {"ключ": "é \u2028 \"q\" \\ \n \x7f", "e": "😀"},
+                                     {"a": "", "b": "\t"}])
+def test_headers_are_stored_as_json_dumps_writes_them(headers: dict[str, str]) -> None:
+    assert encode_headers(headers) == json.dumps(headers, separators=(",", ":"))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from meshq.queue.engine import QueueEngine
-from meshq.scheduler.enqueuer import Outgoing
+from meshq.scheduler.enqueuer import EngineEnqueuer, Outgoing
 from meshq.scheduler.model import RunOutcome, Task
 from meshq.scheduler.validate import check_spec
 
@@ -117,3 +117,35 @@ async def test_delete_during_a_burst_waits_and_stops_only_that_task(queues: Queu
         clock.t = minute(k) / 1000 + 0.1
         await engine.run_due(engine.now_ms())
     assert [depth(queues, room, f"q{i}") for i in range(3)] == [3, 1, 3]
+
+
+async def test_fires_send_messages_validated_ahead_of_their_instant(  # type: ignore[no-untyped-def]
+        queues: QueueEngine, room: str, make_store) -> None:
+    """The queue validates each fire's message when the scheduler builds it (with the next
+    instant), so the burst at the instant sends without validating again."""
+    counts: Counter[str] = Counter()
+
+    def spy(name: str) -> None:
+        method = getattr(queues, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            counts[name] += 1
+            return method(*args, **kwargs)
+        setattr(queues, name, wrapper)
+
+    for name in ("check_messages", "send_checked", "send_fields"):
+        spy(name)
+    store = make_store()
+    created = int(T0 * 1000)
+    store.add_tasks([Task(id=uuid.uuid4().hex, spec=check_spec(spec(room, "q", payload_json=str(i))),
+                          created_at_ms=created, cursor_ms=created) for i in range(30)])
+    clock = FakeClock(T0)
+    # Given 30 tasks loaded: each next instant's message is built and validated now
+    engine = await new_engine(store, EngineEnqueuer(queues), clock)
+    assert counts == {"check_messages": 30}
+    # When the instant comes
+    clock.t = minute(1) / 1000 + 0.2
+    assert await engine.run_due(engine.now_ms()) == 30
+    # Then one send took them as validated, and the next instants' messages were built
+    assert counts == {"check_messages": 60, "send_checked": 1}
+    assert sorted(int(d.body) for d in await queues.peek(room, "q", 100)) == list(range(30))

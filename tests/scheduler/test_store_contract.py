@@ -58,7 +58,7 @@ def test_ledger_unique_atomic_and_settled(make_store) -> None:  # type: ignore[n
     assert store.get_task("t1").cursor_ms == 20
     assert not store.has_run("t1", 30) and store.has_run("t1", 10)
     assert [r.scheduled_ms for r in store.unsettled()] == [10]
-    done = dataclasses.replace(run(10), outcome=RunOutcome.ENQUEUED, message_id="m1")
+    done = run(10)._replace(outcome=RunOutcome.ENQUEUED, message_id="m1")
     store.settle([done], deactivate=["t1"])
     assert store.unsettled() == []
     assert store.get_task("t1").spec.active is False
@@ -76,3 +76,23 @@ def test_delete_removes_the_ledger(make_store) -> None:  # type: ignore[no-untyp
     assert store.runs("t1", 10) == [] and store.unsettled() == []
     with pytest.raises(NotFound):
         store.record([run(11)], {})
+
+
+def test_cursors_read_back_as_recorded(make_store) -> None:  # type: ignore[no-untyped-def]
+    """The SQLite store keeps a cursor its rows imply in the rows alone: read back, it is the
+    same cursor as where it is written."""
+    store = make_store()
+    store.add_tasks([task("a"), task("b"), task("c")])
+    # Given a burst: a's cursor at its latest row, b's past its row (a skipped stretch)
+    store.record([run(2000, task_id="a"), run(3000, RunOutcome.SKIPPED_MISFIRE, task_id="a"),
+                  run(2000, task_id="b")], {"a": 3000, "b": 2500})
+    # And a manual fire of c, later than its cursor
+    store.record([TaskRun(task_id="c", scheduled_ms=9000, fired_at_ms=9000,
+                          outcome=RunOutcome.SENDING, queue="q", manual=True)], {})
+    # Then every cursor reads back as recorded; the manual row moved none
+    assert {t.id: t.cursor_ms for t in store.list_tasks()} == {"a": 3000, "b": 2500, "c": 1000}
+    assert store.get_task("a").cursor_ms == 3000
+    # And a refused record moves nothing
+    with pytest.raises(AlreadyExists):
+        store.record([run(4000, task_id="a"), run(2000, task_id="b")], {"a": 4000, "b": 2000})
+    assert store.get_task("a").cursor_ms == 3000

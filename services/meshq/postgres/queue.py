@@ -263,6 +263,17 @@ class PgQueueBackend(SettleByParts, PgQueueAdmin):
         prepared = v.prepare_fields(batch, self.limits)
         return [Sent(mid, dup) for mid, dup in await self._send(room, queue, prepared, create)]
 
+    def check_messages(self, messages: Sequence[MessageFields]) -> list[v.Prepared]:
+        """Validate messages for a later ``send_checked``."""
+        return v.prepare_fields(messages, self.limits)
+
+    async def send_checked(self, room: str, queue: str, batch: Sequence[v.Prepared], *,
+                           create: bool = False) -> list[Sent]:
+        """``send_fields`` of messages ``check_messages`` validated."""
+        v.check_target(room, queue)
+        v.check_batch(len(batch), self.limits)
+        return [Sent(mid, dup) for mid, dup in await self._send(room, queue, list(batch), create)]
+
     async def _send(self, room: str, queue: str, prepared: list[v.Prepared],
                     create: bool) -> list[tuple[str, bool]]:
         flows = [message_flow(p[1]) if check_message_flow(i, p[1]) else (0, "")

@@ -38,7 +38,11 @@ from meshq.queue.model import (
     SettleOutcome,
 )
 
+CheckedMessage = v.Prepared
+"""A message ``QueueBackend.check_messages`` validated (opaque to its callers)."""
+
 __all__ = [
+    "CheckedMessage",
     "Delivery",
     "ExtendItem",
     "MessageFields",
@@ -156,6 +160,18 @@ class QueueBackend(Protocol):
                           create: bool = False) -> list[Sent]:
         """``send`` over ``MessageFields`` tuples (the servicer's path, no object per
         message); same checks, same results."""
+        ...
+
+    def check_messages(self, messages: Sequence[MessageFields]) -> list[CheckedMessage]:
+        """Validate messages now, as ``send_fields`` would (``InvalidArgument``), for a later
+        ``send_checked``: a sender in this process that builds its messages ahead of time
+        (the scheduler, before each instant) takes their validation off its sends."""
+        ...
+
+    async def send_checked(self, room: str, queue: str, messages: Sequence[CheckedMessage], *,
+                           create: bool = False) -> list[Sent]:
+        """``send_fields`` of messages ``check_messages`` returned: the batch and the target
+        are checked, each message is not checked again."""
         ...
 
     async def receive(self, room: str, queue: str, *, max_messages: int = 1,

@@ -256,7 +256,22 @@ class QueueEngine:
                           create: bool = False) -> list[Sent]:
         """``send`` over ``MessageFields`` tuples: the servicer's path."""
         v.check_target(room, queue)
-        prepared = v.prepare_fields(messages, self.limits)
+        return await self._send_prepared(room, queue, v.prepare_fields(messages, self.limits),
+                                         create)
+
+    def check_messages(self, messages: Sequence[MessageFields]) -> list[v.Prepared]:
+        """Validate messages for a later ``send_checked``."""
+        return v.prepare_fields(messages, self.limits)
+
+    async def send_checked(self, room: str, queue: str, messages: Sequence[v.Prepared], *,
+                           create: bool = False) -> list[Sent]:
+        """``send_fields`` of messages ``check_messages`` validated."""
+        v.check_target(room, queue)
+        v.check_batch(len(messages), self.limits)
+        return await self._send_prepared(room, queue, list(messages), create)
+
+    async def _send_prepared(self, room: str, queue: str, prepared: list[v.Prepared],
+                             create: bool) -> list[Sent]:
         flow = needs_index([p[1] for p in prepared])  # (validates priorities and keys)
         q = await self._usable(room, queue, create)
         if flow:

@@ -25,6 +25,8 @@ MAX_INSTANTS_PER_PASS = 100_000  # missed instants of one task enumerated in one
 LEDGER_CHUNK = 500  # tasks of a burst's first record transaction (the pipeline's step);
 MAX_LEDGER_CHUNK = 4000  # each next one doubles, up to this: sends start early, few fsyncs
 PENDING_CHECKS = 64  # skip_if_pending queries in flight at once
+_new = tuple.__new__
+_SENDING = RunOutcome.SENDING
 
 
 def needs_enumeration(state: TaskState, now_ms: int, grace_ms: int) -> bool:
@@ -94,17 +96,22 @@ class Burst:
         task, now_ms = state.task, self.now_ms
         task_id, queue = task.id, task.spec.queue
         for ms, outcome in decisions:
+            # TaskRun by position, without the NamedTuple's Python __new__ (once per fire)
             if outcome is None:
-                run = TaskRun(task_id=task_id, scheduled_ms=ms, fired_at_ms=now_ms,
-                              outcome=RunOutcome.SENDING, queue=queue)
+                run = _new(TaskRun, (task_id, ms, now_ms, _SENDING, queue, "", "", False))
                 self.pending.append(Pending(task, run, state.prepared(ms)))
             else:
-                run = TaskRun(task_id=task_id, scheduled_ms=ms, fired_at_ms=now_ms,
-                              outcome=outcome, queue=queue)
+                run = _new(TaskRun, (task_id, ms, now_ms, outcome, queue, "", "", False))
                 self.skips.append(run)
             self.rows.append(run)
         self.cursors[task_id] = decisions[-1][0]
         self.states.append(state)
+
+    def move_cursors(self) -> None:
+        """Move the tasks' cursors in memory to what ``record`` committed."""
+        cursors = self.cursors
+        for state in self.states:
+            state.move_cursor(cursors[state.task.id])
 
 
 def growing_chunks(states: Sequence[TaskState], first: int) -> Iterator[Sequence[TaskState]]:

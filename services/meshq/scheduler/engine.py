@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import gc
 import heapq
 import logging
@@ -45,7 +46,7 @@ from meshq.scheduler.burst import (
 )
 from meshq.scheduler.engine_state import TaskState
 from meshq.scheduler.enqueuer import Enqueuer
-from meshq.scheduler.fire import Pending, Settled, merge, send_all
+from meshq.scheduler.fire import Pending, SendResults, Settled, classify, send_all
 from meshq.scheduler.model import RunOutcome, Task, TaskRun, TaskSpec, TaskUpdate, TaskView
 from meshq.scheduler.observer import SchedulerObserver
 from meshq.scheduler.plan import Decision
@@ -157,7 +158,8 @@ class SchedulerEngine:
         self._heap.clear()
         self._due.clear()
         for task in tasks:
-            state = TaskState(task, last.get(task.id), enqueued.get(task.id))
+            state = TaskState(task, last.get(task.id), enqueued.get(task.id),
+                              ready=self.enqueuer.prepare)
             self._install(state)
         self._counts_changed()
 
@@ -280,46 +282,65 @@ class SchedulerEngine:
         """Fire the due instants of these tasks (claimed by a burst, or locked by the caller)
         as a pipeline of chunks of tasks (``growing_chunks``): each chunk's ledger rows (and
         its tasks' cursors) in one ``record`` transaction, then its sends, grouped by (room,
-        queue), started at once while the next chunk is decided and recorded; every outcome in one
-        ``settle`` transaction; then the next instants. Each row is durable before its own
-        send. Returns the number of ledger rows written."""
+        queue). While a chunk is recorded the next one is decided, and its record starts as
+        soon as this one commits (the ledger is the pipeline's long pole); the sends run
+        meanwhile. Once every send has returned: the tasks' cursors in memory, every outcome
+        in one ``settle`` transaction, then the next instants. Each row is durable before its
+        own send. Returns the number of ledger rows written."""
         grace = self.grace_ms
         slow = [s for s in states if needs_enumeration(s, now_ms, grace)]
         missed: dict[str, list[Decision]] = {}
         if slow:  # missed instants to enumerate (catch-up): CPU work, off the event loop
             missed = dict(await asyncio.to_thread(
                 lambda: [(s.task.id, decide(s, now_ms, grace)) for s in slow]))
-        sends: list[asyncio.Future[Settled]] = []
-        fired: list[TaskState] = []
-        written = 0
+        sends: list[asyncio.Future[SendResults]] = []
+        recorded: list[Burst] = []
+        loop = asyncio.get_running_loop()
         try:
             # by target, so a chunk's sends are few calls (one per queue it reaches)
             ordered = sorted(states, key=_target) if len(states) > self.ledger_chunk else states
-            for part in growing_chunks(ordered, self.ledger_chunk):
-                planned = [(state, decisions) for state in part
-                           if (decisions := missed[state.task.id] if state.task.id in missed
-                               else decide(state, now_ms, grace))]
-                if not planned:
-                    continue
-                await check_pending(self.enqueuer, planned)
-                burst = Burst(now_ms)
-                for state, decisions in planned:
-                    burst.add(state, decisions)
-                await asyncio.to_thread(self.store.record, burst.rows, burst.cursors)
-                cursors = burst.cursors
-                for state in burst.states:
-                    state.move_cursor(cursors[state.task.id])
-                fired.extend(burst.states)
-                written += len(burst.rows)
-                self._note_runs(burst.skips, {})
-                if burst.pending:
-                    sends.append(asyncio.ensure_future(
-                        send_all(self.enqueuer, burst.pending, self.now_ms)))
+            chunks = iter(growing_chunks(ordered, self.ledger_chunk))
+            upcoming = await self._next_burst(chunks, missed, now_ms)
+            while upcoming is not None:
+                burst = upcoming
+                # in the executor at once (not from a task that starts later), so the
+                # transaction runs while the next chunk is decided
+                recording = loop.run_in_executor(
+                    None, functools.partial(self.store.record, burst.rows, burst.cursors))
+                try:
+                    upcoming = await self._next_burst(chunks, missed, now_ms)
+                finally:
+                    await recording  # failed: nothing of this chunk happened
+                    recorded.append(burst)
+                    self._note_runs(burst.skips, {})
+                    if burst.pending:
+                        sends.append(asyncio.ensure_future(
+                            send_all(self.enqueuer, burst.pending, self.now_ms)))
         finally:  # what was recorded is sent and settled, even if a later chunk failed
-            if sends:
-                await self._settle(merge(await asyncio.gather(*sends)))
-            await self._advance(fired)
-        return written
+            results = await asyncio.gather(*sends)
+            # Book-keeping waits for the last send, so that it does not delay the sends:
+            for burst in recorded:
+                burst.move_cursors()
+            if results:
+                await self._settle(classify(results))
+            await self._advance([state for burst in recorded for state in burst.states])
+        return sum(len(burst.rows) for burst in recorded)
+
+    async def _next_burst(self, chunks: Iterator[Sequence[TaskState]],
+                          missed: dict[str, list[Decision]], now_ms: int) -> Burst | None:
+        """The rows and sends of the next chunk with something due; None when none is left."""
+        for part in chunks:
+            planned = [(state, decisions) for state in part
+                       if (decisions := missed[state.task.id] if state.task.id in missed
+                           else decide(state, now_ms, self.grace_ms))]
+            if not planned:
+                continue
+            await check_pending(self.enqueuer, planned)
+            burst = Burst(now_ms)
+            for state, decisions in planned:
+                burst.add(state, decisions)
+            return burst
+        return None
 
     async def _advance(self, states: Sequence[TaskState]) -> None:
         """Compute each task's next instant (cached per schedule, zone and instant) and put it
@@ -334,7 +355,7 @@ class SchedulerEngine:
 
     async def _send_and_settle(self, pending: Sequence[Pending]) -> Settled:
         """Send SENDING rows, write their outcomes, deactivate fired ``once`` tasks."""
-        return await self._settle(await send_all(self.enqueuer, pending, self.now_ms))
+        return await self._settle(classify([await send_all(self.enqueuer, pending, self.now_ms)]))
 
     async def _settle(self, settled: Settled) -> Settled:
         deactivate = [r.task_id for r in settled.runs if r.outcome is RunOutcome.ENQUEUED
@@ -391,7 +412,7 @@ class SchedulerEngine:
                                     "limit; delete one first")
         task = Task(id=uuid.uuid4().hex, spec=spec, created_at_ms=now, cursor_ms=now)
         await asyncio.to_thread(self.store.add_task, task)
-        self._install(TaskState(task, None, None))
+        self._install(TaskState(task, None, None, ready=self.enqueuer.prepare))
         self._counts_changed()
         return self._view(self._state[task.id])
 

@@ -2,14 +2,16 @@
 
 The next instant is computed right after each fire (``cron.next_ms_after``, cached, so tasks
 sharing a schedule and zone cost one computation), and the message of that instant is built
-then too: when it comes due, the common case (one instant, on time) needs no cron work and no
-message building before the ledger write and the send.
+(and validated by an in-process queue backend) then too: when it comes due, the common case
+(one instant, on time) needs no cron work, no message building and no validation before the
+ledger write and the send.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 
 from meshq.core.errors import InvalidArgument
 from meshq.scheduler import cron
@@ -20,15 +22,23 @@ from meshq.scheduler.model import RunOutcome, Task, TaskRun
 logger = logging.getLogger(__name__)
 
 
+def _as_is(message: Outgoing) -> Outgoing:
+    return message
+
+
 class TaskState:
     """A task, its next due instant, and its latest ledger rows."""
 
-    __slots__ = ("task", "last_run", "last_enqueued", "next_ms", "schedule", "zone", "_prepared")
+    __slots__ = ("task", "last_run", "last_enqueued", "next_ms", "schedule", "zone", "_prepared",
+                 "_ready")
 
-    def __init__(self, task: Task, last_run: TaskRun | None, last_enqueued: TaskRun | None) -> None:
+    def __init__(self, task: Task, last_run: TaskRun | None, last_enqueued: TaskRun | None, *,
+                 ready: Callable[[Outgoing], Outgoing] = _as_is) -> None:
+        """``ready`` finishes a message built ahead (``Enqueuer.prepare``)."""
         self.task = task
         self.last_run = last_run
         self.last_enqueued = last_enqueued
+        self._ready = ready
         self.next_ms: int | None = None
         self._prepared: tuple[int, Task, Outgoing] | None = None
         self.schedule: cron.Schedule | None = None
@@ -68,7 +78,8 @@ class TaskState:
             logger.error("task %s: no next instant within the work bound", self.task.id)
             self.next_ms = None
         if self.next_ms is not None and self.task.spec.active:
-            self._prepared = (self.next_ms, self.task, message_for(self.task, self.next_ms))
+            message = self._ready(message_for(self.task, self.next_ms))
+            self._prepared = (self.next_ms, self.task, message)
 
     def prepared(self, ms: int) -> Outgoing | None:
         """The message built ahead for instant ``ms``, if the task has not changed since."""

