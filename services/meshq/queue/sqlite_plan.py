@@ -2,7 +2,8 @@
 
 Each statement releases the GIL while SQLite works and must win it back from the event loop
 after, so the plan matters: message inserts and deletes go as multi-row statements, other
-runs of one kind of record through one ``executemany``. A delete of scattered seqs is
+runs of one kind of record through one ``executemany`` (dedup records as multi-row statements
+too: a scheduler burst writes one per message). A delete of scattered seqs is
 tombstones (``sqlite_tombstones``): those rows go later, in seq order, in bulk.
 """
 
@@ -31,7 +32,6 @@ _MSG_MOVE = ("UPDATE messages SET room = ?, queue = ?, attempts = ?, ready_at = 
              "WHERE seq = ?")
 _MSG_RESET = ("UPDATE messages SET room = ?, queue = ?, attempts = 0, ready_at = 0 "
               "WHERE seq = ?")
-_DEDUP_PUT = "INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)"
 _DEDUP_PRUNE = "DELETE FROM dedup WHERE room = ? AND queue = ? AND expires_at <= ?"
 _Statement = tuple[str, list[Any], bool]  # (sql, parameters, executemany?)
 
@@ -111,6 +111,8 @@ def _plan_run(plan: list[_Statement], run: list[s.Op]) -> None:
     elif isinstance(op, s.ResetMessages):
         params = [(o.room, o.queue, seq) for o in run for seq in o.seqs]  # type: ignore[union-attr]
         plan.append((_MSG_RESET, params, True))
+    elif isinstance(op, s.PutDedup):  # a burst of scheduled fires: one per message
+        _many_rows(plan, _dedup_sql, [v for o in run for v in o], 5)
     elif isinstance(op, s.DeleteQueue):
         plan.extend((sql, list(run), True) for sql in _QUEUE_DEL)
     else:
@@ -119,12 +121,12 @@ def _plan_run(plan: list[_Statement], run: list[s.Op]) -> None:
 
 _SINGLE: dict[type, str] = {
     s.PutRoom: _ROOM_PUT, s.DeleteRoom: _ROOM_DEL, s.PutQueue: _QUEUE_PUT,
-    s.ClearQueue: _QUEUE_CLEAR, s.PutDedup: _DEDUP_PUT, s.PruneDedup: _DEDUP_PRUNE,
+    s.ClearQueue: _QUEUE_CLEAR, s.PruneDedup: _DEDUP_PRUNE,
 }
 
 
 ROWS_PER_STATEMENT = 256  # x 9 parameters stays far below SQLITE_MAX_VARIABLE_NUMBER
-STATEMENT_CACHE = 3 * ROWS_PER_STATEMENT + 64  # every multi-row size stays prepared
+STATEMENT_CACHE = 4 * ROWS_PER_STATEMENT + 64  # every multi-row size stays prepared
 
 
 @functools.cache
@@ -135,6 +137,13 @@ def _insert_sql(rows: int) -> str:
 @functools.cache
 def _delete_sql(rows: int) -> str:
     return "DELETE FROM messages WHERE seq IN (" + ",".join(["?"] * rows) + ")"
+
+
+@functools.cache
+def _dedup_sql(rows: int) -> str:
+    """Dedup records for ``rows`` messages; a later row of one key replaces an earlier one,
+    as in ``executemany`` order."""
+    return "INSERT OR REPLACE INTO dedup VALUES " + ",".join(["(?,?,?,?,?)"] * rows)
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""The SQLite store's message index: what a restart reads, in seq order, without a sort."""
+"""The SQLite store's rows: the index a restart reads (seq order, no sort), dedup records."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import sqlite3
 from pathlib import Path
 
 from meshq.queue import store as st
+from meshq.queue.engine import QueueEngine
+from meshq.queue.model import NewMessage
 from meshq.queue.sqlite_store import SqliteQueueStore
 
 LOAD_QUERY = ("SELECT seq, enqueued_at FROM messages WHERE room = ? AND queue = ? "
@@ -60,3 +62,18 @@ async def test_a_file_with_the_older_index_is_rebuilt_once_and_loads_the_same(
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     conn.close()
     assert "messages_queue" in names and "messages_ready" not in names
+
+
+async def test_dedup_records_of_a_large_send_survive_a_restart(tmp_path: Path) -> None:
+    # 600 dedup ids in one send: three multi-row statements of dedup records
+    e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"))
+    await e.start()
+    first = await e.send("a", "q", [NewMessage(body=str(i), dedup_id=f"d{i}")
+                                    for i in range(600)], create=True)
+    await e.close()
+    e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"))
+    await e.start()
+    again = await e.send("a", "q", [NewMessage(body='"x"', dedup_id=f"d{i}") for i in range(600)])
+    assert all(r.duplicate for r in again)
+    assert [r.message_id for r in again] == [r.message_id for r in first]
+    await e.close()
