@@ -84,19 +84,3 @@ async def test_a_failed_read_ahead_costs_the_next_take_a_read_of_its_own(
     assert e.healthy
     assert bodies.READ_AHEAD >= 100
     await e.close()
-
-
-async def test_large_bodies_are_read_ahead_within_the_byte_bound(tmp_path: Path) -> None:
-    e = QueueEngine(SqliteQueueStore(tmp_path / "q.db"))
-    await e.start()
-    big = json.dumps("x" * (256 * 1024))  # a quarter MiB each
-    for _ in range(4):
-        await e.send(R, Q, [NewMessage(body=big) for _ in range(10)], create=True)
-    await e.close()
-    store = CountingStore(tmp_path / "q.db")
-    e = QueueEngine(store)
-    await e.start()
-    await e.receive(R, Q, max_messages=2, auto_ack=True)
-    # About READ_AHEAD_BYTES of rows read ahead, not READ_AHEAD of them
-    assert len(store.reads[1]) == bodies.READ_AHEAD_BYTES // (len(big) + 2)
-    await e.close()

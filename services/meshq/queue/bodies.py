@@ -6,9 +6,8 @@ read runs the entries count as *fetching* (in flight to callers). A drain or del
 queue meanwhile (its epoch moved) drops what was read.
 
 A queue drained from disk also *reads ahead*: each fetch of cold messages starts the read of
-the rows of the next ones in its cold run (up to ``READ_AHEAD`` rows and, at the size of the
-rows it just read, ``READ_AHEAD_BYTES``), in the reader thread, so that the next take finds
-them read (or in flight) instead of waiting for a read of its own.
+the rows of the next ones in its cold run (up to ``READ_AHEAD``), in the reader thread, so
+that the next take finds them read (or in flight) instead of waiting for a read of its own.
 Only plain cold entries are read ahead: their rows do not change while they wait in the run
 (a message that changes is an object by then), and a clear of the run (drain, delete,
 redrive) voids what was read of it.
@@ -28,14 +27,13 @@ from meshq.queue.state import FETCHING, Entry, Msg, QueueState
 logger = logging.getLogger(__name__)
 
 READ_AHEAD = 2000  # rows of a queue's next cold messages read before they are taken
-READ_AHEAD_BYTES = 4 * 1024 * 1024  # and at most about this many bytes of them
 READ_AHEAD_QUEUES = 64  # queues read ahead at once (the oldest is forgotten beyond)
 
 
 class _Ahead:
     """What was read ahead of one queue's cold run: rows by seq, and reads in flight."""
 
-    __slots__ = ("q", "epoch", "generation", "rows", "reads", "row_bytes")
+    __slots__ = ("q", "epoch", "generation", "rows", "reads")
 
     def __init__(self, q: QueueState) -> None:
         self.q = q
@@ -43,7 +41,6 @@ class _Ahead:
         self.generation = q.ready.cold.generation
         self.rows: dict[int, st.StoredBody] = {}
         self.reads: list[tuple[frozenset[int], asyncio.Future[list[st.StoredBody]]]] = []
-        self.row_bytes = 0  # the mean size of the rows of the last take (0: none yet)
 
     def valid(self, q: QueueState) -> bool:
         return (self.q is q and self.epoch == q.epoch
@@ -51,12 +48,6 @@ class _Ahead:
 
     def held(self) -> int:
         return len(self.rows) + sum(len(seqs) for seqs, _ in self.reads)
-
-    def room(self) -> int:
-        """How many more rows to read ahead: within ``READ_AHEAD`` rows and, at the size of
-        the rows seen last, within ``READ_AHEAD_BYTES``."""
-        rows = READ_AHEAD_BYTES // self.row_bytes if self.row_bytes else 0
-        return min(READ_AHEAD, rows) - self.held()
 
 
 class BodyReader:
@@ -125,9 +116,6 @@ class BodyReader:
         if len(found) < len(seqs):
             have = {row.seq for row in found}
             found.extend(await self._read([seq for seq in seqs if seq not in have]))
-        if found:
-            size = sum(len(row.body) + len(row.headers_json) for row in found) // len(found)
-            ahead.row_bytes = max(size, 1)
         self._read_ahead(q, ahead)
         return found
 
@@ -144,7 +132,7 @@ class BodyReader:
 
     def _read_ahead(self, q: QueueState, ahead: _Ahead) -> None:
         """Start reading the rows of the next cold seqs not read or in flight yet."""
-        room = ahead.room()
+        room = READ_AHEAD - ahead.held()
         if room <= 0 or not len(q.ready.cold):
             return
         taken = set(ahead.rows).union(*(covered for covered, _ in ahead.reads))
