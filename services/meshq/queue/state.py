@@ -141,12 +141,11 @@ class ColdQueue:
     its index over in the same layout, so a restart builds it without a Python loop.
     """
 
-    __slots__ = ("_data", "_head", "generation")
+    __slots__ = ("_data", "_head")
 
     def __init__(self) -> None:
         self._data = array("d")
         self._head = 0  # index of the first live seq in _data
-        self.generation = 0  # moves on each clear: what was read ahead of it is void
 
     def __len__(self) -> int:
         return (len(self._data) - self._head) // 2
@@ -183,15 +182,9 @@ class ColdQueue:
         chunk = self._data[i:i + 2 * n]
         return [(int(chunk[j]), chunk[j + 1]) for j in range(0, len(chunk), 2)]
 
-    def head_seqs(self, n: int) -> list[int]:
-        """The ``n`` first seqs, without removing them."""
-        i = self._head
-        return [int(seq) for seq in self._data[i:i + 2 * n:2]]
-
     def clear(self) -> None:
         self._data = array("d")
         self._head = 0
-        self.generation += 1
 
 
 Entry = Msg | int
