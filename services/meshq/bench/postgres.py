@@ -264,9 +264,10 @@ async def backlog_rss(benches: list[Bench], replicas: list[Replica], n: int,
                 await benches[i % len(benches)].send("backlog", [BODY] * BATCH)
 
         await asyncio.gather(*(one(i) for i in range(n // BATCH)))
+    share = min(SERVE, n // (2 * len(benches)))  # most of the backlog stays queued
     for b in benches:
         await b.send("backlog", [BODY] * BATCH)
-        await serve_some(b, "backlog", SERVE)
+        await serve_some(b, "backlog", share)
     return [r.rss_mb() for r in replicas]
 
 
@@ -301,24 +302,8 @@ async def copy_backlog(url: str, n: int) -> None:
 
 
 async def serve_some(b: Bench, queue: str, n: int) -> None:
-    """Consume and ack ``n`` messages of ``queue`` through one Subscribe stream."""
-    done = asyncio.Event()
-    got = 0
-
-    def count(frame: Any) -> None:
-        nonlocal got
-        got += len(frame.deliveries)
-        if got >= n:
-            done.set()
-
-    stop = asyncio.Event()
-    reader = asyncio.create_task(b.subscribe(queue, 500, count, stop))
-    try:
-        async with asyncio.timeout(300):
-            await done.wait()
-    finally:
-        stop.set()
-        await reader
+    """Consume and ack ``n`` messages of ``queue`` (the queue bench's Subscribe consumers)."""
+    await b.consume(queue, n, timeout=300)
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -396,7 +381,7 @@ async def _measure(replicas: list[Replica], md: Any, seconds: float, backlog: in
             log("meshq, two replicas: closed-loop latency at 200 msg/s, via one to the other...")
             r["p50_c"], r["p99_c"] = await closed_loop_latency(b1, b2, seconds)
             log(f"meshq, two replicas: RSS with a backlog of {backlog:,} (filled by {fill}), "
-                f"each serving {SERVE:,} of it...")
+                f"each serving {min(SERVE, backlog // 4):,} of it...")
             rss = await backlog_rss([b1, b2], replicas, backlog, fill)
             r["backlog"] = float(backlog)
             r["rss_1"], r["rss_2"] = rss
