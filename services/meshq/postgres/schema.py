@@ -175,46 +175,29 @@ BEGIN
                       AND m.ready_at <= p_now
                     ORDER BY m.priority DESC, m.enqueued_at, m.seq LIMIT allowed
                     FOR UPDATE SKIP LOCKED);
-    got := cardinality(picked);
-    IF got = 0 THEN
+  ELSE
+    SELECT array_agg(c.seq ORDER BY c.priority DESC, coalesce(k.served, 0) + c.rn, c.enqueued_at, c.seq)
+      INTO picked
+    FROM (
+      SELECT w.*, row_number() OVER (PARTITION BY w.msg_key
+                                     ORDER BY w.priority DESC, w.enqueued_at, w.seq) AS rn
+      FROM (SELECT m.seq, m.msg_key, m.priority, m.enqueued_at FROM q_messages m
+            WHERE m.room = p_room AND m.queue = p_queue AND m.lease_token IS NULL
+              AND m.ready_at <= p_now
+            ORDER BY m.priority DESC, m.enqueued_at, m.seq LIMIT 1000 + 4 * p_n) w
+    ) c
+    LEFT JOIN q_keys k ON k.room = p_room AND k.queue = p_queue AND k.msg_key = c.msg_key
+    WHERE c.msg_key = '' OR q.key_concurrency = 0 OR c.rn + (
+      SELECT count(*) FROM q_messages l WHERE l.room = p_room AND l.queue = p_queue
+        AND l.msg_key = c.msg_key AND l.lease_token IS NOT NULL AND l.msg_key <> '')
+      <= q.key_concurrency;
+    IF picked IS NULL THEN
       RETURN;
     END IF;
-    IF q.rate_limit > 0 THEN
-      UPDATE q_queues SET tokens = avail - got, tokens_at = p_now
-      WHERE room = p_room AND name = p_queue;
-    END IF;
-    IF p_remove THEN
-      RETURN QUERY DELETE FROM q_messages m WHERE m.seq = ANY (picked) RETURNING m.*;
-    ELSE
-      RETURN QUERY UPDATE q_messages m SET
-        lease_token = to_hex(m.seq) || '.' || replace(gen_random_uuid()::text, '-', ''),
-        lease_expires_at = p_expires, leased_at = p_now, leased_by = p_replica
-      WHERE m.seq = ANY (picked)
-      RETURNING m.*;
-    END IF;
-    RETURN;
+    picked := picked[1:allowed];
+    picked := ARRAY(SELECT m.seq FROM q_messages m WHERE m.seq = ANY (picked)
+                    AND m.lease_token IS NULL FOR UPDATE SKIP LOCKED);
   END IF;
-  SELECT array_agg(c.seq ORDER BY c.priority DESC, coalesce(k.served, 0) + c.rn, c.enqueued_at, c.seq)
-    INTO picked
-  FROM (
-    SELECT w.*, row_number() OVER (PARTITION BY w.msg_key
-                                   ORDER BY w.priority DESC, w.enqueued_at, w.seq) AS rn
-    FROM (SELECT m.seq, m.msg_key, m.priority, m.enqueued_at FROM q_messages m
-          WHERE m.room = p_room AND m.queue = p_queue AND m.lease_token IS NULL
-            AND m.ready_at <= p_now
-          ORDER BY m.priority DESC, m.enqueued_at, m.seq LIMIT 1000 + 4 * p_n) w
-  ) c
-  LEFT JOIN q_keys k ON k.room = p_room AND k.queue = p_queue AND k.msg_key = c.msg_key
-  WHERE c.msg_key = '' OR q.key_concurrency = 0 OR c.rn + (
-    SELECT count(*) FROM q_messages l WHERE l.room = p_room AND l.queue = p_queue
-      AND l.msg_key = c.msg_key AND l.lease_token IS NOT NULL AND l.msg_key <> '')
-    <= q.key_concurrency;
-  IF picked IS NULL THEN
-    RETURN;
-  END IF;
-  picked := picked[1:allowed];
-  picked := ARRAY(SELECT m.seq FROM q_messages m WHERE m.seq = ANY (picked)
-                  AND m.lease_token IS NULL FOR UPDATE SKIP LOCKED);
   got := cardinality(picked);
   IF got = 0 THEN
     RETURN;
@@ -223,10 +206,12 @@ BEGIN
     UPDATE q_queues SET tokens = avail - got, tokens_at = p_now
     WHERE room = p_room AND name = p_queue;
   END IF;
-  INSERT INTO q_keys (room, queue, msg_key, served)
-    SELECT p_room, p_queue, m.msg_key, count(*) FROM q_messages m
-    WHERE m.seq = ANY (picked) AND m.msg_key <> '' GROUP BY m.msg_key
-  ON CONFLICT (room, queue, msg_key) DO UPDATE SET served = q_keys.served + EXCLUDED.served;
+  IF q.keyed THEN
+    INSERT INTO q_keys (room, queue, msg_key, served)
+      SELECT p_room, p_queue, m.msg_key, count(*) FROM q_messages m
+      WHERE m.seq = ANY (picked) AND m.msg_key <> '' GROUP BY m.msg_key
+    ON CONFLICT (room, queue, msg_key) DO UPDATE SET served = q_keys.served + EXCLUDED.served;
+  END IF;
   IF p_remove THEN
     RETURN QUERY DELETE FROM q_messages m WHERE m.seq = ANY (picked) RETURNING m.*;
   ELSE
