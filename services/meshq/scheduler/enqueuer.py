@@ -11,6 +11,7 @@ re-created: that fire fails.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -102,9 +103,7 @@ class EngineEnqueuer:
             [checked] = self.engine.check_messages([_fields(message)])
         except MeshqError:
             return message
-        return Outgoing(body=message.body, headers=message.headers, dedup_id=message.dedup_id,
-                        delay_seconds=message.delay_seconds,
-                        dedup_window_seconds=message.dedup_window_seconds, checked=checked)
+        return dataclasses.replace(message, checked=checked)
 
     async def send_many(self, room: str, queue: str, messages: Sequence[Outgoing]) -> list[str]:
         # Ask first rather than retry on NotFound: a retry would validate the batch twice.
