@@ -12,7 +12,7 @@ from typing import Any
 
 from meshq.queue.engine import QueueEngine
 from meshq.scheduler.enqueuer import EngineEnqueuer, Outgoing
-from meshq.scheduler.model import RunOutcome, Task
+from meshq.scheduler.model import RunOutcome, Task, TaskUpdate
 from meshq.scheduler.validate import check_spec
 
 from .conftest import FakeClock, GatedEnqueuer, new_engine
@@ -149,3 +149,56 @@ async def test_fires_send_messages_validated_ahead_of_their_instant(  # type: ig
     # Then one send took them as validated, and the next instants' messages were built
     assert counts == {"check_messages": 60, "send_checked": 1}
     assert sorted(int(d.body) for d in await queues.peek(room, "q", 100)) == list(range(30))
+
+
+async def test_a_burst_planned_ahead_fires_what_changed_since_as_it_is_now(  # type: ignore[no-untyped-def]
+        queues: QueueEngine, room: str, make_store) -> None:
+    """A large burst's chunks are built before its instant; a chunk whose tasks changed in
+    between is built again at the instant, and every fire follows the task as it is then."""
+    store = make_store()
+    created = int(T0 * 1000)
+    tasks = [Task(id=f"t{i:05d}", spec=check_spec(spec(room, f"q{i // 1250}", payload_json=str(i))),
+                  created_at_ms=created, cursor_ms=created) for i in range(2500)]
+    store.add_tasks(tasks)
+    records: list[int] = []
+    store.record = counted(records, store.record)
+    clock = FakeClock(T0)
+    engine = await new_engine(store, RecordingEnqueuer(queues), clock)
+    # Given the burst planned 0.2 s before its instant: chunks t00000-t00499, then 1000, 1000
+    clock.t = minute(1) / 1000 - 0.2
+    engine.plan_ahead()
+    # When, after that, one task of the first chunk is deleted, one updated, one paused
+    await engine.delete_task("t00007")
+    await engine.update_task("t00008", TaskUpdate(payload_json='"new"'))
+    await engine.update_task("t00009", TaskUpdate(active=False))
+    clock.t = minute(1) / 1000 + 0.1
+    assert await engine.run_due(engine.now_ms()) == 2499
+    # Then the two unchanged planned chunks are recorded first, the changed one after
+    assert records == [1000, 1000, 499]
+    bodies = Counter([d.body for q in ("q0", "q1") for _ in range(2)
+                      for d in await queues.receive(room, q, max_messages=1000, auto_ack=True)])
+    assert bodies['"new"'] == 1 and "8" not in bodies and "7" not in bodies and "9" not in bodies
+    assert len(bodies) == 2498 and set(bodies.values()) == {1}
+    [paused] = store.runs("t00009", 10)
+    assert paused.outcome is RunOutcome.SKIPPED_INACTIVE
+    assert engine.get_task("t00010").next_fire_ms == minute(2)
+
+
+async def test_a_plan_is_dropped_when_its_instant_is_no_longer_on_time(  # type: ignore[no-untyped-def]
+        queues: QueueEngine, room: str, make_store) -> None:
+    """Planned fires are on-time fires: a pass later than the misfire grace decides anew."""
+    store = make_store()
+    created = int(T0 * 1000)
+    store.add_tasks([Task(id=f"t{i:05d}", spec=check_spec(spec(room, "q", payload_json=str(i))),
+                          created_at_ms=created, cursor_ms=created) for i in range(1200)])
+    records: list[int] = []
+    store.record = counted(records, store.record)
+    clock = FakeClock(T0)
+    engine = await new_engine(store, RecordingEnqueuer(queues), clock, misfire_grace_seconds=1.0)
+    clock.t = minute(1) / 1000 - 0.2
+    engine.plan_ahead()
+    clock.t = minute(1) / 1000 + 2.0  # past the grace: a misfire, decided by its policy now
+    await engine.run_due(engine.now_ms())
+    assert records == [500, 700]
+    assert {r.outcome for t in ("t00000", "t01199") for r in store.runs(t, 10)} == {
+        RunOutcome.SKIPPED_MISFIRE}

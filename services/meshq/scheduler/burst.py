@@ -16,7 +16,7 @@ from meshq.scheduler import cron
 from meshq.scheduler.engine_state import TaskState
 from meshq.scheduler.enqueuer import Enqueuer
 from meshq.scheduler.fire import Pending
-from meshq.scheduler.model import RunOutcome, TaskRun
+from meshq.scheduler.model import RunOutcome, Task, TaskRun
 from meshq.scheduler.plan import Decision, plan_instants
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ MAX_INSTANTS_PER_PASS = 100_000  # missed instants of one task enumerated in one
 LEDGER_CHUNK = 500  # tasks of a burst's first record transaction (the pipeline's step);
 MAX_LEDGER_CHUNK = 4000  # each next one doubles, up to this: sends start early, few fsyncs
 PENDING_CHECKS = 64  # skip_if_pending queries in flight at once
+PLAN_AHEAD_MS = 300  # a large burst's chunks are built this long before its instant
+PLAN_AHEAD_TASKS = 1000  # ... when at least this many tasks are due on it
 _new = tuple.__new__
 _SENDING = RunOutcome.SENDING
 
@@ -123,3 +125,52 @@ def growing_chunks(states: Sequence[TaskState], first: int) -> Iterator[Sequence
         yield states[start:start + size]
         start += size
         size = max(size, min(size * 2, MAX_LEDGER_CHUNK))
+
+
+class AheadPlan:
+    """The chunks of a large burst, built before its instant (``PLAN_AHEAD_MS``).
+
+    At the instant the first ledger transaction then starts at once, and the sends of one
+    chunk do not wait while the event loop builds the next: that work was done while the
+    loop had nothing to do. Only what is known ahead is planned: on-time fires of tasks
+    without ``skip_if_pending`` (its answer belongs to the instant). Any mutation of a task
+    replaces ``TaskState.task``, so a chunk any of whose tasks changed, moved or is not due
+    any more is left out at the instant and built then, as without a plan. Planned rows
+    carry the instant as ``fired_at_ms`` until they are settled.
+    """
+
+    __slots__ = ("instant", "_chunks")
+
+    def __init__(self, instant: int, states: Sequence[TaskState], first_chunk: int) -> None:
+        self.instant = instant
+        self._chunks: list[tuple[Burst, list[tuple[TaskState, Task]]]] = []
+        for part in growing_chunks(states, first_chunk):
+            burst = Burst(instant)
+            for state in part:
+                active = state.task.spec.active
+                burst.add(state, [(instant, None if active else RunOutcome.SKIPPED_INACTIVE)])
+            self._chunks.append((burst, [(state, state.task) for state in part]))
+
+    @staticmethod
+    def plannable(state: TaskState, instant: int) -> bool:
+        """True when the fire of ``state`` at ``instant`` can be decided ahead."""
+        spec = state.task.spec
+        return (state.next_ms == instant and not spec.skip_if_pending
+                and (not spec.active or state.prepared(instant) is not None))
+
+    def take(self, claimed: Sequence[TaskState], now_ms: int, grace_ms: int
+             ) -> tuple[list[Burst], list[TaskState]]:
+        """The planned bursts still right at ``now_ms`` for these claimed tasks, and the
+        claimed tasks they leave to be decided now."""
+        if not 0 <= now_ms - self.instant <= grace_ms:
+            return [], list(claimed)
+        by_id = {state.task.id: state for state in claimed}
+        instant = self.instant
+        bursts: list[Burst] = []
+        covered: set[str] = set()
+        for burst, members in self._chunks:
+            if all(by_id.get(task.id) is state and state.task is task
+                   and state.next_ms == instant for state, task in members):
+                bursts.append(burst)
+                covered.update(task.id for _, task in members)
+        return bursts, [state for state in claimed if state.task.id not in covered]

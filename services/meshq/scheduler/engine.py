@@ -38,6 +38,9 @@ from meshq.core.errors import (
 from meshq.core.validation import shown
 from meshq.scheduler.burst import (
     LEDGER_CHUNK,
+    PLAN_AHEAD_MS,
+    PLAN_AHEAD_TASKS,
+    AheadPlan,
     Burst,
     check_pending,
     decide,
@@ -118,6 +121,7 @@ class SchedulerEngine:
         self._stopping = False
         self._reload_requested = False
         self._loop_task: asyncio.Task[None] | None = None
+        self._ahead: AheadPlan | None = None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -157,6 +161,7 @@ class SchedulerEngine:
         self._state.clear()
         self._heap.clear()
         self._due.clear()
+        self._ahead = None
         for task in tasks:
             state = TaskState(task, last.get(task.id), enqueued.get(task.id),
                               ready=self.enqueuer.prepare)
@@ -191,6 +196,7 @@ class SchedulerEngine:
                     self._reload_requested = False
                     await self._reload()
                 await self.run_due(self.now_ms())
+                self.plan_ahead()
                 if self._retry and self.now_ms() >= self._retry_at_ms:
                     await self.resend_unsettled()
             except Exception as err:
@@ -216,11 +222,31 @@ class SchedulerEngine:
     def _sleep_seconds(self) -> float:
         now = self.now_ms()
         targets = [self._heap[0]] if self._heap else []
+        if targets and self._ahead_due(targets[0]):
+            targets.append(targets[0] - PLAN_AHEAD_MS)
         if self._retry:
             targets.append(self._retry_at_ms)
         if not targets:
             return MAX_SLEEP
         return min(MAX_SLEEP, max(0.0, (min(targets) - now) / 1000))
+
+    def _ahead_due(self, instant: int) -> bool:
+        """True when the burst due at ``instant`` is large and not planned yet."""
+        return (len(self._due.get(instant, ())) >= PLAN_AHEAD_TASKS
+                and (self._ahead is None or self._ahead.instant != instant))
+
+    def plan_ahead(self) -> None:
+        """Build the chunks of the next large burst once its instant is near (``AheadPlan``);
+        the loop calls it after each pass, tests call it directly with a fixed clock."""
+        if not self._heap:
+            return
+        instant = self._heap[0]
+        if not self._ahead_due(instant) or instant - self.now_ms() > PLAN_AHEAD_MS:
+            return
+        states = [state for task_id in self._due[instant]
+                  if (state := self._state.get(task_id)) is not None
+                  and AheadPlan.plannable(state, instant)]
+        self._ahead = AheadPlan(instant, sorted(states, key=_target), self.ledger_chunk)
 
     async def run_due(self, now_ms: int) -> int:
         """Fire every task due at ``now_ms``; the number of ledger rows written.
@@ -296,11 +322,23 @@ class SchedulerEngine:
         sends: list[asyncio.Future[SendResults]] = []
         recorded: list[Burst] = []
         loop = asyncio.get_running_loop()
+        planned: list[Burst] = []
+        if self._ahead is not None and self._ahead.instant <= now_ms:
+            # built before the instant; what changed since is built now
+            planned, states = self._ahead.take(states, now_ms, grace)
+            self._ahead = None
         try:
             # by target, so a chunk's sends are few calls (one per queue it reaches)
             ordered = sorted(states, key=_target) if len(states) > self.ledger_chunk else states
             chunks = iter(growing_chunks(ordered, self.ledger_chunk))
-            upcoming = await self._next_burst(chunks, missed, now_ms)
+            ahead = iter(planned)
+
+            async def next_burst() -> Burst | None:
+                burst = next(ahead, None)
+                return burst if burst is not None else await self._next_burst(chunks, missed,
+                                                                              now_ms)
+
+            upcoming = await next_burst()
             while upcoming is not None:
                 burst = upcoming
                 # in the executor at once (not from a task that starts later), so the
@@ -308,7 +346,7 @@ class SchedulerEngine:
                 recording = loop.run_in_executor(
                     None, functools.partial(self.store.record, burst.rows, burst.cursors))
                 try:
-                    upcoming = await self._next_burst(chunks, missed, now_ms)
+                    upcoming = await next_burst()
                 finally:
                     await recording  # failed: nothing of this chunk happened
                     recorded.append(burst)

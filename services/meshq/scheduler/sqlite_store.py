@@ -9,6 +9,12 @@ imply (or one that moves back). A burst's cursor moves are then its ledger rows 
 in the same transaction, instead of a rewrite of every fired task's row (a fifth of a burst's
 ledger CPU, measured). The engine never records a row past its task's cursor, so the column
 and the rows never disagree about an instant.
+
+Rows still SENDING are found through ``sending_marks``: one row per ``record`` transaction
+that wrote SENDING rows, holding their keys as one JSON array, deleted once all of them are
+settled. A partial index on the outcome did the same, at a B-tree insert and delete per fire
+(a fifth of a burst's ledger CPU, measured); a mark is one row per transaction. Only a
+restart after a crash reads the marks back.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,14 +60,28 @@ CREATE TABLE IF NOT EXISTS runs (
   manual INTEGER NOT NULL,
   PRIMARY KEY (task_id, scheduled_ms)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS runs_sending ON runs(outcome) WHERE outcome = 'sending';
+CREATE TABLE IF NOT EXISTS sending_marks (id INTEGER PRIMARY KEY, keys TEXT NOT NULL);
 """
 
 _TASK_COLUMNS = (
     "id, room, queue, schedule, timezone, payload_json, active, once, name, annotations, "
     "catchup_window, misfire_policy, misfire_cap, jitter, skip_if_pending, created_at_ms, cursor_ms"
 )
-_RUN_COLUMNS = "task_id, scheduled_ms, fired_at_ms, outcome, queue, message_id, error, manual"
+_RUN_COLUMNS_LIST = ("task_id", "scheduled_ms", "fired_at_ms", "outcome", "queue", "message_id",
+                     "error", "manual")
+_RUN_COLUMNS = ", ".join(_RUN_COLUMNS_LIST)
+# A file of an earlier version finds its SENDING rows by a partial index: turned into a mark.
+_MIGRATE_SENDING_INDEX = (
+    "INSERT INTO sending_marks (keys) SELECT json_group_array(json_array(task_id, scheduled_ms)) "
+    "FROM runs WHERE outcome = 'sending' HAVING count(*) > 0",
+    "DROP INDEX runs_sending",
+)
+# The marked rows that are still SENDING, with the mark that holds each.
+_MARKED = (f"SELECT m.id AS mark, {', '.join('r.' + c for c in _RUN_COLUMNS_LIST)} "
+           "FROM sending_marks m, json_each(m.keys) k JOIN runs r "
+           "ON r.task_id = json_extract(k.value, '$[0]') "
+           "AND r.scheduled_ms = json_extract(k.value, '$[1]') "
+           "WHERE r.outcome = 'sending'")
 # The cursor as read: the column, or the latest scheduled row when later (walked from the
 # newest row back, past manual ones: no scan of the task's history).
 _CURSOR = ("max(cursor_ms, coalesce((SELECT r.scheduled_ms FROM runs r WHERE r.task_id = tasks.id "
@@ -108,7 +128,7 @@ def _run(row: sqlite3.Row) -> TaskRun:
 # tasks table and of the ledger per few fires; kept in memory, 10,000 fires record in ~25%
 # less CPU (measured).
 CACHE_KIB = 16 * 1024
-_ROWS_PER_INSERT = 256  # ledger rows per INSERT statement (8 variables each, as the queue store)
+_ROWS_PER_INSERT = 4000  # ledger rows per INSERT statement (8 variables each, as the queue store)
 _IDS_PER_UPDATE = 500  # task ids per cursor UPDATE statement
 
 
@@ -155,6 +175,44 @@ def _move_cursors(db: sqlite3.Connection, cursors: Mapping[str, int],
                        + (" AND cursor_ms > ?1" if only_back else ""), [cursor, *part])
 
 
+class _Marks:
+    """Which ``sending_marks`` row holds each SENDING row, and how many each still holds: a
+    mark is deleted in the transaction that settles its last row."""
+
+    def __init__(self) -> None:
+        self._mark_of: dict[tuple[str, int], int] = {}
+        self._left: dict[int, int] = {}
+
+    def load(self, db: sqlite3.Connection) -> None:
+        """Read the marks back (at open); a mark none of whose rows is SENDING is deleted."""
+        marks = [row[0] for row in db.execute("SELECT id FROM sending_marks")]
+        self._left = dict.fromkeys(marks, 0)
+        for row in db.execute(_MARKED):
+            self.add(row["mark"], [(row["task_id"], row["scheduled_ms"])])
+        db.executemany("DELETE FROM sending_marks WHERE id=?",
+                       [(m,) for m, left in self._left.items() if not left])
+        self._left = {m: left for m, left in self._left.items() if left}
+
+    def add(self, mark: int, keys: Sequence[tuple[str, int]]) -> None:
+        mark_of = self._mark_of
+        for key in keys:
+            mark_of[key] = mark
+        self._left[mark] = self._left.get(mark, 0) + len(keys)
+
+    def settled(self, keys: Iterable[tuple[str, int]]) -> list[int]:
+        """Forget these rows; the marks left with none."""
+        done: list[int] = []
+        pop, left = self._mark_of.pop, self._left
+        for key in keys:
+            mark = pop(key, None)
+            if mark is not None:
+                left[mark] -= 1
+                if not left[mark]:
+                    del left[mark]
+                    done.append(mark)
+        return done
+
+
 class SqliteScheduleStore:
     """Tasks and ledger in one SQLite file (e.g. ``<data dir>/scheduler.db``)."""
 
@@ -169,10 +227,15 @@ class SqliteScheduleStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self._marks = _Marks()
         with self._tx() as db:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs_sending'").fetchone():
+                for statement in _MIGRATE_SENDING_INDEX:
+                    db.execute(statement)
+            self._marks.load(db)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -233,14 +296,20 @@ class SqliteScheduleStore:
 
     def record(self, runs: Sequence[TaskRun], cursors: Mapping[str, int]) -> None:
         implied = _implied(runs)
+        sending = [(r.task_id, r.scheduled_ms) for r in runs if r.outcome is RunOutcome.SENDING]
         try:
             with self._tx() as db:
                 _insert_runs(db, runs)
                 _move_cursors(db, cursors, implied)
+                mark = db.execute("INSERT INTO sending_marks (keys) VALUES (?)",
+                                  (json.dumps(sending),)).lastrowid if sending else None
         except sqlite3.IntegrityError as err:
             if "FOREIGN KEY" in str(err):
                 raise NotFound("a ledger row names a task that does not exist") from None
             raise AlreadyExists("a ledger row for this task and instant exists already") from None
+        if mark is not None:
+            with self._lock:
+                self._marks.add(mark, sending)
 
     def settle(self, runs: Sequence[TaskRun], deactivate: Sequence[str] = ()) -> None:
         with self._tx() as db:
@@ -251,6 +320,9 @@ class SqliteScheduleStore:
                   r.scheduled_ms) for r in runs],
             )
             db.executemany("UPDATE tasks SET active=0 WHERE id=?", [(t,) for t in deactivate])
+            # (should this commit fail, the marks stay: a mark is deleted late, never early)
+            done = self._marks.settled((r.task_id, r.scheduled_ms) for r in runs)
+            db.executemany("DELETE FROM sending_marks WHERE id=?", [(m,) for m in done])
 
     def runs(self, task_id: str, limit: int) -> list[TaskRun]:
         rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE task_id=? "
@@ -274,8 +346,7 @@ class SqliteScheduleStore:
         return {r["task_id"]: _run(r) for r in rows}
 
     def unsettled(self) -> list[TaskRun]:
-        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE outcome='sending' "
-                           "ORDER BY scheduled_ms, task_id")
+        rows = self._query(f"{_MARKED} ORDER BY r.scheduled_ms, r.task_id")
         return [_run(r) for r in rows]
 
     def close(self) -> None:
