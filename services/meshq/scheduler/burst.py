@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from meshq.scheduler import cron
 from meshq.scheduler.engine_state import TaskState
@@ -158,19 +158,39 @@ class AheadPlan:
         return (state.next_ms == instant and not spec.skip_if_pending
                 and (not spec.active or state.prepared(instant) is not None))
 
-    def take(self, claimed: Sequence[TaskState], now_ms: int, grace_ms: int
-             ) -> tuple[list[Burst], list[TaskState]]:
-        """The planned bursts still right at ``now_ms`` for these claimed tasks, and the
-        claimed tasks they leave to be decided now."""
-        if not 0 <= now_ms - self.instant <= grace_ms:
-            return [], list(claimed)
-        by_id = {state.task.id: state for state in claimed}
-        instant = self.instant
-        bursts: list[Burst] = []
-        covered: set[str] = set()
+    def take(self, claimed: Sequence[TaskState], is_claimed: Callable[[TaskState], bool],
+             now_ms: int, grace_ms: int) -> Taken:
+        """What of the plan is still right at ``now_ms`` for these claimed tasks
+        (``is_claimed`` tells one of them in constant time)."""
+        on_time = 0 <= now_ms - self.instant <= grace_ms
+        return Taken(self._chunks if on_time else [], claimed, is_claimed, self.instant)
+
+
+class Taken:
+    """The planned bursts of a pass, each checked only when the pipeline asks for it (the
+    first ledger transaction waits for 500 checks, not 10,000), then the claimed tasks no
+    planned burst took."""
+
+    __slots__ = ("_chunks", "_claimed", "_is_claimed", "_instant", "_covered")
+
+    def __init__(self, chunks: list[tuple[Burst, list[tuple[TaskState, Task]]]],
+                 claimed: Sequence[TaskState], is_claimed: Callable[[TaskState], bool],
+                 instant: int) -> None:
+        self._chunks = chunks
+        self._claimed = claimed
+        self._is_claimed = is_claimed
+        self._instant = instant
+        self._covered: set[str] = set()
+
+    def bursts(self) -> Iterator[Burst]:
+        instant, is_claimed = self._instant, self._is_claimed
         for burst, members in self._chunks:
-            if all(by_id.get(task.id) is state and state.task is task
-                   and state.next_ms == instant for state, task in members):
-                bursts.append(burst)
-                covered.update(task.id for _, task in members)
-        return bursts, [state for state in claimed if state.task.id not in covered]
+            if all(state.task is task and state.next_ms == instant and is_claimed(state)
+                   for state, task in members):
+                self._covered.update(task.id for _, task in members)
+                yield burst
+
+    def rest(self) -> list[TaskState]:
+        """The claimed tasks no planned burst took (once ``bursts`` is exhausted)."""
+        covered = self._covered
+        return [state for state in self._claimed if state.task.id not in covered]

@@ -25,7 +25,7 @@ import heapq
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
 from meshq.core.errors import (
@@ -42,6 +42,7 @@ from meshq.scheduler.burst import (
     PLAN_AHEAD_TASKS,
     AheadPlan,
     Burst,
+    Taken,
     check_pending,
     decide,
     growing_chunks,
@@ -230,6 +231,11 @@ class SchedulerEngine:
             return MAX_SLEEP
         return min(MAX_SLEEP, max(0.0, (min(targets) - now) / 1000))
 
+    def _is_firing(self, state: TaskState) -> bool:
+        """True when ``state`` is the engine's state of a task a burst is firing."""
+        task_id = state.task.id
+        return task_id in self._firing and self._state.get(task_id) is state
+
     def _ahead_due(self, instant: int) -> bool:
         """True when the burst due at ``instant`` is large and not planned yet."""
         return (len(self._due.get(instant, ())) >= PLAN_AHEAD_TASKS
@@ -313,31 +319,11 @@ class SchedulerEngine:
         meanwhile. Once every send has returned: the tasks' cursors in memory, every outcome
         in one ``settle`` transaction, then the next instants. Each row is durable before its
         own send. Returns the number of ledger rows written."""
-        grace = self.grace_ms
-        slow = [s for s in states if needs_enumeration(s, now_ms, grace)]
-        missed: dict[str, list[Decision]] = {}
-        if slow:  # missed instants to enumerate (catch-up): CPU work, off the event loop
-            missed = dict(await asyncio.to_thread(
-                lambda: [(s.task.id, decide(s, now_ms, grace)) for s in slow]))
         sends: list[asyncio.Future[SendResults]] = []
         recorded: list[Burst] = []
         loop = asyncio.get_running_loop()
-        planned: list[Burst] = []
-        if self._ahead is not None and self._ahead.instant <= now_ms:
-            # built before the instant; what changed since is built now
-            planned, states = self._ahead.take(states, now_ms, grace)
-            self._ahead = None
+        next_burst = self._burst_source(states, now_ms)
         try:
-            # by target, so a chunk's sends are few calls (one per queue it reaches)
-            ordered = sorted(states, key=_target) if len(states) > self.ledger_chunk else states
-            chunks = iter(growing_chunks(ordered, self.ledger_chunk))
-            ahead = iter(planned)
-
-            async def next_burst() -> Burst | None:
-                burst = next(ahead, None)
-                return burst if burst is not None else await self._next_burst(chunks, missed,
-                                                                              now_ms)
-
             upcoming = await next_burst()
             while upcoming is not None:
                 burst = upcoming
@@ -363,6 +349,46 @@ class SchedulerEngine:
                 await self._settle(classify(results))
             await self._advance([state for burst in recorded for state in burst.states])
         return sum(len(burst.rows) for burst in recorded)
+
+    def _burst_source(self, states: Sequence[TaskState], now_ms: int
+                      ) -> Callable[[], Awaitable[Burst | None]]:
+        """The bursts of a pass, one per call, None when none is left: first the chunks
+        planned ahead that are still right (``AheadPlan``), then chunks of the other tasks,
+        decided now."""
+        taken: Taken | None = None
+        ahead: Iterator[Burst] = iter(())
+        if self._ahead is not None and self._ahead.instant <= now_ms:
+            taken = self._ahead.take(states, self._is_firing, now_ms, self.grace_ms)
+            ahead = taken.bursts()
+            self._ahead = None
+        chunks: Iterator[Sequence[TaskState]] | None = None
+        missed: dict[str, list[Decision]] = {}
+
+        async def next_burst() -> Burst | None:
+            nonlocal chunks, missed
+            burst = next(ahead, None)
+            if burst is not None:
+                return burst
+            if chunks is None:
+                left = taken.rest() if taken is not None else states
+                missed = await self._enumerate_missed(left, now_ms)
+                # by target, so a chunk's sends are few calls (one per queue it reaches)
+                ordered = sorted(left, key=_target) if len(left) > self.ledger_chunk else left
+                chunks = iter(growing_chunks(ordered, self.ledger_chunk))
+            return await self._next_burst(chunks, missed, now_ms)
+
+        return next_burst
+
+    async def _enumerate_missed(self, states: Sequence[TaskState], now_ms: int
+                                ) -> dict[str, list[Decision]]:
+        """The decisions of tasks with missed instants to enumerate (catch-up): CPU work,
+        off the event loop."""
+        grace = self.grace_ms
+        slow = [s for s in states if needs_enumeration(s, now_ms, grace)]
+        if not slow:
+            return {}
+        return dict(await asyncio.to_thread(
+            lambda: [(s.task.id, decide(s, now_ms, grace)) for s in slow]))
 
     async def _next_burst(self, chunks: Iterator[Sequence[TaskState]],
                           missed: dict[str, list[Decision]], now_ms: int) -> Burst | None:
