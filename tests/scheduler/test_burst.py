@@ -166,7 +166,7 @@ async def test_a_burst_planned_ahead_fires_what_changed_since_as_it_is_now(  # t
     engine = await new_engine(store, RecordingEnqueuer(queues), clock)
     # Given the burst planned 0.2 s before its instant: chunks t00000-t00499, then 1000, 1000
     clock.t = minute(1) / 1000 - 0.2
-    engine.plan_ahead()
+    await engine.plan_ahead()
     # When, after that, one task of the first chunk is deleted, one updated, one paused
     await engine.delete_task("t00007")
     await engine.update_task("t00008", TaskUpdate(payload_json='"new"'))
@@ -196,7 +196,7 @@ async def test_a_plan_is_dropped_when_its_instant_is_no_longer_on_time(  # type:
     clock = FakeClock(T0)
     engine = await new_engine(store, RecordingEnqueuer(queues), clock, misfire_grace_seconds=1.0)
     clock.t = minute(1) / 1000 - 0.2
-    engine.plan_ahead()
+    await engine.plan_ahead()
     clock.t = minute(1) / 1000 + 2.0  # past the grace: a misfire, decided by its policy now
     await engine.run_due(engine.now_ms())
     assert records == [500, 700]

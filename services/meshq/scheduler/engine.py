@@ -197,7 +197,7 @@ class SchedulerEngine:
                     self._reload_requested = False
                     await self._reload()
                 await self.run_due(self.now_ms())
-                self.plan_ahead()
+                await self.plan_ahead()
                 if self._retry and self.now_ms() >= self._retry_at_ms:
                     await self.resend_unsettled()
             except Exception as err:
@@ -241,7 +241,7 @@ class SchedulerEngine:
         return (len(self._due.get(instant, ())) >= PLAN_AHEAD_TASKS
                 and (self._ahead is None or self._ahead.instant != instant))
 
-    def plan_ahead(self) -> None:
+    async def plan_ahead(self) -> None:
         """Build the chunks of the next large burst once its instant is near (``AheadPlan``);
         the loop calls it after each pass, tests call it directly with a fixed clock."""
         if not self._heap:
@@ -252,7 +252,8 @@ class SchedulerEngine:
         states = [state for task_id in self._due[instant]
                   if (state := self._state.get(task_id)) is not None
                   and AheadPlan.plannable(state, instant)]
-        self._ahead = AheadPlan(instant, sorted(states, key=_target), self.ledger_chunk)
+        self._ahead = AheadPlan(instant)
+        await self._ahead.build(sorted(states, key=_target), self.ledger_chunk)
 
     async def run_due(self, now_ms: int) -> int:
         """Fire every task due at ``now_ms``; the number of ledger rows written.
