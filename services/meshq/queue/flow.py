@@ -26,7 +26,7 @@ import heapq
 import json
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from meshq.core.errors import InvalidArgument
@@ -225,13 +225,46 @@ def _live(item: _Item) -> bool:
 
 
 class _Lane:
-    """The ready items of one (priority, key), a heap by ``seq``."""
+    """The ready items of one (priority, key) by ``seq``: fresh sends arrive in ``seq`` order
+    and queue up in a deque (a pop is O(1)); messages that come back (expiry, nack, a delay's
+    end) go to a heap, as in ``ReadyIndex``."""
 
-    __slots__ = ("key", "items")
+    __slots__ = ("key", "fresh", "back", "last_fresh")
 
     def __init__(self, key: str) -> None:
         self.key = key
-        self.items: list[_Item] = []
+        self.fresh: deque[_Item] = deque()
+        self.back: list[_Item] = []
+        self.last_fresh = -1
+
+    def add(self, item: _Item) -> None:
+        if item[0] > self.last_fresh:
+            self.fresh.append(item)
+            self.last_fresh = item[0]
+        else:
+            heapq.heappush(self.back, item)
+
+    def head(self) -> _Item | None:
+        """The live item with the lowest ``seq`` (stale ones are dropped on the way)."""
+        fresh, back = self.fresh, self.back
+        while fresh and not _live(fresh[0]):
+            fresh.popleft()
+        while back and not _live(back[0]):
+            heapq.heappop(back)
+        if back and (not fresh or back[0][0] < fresh[0][0]):
+            return back[0]
+        return fresh[0] if fresh else None
+
+    def take(self) -> _Item:
+        """Remove the item ``head`` returned."""
+        fresh, back = self.fresh, self.back
+        if back and (not fresh or back[0][0] < fresh[0][0]):
+            return heapq.heappop(back)
+        return fresh.popleft()
+
+    def items(self) -> Iterator[_Item]:
+        yield from self.fresh
+        yield from self.back
 
 
 class FlowIndex(ReadyIndex):
@@ -263,7 +296,7 @@ class FlowIndex(ReadyIndex):
             self._rings[prio].append(lane)
             if prio > self._top:
                 self._top = prio
-        heapq.heappush(lane.items, item)
+        lane.add(item)
 
     def push(self, msg: Msg) -> None:
         h = msg.headers
@@ -312,43 +345,59 @@ class FlowIndex(ReadyIndex):
         return n >= self.key_limit
 
     def pop(self) -> Entry | None:
-        limit, leased, rings = self.key_limit, self._leased, self._rings
-        heappop = heapq.heappop
+        got = self.pop_many(1)
+        return got[0] if got else None
+
+    def pop_many(self, n: int) -> list[Entry]:
+        """Up to ``n`` entries, as ``n`` calls of ``pop`` would give them. Each take starts
+        again at the priority of the last one: no higher one can have become takeable (a
+        lane only leaves a key's limit when a lease ends, which a pop does not do)."""
+        out: list[Entry] = []
+        append = out.append
+        limit, leased, rings, lanes = self.key_limit, self._leased, self._rings, self._lanes
         prio = self._top
-        while prio >= 0:
+        while prio >= 0 and len(out) < n:
             ring = rings[prio]
             for _ in range(len(ring)):
                 lane = ring[0]
-                items = lane.items
-                while items:
-                    m = items[0][2]
-                    if type(m) is int or (m.state == READY  # type: ignore[union-attr]
-                                          and m.ver == items[0][1]):  # type: ignore[union-attr]
-                        break
-                    heappop(items)
-                if not items:
+                fresh = lane.fresh
+                if lane.back:
+                    head = lane.head()
+                else:  # the common case, inlined: the deque's first live item
+                    head = None
+                    while fresh:
+                        head = fresh[0]
+                        m = head[2]
+                        if type(m) is int or (m.state == READY  # type: ignore[union-attr]
+                                              and m.ver == head[1]):  # type: ignore[union-attr]
+                            break
+                        fresh.popleft()
+                        head = None
+                if head is None:
                     ring.popleft()
-                    del self._lanes[(prio, lane.key)]
+                    del lanes[(prio, lane.key)]
                     continue
                 ring.rotate(-1)
                 key = lane.key
                 if limit and key:
-                    n = leased.get(key, 0)
-                    if n >= limit:
+                    k = leased.get(key, 0)
+                    if k >= limit:
                         continue
-                    leased[key] = n + 1
-                entry = heappop(items)[2]
+                    leased[key] = k + 1
+                entry = (lane.take() if lane.back else fresh.popleft())[2]
                 if type(entry) is int:
                     del self._cold_times[entry]
-                return entry
-            if not ring and prio == self._top:
-                self._top -= 1
-            prio -= 1
-        return None
+                append(entry)
+                break
+            else:  # nothing takeable at this priority
+                if not ring and prio == self._top:
+                    self._top -= 1
+                prio -= 1
+        return out
 
     def _live_items(self) -> list[tuple[int, _Item]]:
         return [(prio, item) for (prio, _), lane in self._lanes.items()
-                for item in lane.items if _live(item)]
+                for item in lane.items() if _live(item)]
 
     def _when(self, item: _Item) -> float:
         m = item[2]
@@ -359,11 +408,9 @@ class FlowIndex(ReadyIndex):
         order)."""
         heads: list[float] = []
         for lane in self._lanes.values():
-            items = lane.items
-            while items and not _live(items[0]):
-                heapq.heappop(items)
-            if items:
-                heads.append(self._when(items[0]))
+            head = lane.head()
+            if head is not None:
+                heads.append(self._when(head))
         return min(heads) if heads else None
 
     def first(self, n: int) -> list[Entry]:

@@ -103,10 +103,7 @@ class Leaser:
         ready = q.ready
         flow = self._flow
         admitted = n = flow.admit(q, n) if flow is not None else n
-        for _ in range(n):
-            entry = ready.pop()
-            if entry is None:
-                break
+        for entry in ready.pop_many(n):
             if isinstance(entry, int) or entry.body is None:
                 cold.append(entry)
             else:

@@ -251,6 +251,24 @@ class ReadyIndex:
             return heapq.heappop(back)[2]
         return cold.popleft()
 
+    def pop_many(self, n: int) -> list[Entry]:
+        """Up to ``n`` entries, as ``n`` calls of ``pop`` would give them; while every ready
+        message is a fresh object (the common case), straight off the deque."""
+        out: list[Entry] = []
+        if self._back or self._back_cold or len(self.cold):
+            for _ in range(n):
+                entry = self.pop()
+                if entry is None:
+                    break
+                out.append(entry)
+            return out
+        fresh, append = self._fresh, out.append
+        while fresh and len(out) < n:
+            seq, ver, msg = fresh.popleft()
+            if msg.state == READY and msg.ver == ver:
+                append(msg)
+        return out
+
     def oldest_enqueued_at(self) -> float | None:
         """When the oldest ready message was enqueued (None when there is none)."""
         self._drop_stale()
