@@ -171,3 +171,40 @@ def test_a_delivery_carries_priority_and_key_in_its_own_fields() -> None:
     assert got == [(7, "t", {"trace": "x"}), (0, "u", {}), (0, "", {"trace": "y"})]
     assert convert.delivery_to_proto(new_delivery(
         "d", "1", {PRIORITY_HEADER: "2"}, 1.0, 1, "q")).priority == 2
+
+
+def test_a_returned_message_goes_before_later_fresh_ones_of_its_lane() -> None:
+    index = FlowIndex()
+    a, b, c = (ready(index, seq, key="k") for seq in (1, 2, 3))
+    assert index.pop_many(2) == [a, b]
+    back_to_ready(index, a)  # nacked: seq 1 is older than c
+    d = ready(index, 4, key="k")
+    assert index.pop_many(10) == [a, c, d]
+
+
+def test_a_batch_is_what_pops_one_at_a_time_give() -> None:
+    """``pop_many(n)`` against ``n`` single pops, over priorities, keys at their limit and
+    returned messages, on two indexes fed the same."""
+    import random
+
+    rng = random.Random(5)
+    one, many = FlowIndex(key_limit=3), FlowIndex(key_limit=3)
+    seqs = iter(range(1, 10_000))
+    taken: list[tuple[Msg, Msg]] = []
+    for _ in range(40):
+        for _ in range(rng.randrange(1, 30)):
+            seq, prio, key = next(seqs), rng.randrange(4), rng.choice(["", "a", "b", "c"])
+            ready(one, seq, prio, key), ready(many, seq, prio, key)
+        n = rng.randrange(1, 12)
+        singles = [e for _ in range(n) if (e := one.pop()) is not None]
+        batch = many.pop_many(n)
+        assert [e.id for e in singles] == [e.id for e in batch]  # type: ignore[union-attr]
+        taken.extend(zip(singles, batch, strict=True))  # type: ignore[arg-type]
+        for _ in range(rng.randrange(len(taken) + 1)):  # some leases end: acked or returned
+            x, y = taken.pop(rng.randrange(len(taken)))
+            one.release(x), many.release(y)
+            if rng.random() < 0.5:
+                back_to_ready(one, x), back_to_ready(many, y)
+            else:
+                x.state = y.state = 4  # gone
+    assert drain_ids(one) == drain_ids(many)
