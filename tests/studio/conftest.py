@@ -139,14 +139,19 @@ class Browser:
 
     def _on_fresh(self, css: str, act: Any) -> Any:
         """``act(element)``, finding ``css`` again if htmx replaced it in between (a list
-        refreshing itself swaps its elements for new ones)."""
-        from selenium.common.exceptions import StaleElementReferenceException
+        refreshing itself swaps its elements for new ones). ChromeDriver reports a node
+        detached in the middle of a click as an inspector error ("Node with given id does
+        not belong to the document"), not as a stale element: the same case."""
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
         for _ in range(5):
             try:
                 return act(self._wait_for(css))
             except StaleElementReferenceException:
                 continue
+            except WebDriverException as err:
+                if "does not belong to the document" not in str(err):
+                    raise
         return act(self._wait_for(css))
 
     async def type(self, css: str, text: str, *, clear: bool = True) -> None:
