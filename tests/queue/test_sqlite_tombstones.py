@@ -42,12 +42,18 @@ def _file_with(path: Path, seqs: range, tombstoned: list[int]) -> sqlite3.Connec
     return conn
 
 
+async def _store_with(path: Path, seqs: range) -> SqliteQueueStore:
+    """A store opened on ``path`` (loaded) holding messages ``seqs``."""
+    store = SqliteQueueStore(path)
+    await store.load(0.0)
+    await store.submit([st.PutMessages(R, Q, 1.0, _rows(seqs))])
+    return store
+
+
 async def test_a_deleted_message_is_gone_for_reads_before_its_row_is_purged(
         tmp_path: Path) -> None:
     # Given a store with 10 messages, 3 of them deleted (a sparse few: nothing is purged yet)
-    store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load(0.0)
-    await store.submit([st.PutMessages(R, Q, 1.0, _rows(range(1, 11)))])
+    store = await _store_with(tmp_path / "q.db", range(1, 11))
     await store.submit([st.DeleteMessages([7, 2, 9])])
     try:
         assert _count(tmp_path / "q.db", "tombstones") == 3
@@ -66,9 +72,7 @@ async def test_a_deleted_message_is_gone_for_reads_before_its_row_is_purged(
 async def test_a_restart_purges_every_tombstone_before_reading_the_index(
         tmp_path: Path) -> None:
     # Given a store closed with deleted messages not yet purged
-    store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load(0.0)
-    await store.submit([st.PutMessages(R, Q, 1.0, _rows(range(1, 11)))])
+    store = await _store_with(tmp_path / "q.db", range(1, 11))
     await store.submit([st.DeleteMessages([1, 5, 10])])
     await store.close()
 
@@ -87,9 +91,7 @@ async def test_a_restart_purges_every_tombstone_before_reading_the_index(
 
 async def test_acks_near_send_order_delete_in_place(tmp_path: Path) -> None:
     # Given 10 messages
-    store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load(0.0)
-    await store.submit([st.PutMessages(R, Q, 1.0, _rows(range(1, 11)))])
+    store = await _store_with(tmp_path / "q.db", range(1, 11))
 
     # When a dense batch and a single ack are deleted
     await store.submit([st.DeleteMessages([5, 4, 6]), st.DeleteMessages([9])])
@@ -105,9 +107,7 @@ async def test_scattered_acks_that_fill_a_dense_chunk_are_purged_after_their_com
     # Given a chunk's worth of messages and a few more, acked in three scattered passes
     # (every third seq each: each batch spans 3x its size, so each is tombstones)
     n = tomb.PURGE_CHUNK + 12
-    store = SqliteQueueStore(tmp_path / "q.db")
-    await store.load(0.0)
-    await store.submit([st.PutMessages(R, Q, 1.0, _rows(range(1, n + 1)))])
+    store = await _store_with(tmp_path / "q.db", range(1, n + 1))
     for first in (1, 2, 3):
         await store.submit([st.DeleteMessages(list(range(first, n + 1, 3)))])
     await store.submit([st.PutRoom(R, 1.0)])  # committed after the purge that followed
