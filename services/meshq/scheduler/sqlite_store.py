@@ -300,8 +300,9 @@ class SqliteScheduleStore:
     def delete_task(self, task_id: str) -> bool:
         with self._tx() as db:
             db.execute("DELETE FROM runs WHERE task_id=?", (task_id,))
-            self._columns.pop(task_id, None)
-            return db.execute("DELETE FROM tasks WHERE id=?", (task_id,)).rowcount > 0
+            deleted = db.execute("DELETE FROM tasks WHERE id=?", (task_id,)).rowcount > 0
+            self._columns.pop(task_id, None)  # after the statements: a failed one keeps it
+        return deleted
 
     def get_task(self, task_id: str) -> Task | None:
         rows = self._query(f"SELECT {_TASK_SELECT} FROM tasks WHERE id=?", (task_id,))
