@@ -33,8 +33,7 @@ class HistogramSeries:
         self.total = 0.0
 
     def observe(self, value: float) -> None:
-        self.counts[bisect_left(self._bounds, value)] += 1
-        self.total += value
+        self.observe_many((value,))
 
     def observe_many(self, values: Iterable[float]) -> None:
         """Each value, clamped at 0 (a clock step must not make a negative wait)."""
