@@ -264,10 +264,10 @@ async def backlog_rss(benches: list[Bench], replicas: list[Replica], n: int,
                 await benches[i % len(benches)].send("backlog", [BODY] * BATCH)
 
         await asyncio.gather(*(one(i) for i in range(n // BATCH)))
-    share = min(SERVE, n // (2 * len(benches)))  # most of the backlog stays queued
+    share = served_share(n, len(benches))
     for b in benches:
         await b.send("backlog", [BODY] * BATCH)
-        await serve_some(b, "backlog", share)
+        await b.consume("backlog", share, timeout=300)
     return [r.rss_mb() for r in replicas]
 
 
@@ -301,9 +301,10 @@ async def copy_backlog(url: str, n: int) -> None:
         await pool.execute("VACUUM ANALYZE q_messages")
 
 
-async def serve_some(b: Bench, queue: str, n: int) -> None:
-    """Consume and ack ``n`` messages of ``queue`` (the queue bench's Subscribe consumers)."""
-    await b.consume(queue, n, timeout=300)
+def served_share(n: int, replicas: int) -> int:
+    """How many of a backlog of ``n`` each replica serves: ``SERVE``, or less, so that most
+    of the backlog stays queued."""
+    return min(SERVE, n // (2 * replicas))
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -381,7 +382,7 @@ async def _measure(replicas: list[Replica], md: Any, seconds: float, backlog: in
             log("meshq, two replicas: closed-loop latency at 200 msg/s, via one to the other...")
             r["p50_c"], r["p99_c"] = await closed_loop_latency(b1, b2, seconds)
             log(f"meshq, two replicas: RSS with a backlog of {backlog:,} (filled by {fill}), "
-                f"each serving {min(SERVE, backlog // 4):,} of it...")
+                f"each serving {served_share(backlog, len(replicas)):,} of it...")
             rss = await backlog_rss([b1, b2], replicas, backlog, fill)
             r["backlog"] = float(backlog)
             r["rss_1"], r["rss_2"] = rss
