@@ -81,6 +81,16 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def _detached(err: Exception) -> bool:
+    """Whether a Selenium error says the element left the page: a stale element, or the
+    inspector error ChromeDriver gives instead for a node detached in the middle of a
+    command ("Node with given id does not belong to the document")."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    return (isinstance(err, StaleElementReferenceException)
+            or "does not belong to the document" in str(err))
+
+
 class Browser:
     """The session's Chromium, driven from async tests without blocking the loop."""
 
@@ -113,13 +123,23 @@ class Browser:
         await self._do(self._navigating, lambda: self._on_fresh(css, lambda e: e.click()))
 
     def _navigating(self, act: Any) -> None:
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
         page = self.driver.find_element(By.TAG_NAME, "html")
         act()
-        WebDriverWait(self.driver, WAIT_SECONDS).until(ec.staleness_of(page))
+
+        def left(_driver: Any) -> bool:  # ``staleness_of``, with ChromeDriver's other wording
+            try:
+                page.is_enabled()
+            except WebDriverException as err:
+                if _detached(err):
+                    return True
+                raise
+            return False
+
+        WebDriverWait(self.driver, WAIT_SECONDS).until(left)
 
     async def click_link(self, text: str) -> None:
         await self._do(self._navigating, lambda: self._click_link(text))
@@ -139,18 +159,14 @@ class Browser:
 
     def _on_fresh(self, css: str, act: Any) -> Any:
         """``act(element)``, finding ``css`` again if htmx replaced it in between (a list
-        refreshing itself swaps its elements for new ones). ChromeDriver reports a node
-        detached in the middle of a click as an inspector error ("Node with given id does
-        not belong to the document"), not as a stale element: the same case."""
-        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+        refreshing itself swaps its elements for new ones: ``_detached``)."""
+        from selenium.common.exceptions import WebDriverException
 
         for _ in range(5):
             try:
                 return act(self._wait_for(css))
-            except StaleElementReferenceException:
-                continue
             except WebDriverException as err:
-                if "does not belong to the document" not in str(err):
+                if not _detached(err):
                     raise
         return act(self._wait_for(css))
 
@@ -174,14 +190,16 @@ class Browser:
         return await self._do(self._wait_text, css, wanted)  # type: ignore[no-any-return]
 
     def _wait_text(self, css: str, wanted: str) -> str:
-        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
 
         def seen(driver: Any) -> str | bool:
             try:
                 texts = [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
-            except StaleElementReferenceException:
+            except WebDriverException as err:
+                if not _detached(err):
+                    raise
                 return False
             return next((t for t in texts if wanted in t), False)
 
