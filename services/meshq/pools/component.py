@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import grpc
-
 from meshq.core.errors import InvalidArgument, NotFound
 from meshq.pools.backend import PoolBackend
 from meshq.pools.model import Connect, QueueLoad
@@ -25,6 +23,7 @@ from meshq.pools.supervisor import LoadSource
 from meshq.pools.tokens import PoolTokens, read_api_key
 from meshq.pools.watchdog import BackendWatchdog
 from meshq.server.context import StackContext
+from meshq.server.handlers import ServiceRegistry
 from meshq.server.settings import POOL_STORE
 from meshq.v1 import workers_pb2_grpc
 
@@ -96,7 +95,7 @@ class WorkersComponent:
         if self.watchdog is not None:
             self.watchdog.start()
 
-    def register(self, server: grpc.aio.Server) -> None:
+    def register(self, server: ServiceRegistry) -> None:
         workers_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(self.manager), server)
 
     async def stop(self) -> None:

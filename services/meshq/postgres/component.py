@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-import grpc
-
 from meshq.postgres.pool import Database, PoolSettings
 from meshq.server.context import StackContext
+from meshq.server.handlers import ServiceRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ class DatabaseComponent:
         await self.db.start()
         logger.info("PostgreSQL tier: replica %s", replica_name(self._ctx))
 
-    def register(self, server: grpc.aio.Server) -> None:
+    def register(self, server: ServiceRegistry) -> None:
         """No servicer."""
 
     async def stop(self) -> None:

@@ -7,13 +7,12 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-import grpc
-
 from meshq.queue.backend import QueueBackend
 from meshq.queue.engine import QueueEngine
 from meshq.queue.servicer import QueueServicer, RoomServicer
 from meshq.queue.sqlite_store import SqliteQueueStore
 from meshq.server.context import StackContext
+from meshq.server.handlers import ServiceRegistry
 from meshq.v1 import queues_pb2_grpc, rooms_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ class QueueComponent:
         _shorten_gil_switch()
         await self.backend.start()
 
-    def register(self, server: grpc.aio.Server) -> None:
+    def register(self, server: ServiceRegistry) -> None:
         rooms_pb2_grpc.add_RoomServiceServicer_to_server(RoomServicer(
             self.backend, delete_checks=self._room_delete_checks), server)
         queues_pb2_grpc.add_QueueServiceServicer_to_server(QueueServicer(self.backend), server)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import logging
 
-import grpc
-
 from meshq.scheduler.engine import SchedulerEngine
 from meshq.scheduler.enqueuer import EngineEnqueuer, Enqueuer, GrpcEnqueuer
 from meshq.scheduler.servicer import SchedulerServicer
 from meshq.scheduler.sqlite_store import SqliteScheduleStore
 from meshq.scheduler.store import ScheduleStore
 from meshq.server.context import StackContext
+from meshq.server.handlers import ServiceRegistry
 from meshq.v1 import scheduler_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ class SchedulerComponent:
     async def start(self) -> None:
         await self.engine.start()
 
-    def register(self, server: grpc.aio.Server) -> None:
+    def register(self, server: ServiceRegistry) -> None:
         scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(SchedulerServicer(self.engine), server)
 
     async def stop(self) -> None:

@@ -25,6 +25,7 @@ from meshq.core.errors import FailedPrecondition
 from meshq.server.component import Component
 from meshq.server.context import StackContext
 from meshq.server.datadir import StoreLocks, prepare_data_dir
+from meshq.server.handlers import GenericHandlersOnly
 from meshq.server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ async def start_stack(
             component = build_component(name, ctx)
             await component.start()
             components.append(component)
-            component.register(server)
+            component.register(GenericHandlersOnly(server))
         if database is not None:
             database.watch([n for c in components for n in c.service_names])
     except BaseException:
@@ -227,7 +228,7 @@ def _client_host(host: str) -> str:
 def _add_standard_services(
     server: grpc.aio.Server, health_servicer: Any, components: Sequence[Component]
 ) -> None:
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, GenericHandlersOnly(server))
     names = [name for component in components for name in component.service_names]
     reflection.enable_server_reflection(
         (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,

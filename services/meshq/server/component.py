@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import grpc
+from meshq.server.handlers import ServiceRegistry
 
 
 class Component(Protocol):
@@ -20,8 +20,8 @@ class Component(Protocol):
     async def start(self) -> None:
         """Open stores and start background loops; called before the server starts."""
 
-    def register(self, server: grpc.aio.Server) -> None:
-        """Add the servicers to the server."""
+    def register(self, server: ServiceRegistry) -> None:
+        """Add the servicers to the server (``meshq.server.handlers``: generic handlers only)."""
 
     async def stop(self) -> None:
         """Stop background loops and close stores; called after the server stopped."""

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import grpc
-
 from meshq.server.context import StackContext
+from meshq.server.handlers import ServiceRegistry
 from meshq.storage.backend import FileStorage
 from meshq.storage.servicer import StorageServicer
 from meshq.v1 import storage_pb2_grpc
@@ -21,7 +20,7 @@ class StorageComponent:
     async def start(self) -> None:
         await self.storage.start()
 
-    def register(self, server: grpc.aio.Server) -> None:
+    def register(self, server: ServiceRegistry) -> None:
         storage_pb2_grpc.add_StorageServiceServicer_to_server(StorageServicer(self.storage), server)
 
     async def stop(self) -> None:
