@@ -145,17 +145,26 @@ class Browser:
         await self._do(self._navigating, lambda: self._click_link(text))
 
     def _click_link(self, text: str) -> None:
+        """Click the link, finding it again if htmx replaced it between the wait and the
+        click (``_detached``)."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
-        try:
-            element = WebDriverWait(self.driver, WAIT_SECONDS).until(
-                ec.element_to_be_clickable((By.LINK_TEXT, text)))
-        except Exception:
-            body = self.driver.find_element(By.TAG_NAME, "body").text
-            raise AssertionError(f"no link {text!r}; the page says:\n{body}") from None
-        element.click()
+        for attempt in range(5):
+            try:
+                element = WebDriverWait(self.driver, WAIT_SECONDS).until(
+                    ec.element_to_be_clickable((By.LINK_TEXT, text)))
+            except Exception:
+                body = self.driver.find_element(By.TAG_NAME, "body").text
+                raise AssertionError(f"no link {text!r}; the page says:\n{body}") from None
+            try:
+                element.click()
+                return
+            except WebDriverException as err:
+                if not _detached(err) or attempt == 4:
+                    raise
 
     def _on_fresh(self, css: str, act: Any) -> Any:
         """``act(element)``, finding ``css`` again if htmx replaced it in between (a list
