@@ -62,6 +62,11 @@ async def test_a_failed_first_write_leaves_nothing(store: FileStorage) -> None:
         await store.write(ROOM, "new/b.txt", broken_stream(b"x" * 10))
     with pytest.raises(NotFound):
         await store.stat(ROOM, "new/b.txt")
+    # not even the folder of a room that had no file yet (the security fuzz test found it)
+    assert not store.room_dir(ROOM).exists()
+    await store.write(ROOM, "new/b.txt", chunks_of(b"ok"))
+    assert await read_all(store, "new/b.txt") == b"ok"
+    assert oct(store.room_dir(ROOM).stat().st_mode & 0o777) == "0o700"
 
 
 async def test_a_file_over_the_limit_is_refused_and_the_old_kept(store: FileStorage) -> None:

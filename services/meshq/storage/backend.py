@@ -92,8 +92,9 @@ class FileStorage:
         return entry
 
     def _check_write(self, room_dir: Path, rel: str, overwrite: bool) -> None:
-        if not room_dir.is_dir():
-            make_private_dir(room_dir)
+        """Refuse early what the commit would refuse. The room's folder is not made here:
+        the commit makes it with the file's other missing folders, and removes them again
+        when it fails, so a write refused mid-stream leaves no empty room folder behind."""
         disk.check_write_target(room_dir, rel, overwrite)
 
     def _open_temp(self, tmp_path: Path) -> BinaryIO:
