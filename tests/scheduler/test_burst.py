@@ -1,5 +1,4 @@
-"""A due burst is one pipeline: ledger transactions that grow from 500 rows and shrink back
-to 500 at the end, each chunk's sends
+"""A due burst is one pipeline: ledger transactions of about 1000 rows, each chunk's sends
 (batched per (room, queue)) started once its rows are durable while the next chunk is
 recorded, one settle transaction; mutations still exclude fires."""
 
@@ -12,7 +11,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from meshq.queue.engine import QueueEngine
-from meshq.scheduler.burst import MAX_LEDGER_CHUNK, chunk_sizes
 from meshq.scheduler.enqueuer import EngineEnqueuer, Outgoing
 from meshq.scheduler.model import RunOutcome, Task, TaskUpdate
 from meshq.scheduler.validate import check_spec
@@ -61,10 +59,10 @@ async def test_burst_records_in_chunks_each_before_its_sends_and_settles_once(qu
     engine = await new_engine(store, enqueuer, clock)
     clock.t = minute(1) / 1000 + 0.2
     assert await engine.run_due(engine.now_ms()) == 2500
-    assert records == [500, 750, 750, 500] and settles == [2500]
+    assert records == [500, 1000, 1000] and settles == [2500]
     # chunks ordered by target, so each sends to as few queues as it can: 500 of q0; 750 of
-    # q0; 750 of q1; 500 of q1
-    assert sorted(enqueuer.calls) == [("q0", 500), ("q0", 750), ("q1", 500), ("q1", 750)]
+    # q0 and 250 of q1; 1000 of q1
+    assert sorted(enqueuer.calls) == [("q0", 500), ("q0", 750), ("q1", 250), ("q1", 1000)]
     assert enqueuer.unrecorded == 0, "a message was sent before its ledger row was durable"
     assert depth(queues, room, "q0") == depth(queues, room, "q1") == 1250
     bodies = Counter([d.body for q in ("q0", "q1") for d in await queues.peek(room, q, 1000)])
@@ -166,8 +164,7 @@ async def test_a_burst_planned_ahead_fires_what_changed_since_as_it_is_now(  # t
     store.record = counted(records, store.record)
     clock = FakeClock(T0)
     engine = await new_engine(store, RecordingEnqueuer(queues), clock)
-    # Given the burst planned 0.2 s before its instant: chunks t00000-t00499, then 750, 750,
-    # 500
+    # Given the burst planned 0.2 s before its instant: chunks t00000-t00499, then 1000, 1000
     clock.t = minute(1) / 1000 - 0.2
     await engine.plan_ahead()
     # When, after that, one task of the first chunk is deleted, one updated, one paused
@@ -176,8 +173,8 @@ async def test_a_burst_planned_ahead_fires_what_changed_since_as_it_is_now(  # t
     await engine.update_task("t00009", TaskUpdate(active=False))
     clock.t = minute(1) / 1000 + 0.1
     assert await engine.run_due(engine.now_ms()) == 2499
-    # Then the three unchanged planned chunks are recorded first, the changed one after
-    assert records == [750, 750, 500, 499]
+    # Then the two unchanged planned chunks are recorded first, the changed one after
+    assert records == [1000, 1000, 499]
     bodies = Counter([d.body for q in ("q0", "q1") for _ in range(2)
                       for d in await queues.receive(room, q, max_messages=1000, auto_ack=True)])
     assert bodies['"new"'] == 1 and "8" not in bodies and "7" not in bodies and "9" not in bodies
@@ -205,16 +202,3 @@ async def test_a_plan_is_dropped_when_its_instant_is_no_longer_on_time(  # type:
     assert records == [500, 700]
     assert {r.outcome for t in ("t00000", "t01199") for r in store.runs(t, 10)} == {
         RunOutcome.SKIPPED_MISFIRE}
-
-
-def test_chunks_grow_then_shrink_back_and_cover_every_task() -> None:
-    """A pass's chunks: small first (early sends) and small last (a short tail after the
-    last ledger commit), up to MAX_LEDGER_CHUNK between; every task in exactly one."""
-    assert chunk_sizes(10_000, 500) == [500, 1000, 2000, 3000, 2000, 1000, 500]
-    assert chunk_sizes(1200, 500) == [500, 700]  # a remainder too small for its own chunk
-    assert chunk_sizes(300, 500) == [300]
-    for total in (1, 499, 501, 2500, 25_000, 100_000):
-        sizes = chunk_sizes(total, 500)
-        assert sum(sizes) == total and min(sizes) > 0 and max(sizes) <= MAX_LEDGER_CHUNK
-        if total >= 2000:
-            assert sizes[0] == sizes[-1] == 500

@@ -22,8 +22,8 @@ from meshq.scheduler.plan import Decision, plan_instants
 logger = logging.getLogger(__name__)
 
 MAX_INSTANTS_PER_PASS = 100_000  # missed instants of one task enumerated in one pass
-LEDGER_CHUNK = 500  # tasks of a burst's first and last record transactions (``chunk_sizes``);
-MAX_LEDGER_CHUNK = 4000  # the ones between double, up to this: sends start early, few fsyncs
+LEDGER_CHUNK = 500  # tasks of a burst's first record transaction (the pipeline's step);
+MAX_LEDGER_CHUNK = 4000  # each next one doubles, up to this: sends start early, few fsyncs
 PENDING_CHECKS = 64  # skip_if_pending queries in flight at once
 PLAN_AHEAD_MS = 300  # a large burst's chunks are built this long before its instant
 PLAN_AHEAD_TASKS = 1000  # ... when at least this many tasks are due on it
@@ -116,37 +116,15 @@ class Burst:
             state.move_cursor(cursors[state.task.id])
 
 
-def chunk_sizes(total: int, first: int, top: int = MAX_LEDGER_CHUNK) -> list[int]:
-    """The sizes of a pass's chunks of ``total`` tasks: ``first``, then twice as many each
-    time up to ``top``, and at the end the same steps back down, so the last chunk is
-    ``first`` again (10,000 tasks: 500, 1000, 2000, 3000, 2000, 1000, 500).
-
-    Why both ends small: the first sends start soon after the instant; and the sends of the
-    last chunk can only start once its ledger rows are durable, so they are the tail of the
-    burst that nothing overlaps: a small last chunk is a short tail. The chunks between stay
-    large, so a large burst still costs few ledger transactions (each one an fsync)."""
-    head: list[int] = []
-    tail: list[int] = []
-    size, left = first, total
-    while left > 2 * size:
-        head.append(size)
-        tail.append(size)
-        left -= 2 * size
-        size = min(size * 2, top)
-    if left < first and tail:  # too small for a chunk of its own
-        tail[-1] += left
-        middle = []
-    else:
-        middle = [left] if left <= size else [left - left // 2, left // 2]
-    return head + middle + tail[::-1]
-
-
-def pipeline_chunks(states: Sequence[TaskState], first: int) -> Iterator[Sequence[TaskState]]:
-    """The due tasks of a pass in chunks of ``chunk_sizes``."""
-    start = 0
-    for size in chunk_sizes(len(states), first):
+def growing_chunks(states: Sequence[TaskState], first: int) -> Iterator[Sequence[TaskState]]:
+    """The due tasks of a pass in chunks of ``first`` tasks, then twice as many each time up
+    to ``MAX_LEDGER_CHUNK``: the first sends start soon after the instant, and a large burst
+    still costs few ledger transactions (each one an fsync)."""
+    start, size = 0, first
+    while start < len(states):
         yield states[start:start + size]
         start += size
+        size = max(size, min(size * 2, MAX_LEDGER_CHUNK))
 
 
 class AheadPlan:
@@ -171,7 +149,7 @@ class AheadPlan:
         """Plan these tasks in the pipeline's chunks, yielding to the event loop after each
         (10,000 tasks are ~25 ms of CPU). A task that changes meanwhile is caught by
         ``take``: each chunk keeps the tasks as they were when it was built."""
-        for part in pipeline_chunks(states, first_chunk):
+        for part in growing_chunks(states, first_chunk):
             burst = Burst(self.instant)
             for state in part:
                 active = state.task.spec.active

@@ -45,8 +45,8 @@ from meshq.scheduler.burst import (
     Taken,
     check_pending,
     decide,
+    growing_chunks,
     needs_enumeration,
-    pipeline_chunks,
 )
 from meshq.scheduler.engine_state import TaskState
 from meshq.scheduler.enqueuer import Enqueuer
@@ -313,7 +313,7 @@ class SchedulerEngine:
 
     async def _fire(self, states: Sequence[TaskState], now_ms: int) -> int:
         """Fire the due instants of these tasks (claimed by a burst, or locked by the caller)
-        as a pipeline of chunks of tasks (``pipeline_chunks``): each chunk's ledger rows (and
+        as a pipeline of chunks of tasks (``growing_chunks``): each chunk's ledger rows (and
         its tasks' cursors) in one ``record`` transaction, then its sends, grouped by (room,
         queue). While a chunk is recorded the next one is decided, and its record starts as
         soon as this one commits (the ledger is the pipeline's long pole); the sends run
@@ -333,9 +333,6 @@ class SchedulerEngine:
                 recording = loop.run_in_executor(
                     None, functools.partial(self.store.record, burst.rows, burst.cursors))
                 try:
-                    # first let the sends of the chunk recorded before start, so the queue
-                    # store works on them while the next chunk is decided
-                    await asyncio.sleep(0)
                     upcoming = await next_burst()
                 finally:
                     await recording  # failed: nothing of this chunk happened
@@ -378,7 +375,7 @@ class SchedulerEngine:
                 missed = await self._enumerate_missed(left, now_ms)
                 # by target, so a chunk's sends are few calls (one per queue it reaches)
                 ordered = sorted(left, key=_target) if len(left) > self.ledger_chunk else left
-                chunks = iter(pipeline_chunks(ordered, self.ledger_chunk))
+                chunks = iter(growing_chunks(ordered, self.ledger_chunk))
             return await self._next_burst(chunks, missed, now_ms)
 
         return next_burst
