@@ -122,7 +122,7 @@ def scheduler_bench(tasks: int, queues: int, rounds: int, output: str) -> None:
     """Fire lag (enqueue commit - scheduled instant) of N tasks due on the same second.
 
     One burst is one sample, and on a shared 2-core machine a single one moves by tens of
-    milliseconds from run to run: the figures are the median of ``--rounds`` bursts, each
+    milliseconds from run to run: the figures are the median of --rounds bursts, each
     printed as it ends.
     """
     results: list[dict[str, Any]] = []
