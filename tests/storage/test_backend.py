@@ -62,7 +62,13 @@ async def test_a_failed_first_write_leaves_nothing(store: FileStorage) -> None:
         await store.write(ROOM, "new/b.txt", broken_stream(b"x" * 10))
     with pytest.raises(NotFound):
         await store.stat(ROOM, "new/b.txt")
-    # not even the folder of a room that had no file yet (the security fuzz test found it)
+
+
+async def test_a_refused_first_write_leaves_no_room_folder(store: FileStorage) -> None:
+    """On disk, not even the folder of a room that had no file yet (the security fuzz test
+    found one left behind); the first write that succeeds makes it, private."""
+    with pytest.raises(StreamBroke):
+        await store.write(ROOM, "new/b.txt", broken_stream(b"x" * 10))
     assert not store.room_dir(ROOM).exists()
     await store.write(ROOM, "new/b.txt", chunks_of(b"ok"))
     assert await read_all(store, "new/b.txt") == b"ok"
