@@ -145,39 +145,35 @@ class Browser:
         await self._do(self._navigating, lambda: self._click_link(text))
 
     def _click_link(self, text: str) -> None:
-        """Click the link, finding it again if htmx replaced it between the wait and the
-        click (``_detached``)."""
-        from selenium.common.exceptions import WebDriverException
+        self._retrying(lambda: self._clickable_link(text), lambda e: e.click())
+
+    def _clickable_link(self, text: str) -> Any:
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
-        for attempt in range(5):
-            try:
-                element = WebDriverWait(self.driver, WAIT_SECONDS).until(
-                    ec.element_to_be_clickable((By.LINK_TEXT, text)))
-            except Exception:
-                body = self.driver.find_element(By.TAG_NAME, "body").text
-                raise AssertionError(f"no link {text!r}; the page says:\n{body}") from None
-            try:
-                element.click()
-                return
-            except WebDriverException as err:
-                if not _detached(err) or attempt == 4:
-                    raise
+        try:
+            return WebDriverWait(self.driver, WAIT_SECONDS).until(
+                ec.element_to_be_clickable((By.LINK_TEXT, text)))
+        except Exception:
+            body = self.driver.find_element(By.TAG_NAME, "body").text
+            raise AssertionError(f"no link {text!r}; the page says:\n{body}") from None
 
     def _on_fresh(self, css: str, act: Any) -> Any:
-        """``act(element)``, finding ``css`` again if htmx replaced it in between (a list
+        return self._retrying(lambda: self._wait_for(css), act)
+
+    def _retrying(self, find: Any, act: Any) -> Any:
+        """``act(find())``, finding the element again if htmx replaced it in between (a list
         refreshing itself swaps its elements for new ones: ``_detached``)."""
         from selenium.common.exceptions import WebDriverException
 
         for _ in range(5):
             try:
-                return act(self._wait_for(css))
+                return act(find())
             except WebDriverException as err:
                 if not _detached(err):
                     raise
-        return act(self._wait_for(css))
+        return act(find())
 
     async def type(self, css: str, text: str, *, clear: bool = True) -> None:
         def typing(element: Any) -> None:
