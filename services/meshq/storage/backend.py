@@ -76,7 +76,10 @@ class FileStorage:
         room_dir = self.room_dir(room)
         rel = normalize(path)
         with disk.fs_errors(rel):
-            await asyncio.to_thread(self._check_write, room_dir, rel, overwrite)
+            # Refuse early what the commit would refuse. The room's folder is not made here:
+            # the commit makes it with the file's other missing folders and removes them
+            # again when it fails, so a write refused mid-stream leaves no empty room folder.
+            await asyncio.to_thread(disk.check_write_target, room_dir, rel, overwrite)
             tmp_path = self._tmp / f"{uuid.uuid4().hex}.part"
             tmp = await asyncio.to_thread(self._open_temp, tmp_path)
         try:
@@ -90,12 +93,6 @@ class FileStorage:
             raise
         logger.debug("storage: wrote %s/%s (%d bytes)", room, rel, entry.size)
         return entry
-
-    def _check_write(self, room_dir: Path, rel: str, overwrite: bool) -> None:
-        """Refuse early what the commit would refuse. The room's folder is not made here:
-        the commit makes it with the file's other missing folders, and removes them again
-        when it fails, so a write refused mid-stream leaves no empty room folder behind."""
-        disk.check_write_target(room_dir, rel, overwrite)
 
     def _open_temp(self, tmp_path: Path) -> BinaryIO:
         if not self._tmp.is_dir():
