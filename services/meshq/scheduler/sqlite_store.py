@@ -271,18 +271,18 @@ class SqliteScheduleStore:
             with self._tx() as db:
                 db.execute(f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({', '.join('?' * 17)})",
                            _task_row(task))
-                self._columns[task.id] = task.cursor_ms
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"task {task.id} exists already") from None
+        self._remember({task.id: task.cursor_ms})
 
     def add_tasks(self, tasks: Sequence[Task]) -> None:
         try:
             with self._tx() as db:
                 db.executemany(f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({', '.join('?' * 17)})",
                                [_task_row(t) for t in tasks])
-                self._columns.update((t.id, t.cursor_ms) for t in tasks)
         except sqlite3.IntegrityError:
             raise AlreadyExists("a task id exists already") from None
+        self._remember({t.id: t.cursor_ms for t in tasks})
 
     def put_task(self, task: Task) -> None:
         with self._tx() as db:
@@ -295,14 +295,21 @@ class SqliteScheduleStore:
             )
             if cur.rowcount == 0:
                 raise NotFound(f"task {task.id} does not exist")
-            self._columns[task.id] = task.cursor_ms
+        self._remember({task.id: task.cursor_ms})
 
     def delete_task(self, task_id: str) -> bool:
         with self._tx() as db:
             db.execute("DELETE FROM runs WHERE task_id=?", (task_id,))
             deleted = db.execute("DELETE FROM tasks WHERE id=?", (task_id,)).rowcount > 0
-            self._columns.pop(task_id, None)  # after the statements: a failed one keeps it
+        with self._lock:  # once committed: a failed transaction keeps the task
+            self._columns.pop(task_id, None)
         return deleted
+
+    def _remember(self, columns: Mapping[str, int]) -> None:
+        """Update this store's copy of stored cursor columns once their transaction has
+        committed (a failed one, the COMMIT included, leaves the copy as the file is)."""
+        with self._lock:
+            self._columns.update(columns)
 
     def get_task(self, task_id: str) -> Task | None:
         rows = self._query(f"SELECT {_TASK_SELECT} FROM tasks WHERE id=?", (task_id,))
@@ -326,9 +333,9 @@ class SqliteScheduleStore:
                                   (json.dumps(sending),)).lastrowid if sending else None
         except sqlite3.IntegrityError:
             raise AlreadyExists("a ledger row for this task and instant exists already") from None
-        with self._lock:
-            self._columns.update(written)
-            if mark is not None:
+        self._remember(written)
+        if mark is not None:
+            with self._lock:
                 self._marks.add(mark, sending)
 
     def settle(self, runs: Sequence[TaskRun], deactivate: Sequence[str] = ()) -> None:
