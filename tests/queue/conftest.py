@@ -95,10 +95,12 @@ class Harness:
             return {"rooms": dict(m.rooms), "queues": dict(m.queues),
                     "messages": {k: list(v) for k, v in m.messages.items()},
                     "dedup": dict(m.dedup)}
-        live = {"messages": f"WHERE {LIVE}"}  # tombstoned rows are deleted, if not yet purged
+        queries = {"rooms": "SELECT * FROM rooms", "queues": "SELECT * FROM queues",
+                   # tombstoned rows are deleted, if not yet purged
+                   "messages": f"SELECT * FROM messages WHERE {LIVE}",
+                   "dedup": "SELECT room, queue, dedup_id, message_id, expires_at FROM dedup_log"}
         with sqlite3.connect(self.path) as conn:
-            return {t: sorted(conn.execute(f"SELECT * FROM {t} {live.get(t, '')}").fetchall())
-                    for t in ("rooms", "queues", "messages", "dedup")}
+            return {t: sorted(conn.execute(sql).fetchall()) for t, sql in queries.items()}
 
 
 class SettlingByParts(SettleByParts, QueueEngine):

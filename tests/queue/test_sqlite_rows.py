@@ -7,8 +7,8 @@ from pathlib import Path
 
 from meshq.queue import store as st
 from meshq.queue.engine import QueueEngine
-from meshq.queue.model import NewMessage
-from meshq.queue.sqlite_store import SqliteQueueStore
+from meshq.queue.model import NewMessage, QueueOptions
+from meshq.queue.sqlite_store import SCHEMA_VERSION, SqliteQueueStore
 
 LOAD_QUERY = ("SELECT seq, enqueued_at FROM messages WHERE room = ? AND queue = ? "
               "AND ready_at <= ? ORDER BY seq")
@@ -77,3 +77,75 @@ async def test_dedup_records_of_a_large_send_survive_a_restart(tmp_path: Path) -
     assert all(r.duplicate for r in again)
     assert [r.message_id for r in again] == [r.message_id for r in first]
     await e.close()
+
+
+async def test_the_later_dedup_record_of_a_key_is_the_one_a_restart_keeps(tmp_path: Path) -> None:
+    # Given two records of one dedup id in one commit (the log keeps both)
+    path = tmp_path / "q.db"
+    await _write(path, [st.PutRoom("a", 1.0),
+                        st.PutQueue("a", "q", 5, 300.0, False, 1.0),
+                        st.PutDedup("a", "q", "d", "first", 1000.0),
+                        st.PutDedup("a", "q", "d", "second", 900.0)])
+    # When the store is loaded, then the later one is the record
+    store = SqliteQueueStore(path)
+    snap = await store.load(0.0)
+    await store.close()
+    assert snap.dedup == [st.StoredDedup("a", "q", "d", "second", 900.0)]
+
+
+async def test_an_expired_dedup_id_sent_again_holds_its_new_message_after_a_restart(
+        tmp_path: Path) -> None:
+    now = [1000.0]
+    path = tmp_path / "q.db"
+    e = QueueEngine(SqliteQueueStore(path), clock=lambda: now[0])
+    await e.start()
+    await e.create_room("a")
+    await e.open_queue("a", "q", QueueOptions(dedup_window_seconds=10.0))
+    first = await e.send("a", "q", [NewMessage(body="1", dedup_id="d")])
+    now[0] += 11  # the id expired: the same id is a new message
+    second = await e.send("a", "q", [NewMessage(body="2", dedup_id="d")])
+    assert not second[0].duplicate and second[0].message_id != first[0].message_id
+    await e.close()
+    # The file keeps the newer record only: the send pruned the expired one
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT message_id FROM dedup_log").fetchall() == [
+        (second[0].message_id,)]
+    conn.close()
+    e = QueueEngine(SqliteQueueStore(path), clock=lambda: now[0])
+    await e.start()
+    again = await e.send("a", "q", [NewMessage(body="3", dedup_id="d")])
+    assert again[0].duplicate and again[0].message_id == second[0].message_id
+    await e.close()
+
+
+async def test_a_version_2_file_keeps_its_dedup_records(tmp_path: Path) -> None:
+    # Given a file of schema version 2, whose dedup records sit in a table keyed by id
+    path = tmp_path / "q.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE schema_version (version INTEGER NOT NULL);
+        INSERT INTO schema_version VALUES (2);
+        CREATE TABLE rooms (name TEXT PRIMARY KEY, created_at REAL NOT NULL);
+        INSERT INTO rooms VALUES ('a', 1.0);
+        CREATE TABLE queues (room TEXT NOT NULL, name TEXT NOT NULL,
+          max_deliveries INTEGER NOT NULL, dedup_window REAL NOT NULL, closed INTEGER NOT NULL,
+          created_at REAL NOT NULL, flow TEXT NOT NULL DEFAULT '', PRIMARY KEY (room, name));
+        INSERT INTO queues VALUES ('a', 'q', 5, 300.0, 0, 1.0, '');
+        CREATE TABLE dedup (room TEXT NOT NULL, queue TEXT NOT NULL, dedup_id TEXT NOT NULL,
+          message_id TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (room, queue, dedup_id));
+        INSERT INTO dedup VALUES ('a', 'q', 'd', 'the-first-id', 4000000000.0);
+    """)
+    conn.close()
+    # When this meshq opens it, then the id still names its first message
+    e = QueueEngine(SqliteQueueStore(path))
+    await e.start()
+    again = await e.send("a", "q", [NewMessage(body="1", dedup_id="d")])
+    await e.close()
+    assert again[0].duplicate and again[0].message_id == "the-first-id"
+    # and the file is the current version, its records in the log
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'dedup'").fetchall() == []
+    assert conn.execute("SELECT dedup_id, message_id FROM dedup_log").fetchall() == [
+        ("d", "the-first-id")]
+    conn.close()

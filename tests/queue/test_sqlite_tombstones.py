@@ -15,7 +15,7 @@ import pytest
 
 from meshq.queue import sqlite_tombstones as tomb
 from meshq.queue import store as st
-from meshq.queue.sqlite_store import SCHEMA, SqliteQueueStore
+from meshq.queue.sqlite_store import SCHEMA, SCHEMA_VERSION, SqliteQueueStore
 
 R, Q = "room", "jobs"
 
@@ -180,7 +180,7 @@ def test_a_file_of_schema_version_1_is_upgraded(tmp_path: Path) -> None:
         conn.execute("INSERT INTO schema_version VALUES (1)")
     conn.close()
 
-    # When this meshq opens it, then it reads it and marks it version 2
+    # When this meshq opens it, then it reads it and marks it the current version
     async def load() -> None:
         store = SqliteQueueStore(path)
         await store.load(0.0)
@@ -188,7 +188,8 @@ def test_a_file_of_schema_version_1_is_upgraded(tmp_path: Path) -> None:
 
     asyncio.run(load())
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [
+            (SCHEMA_VERSION,)]
         assert conn.execute("SELECT count(*) FROM tombstones").fetchone() == (0,)
     conn.close()
 

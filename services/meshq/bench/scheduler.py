@@ -5,6 +5,10 @@ Fire lag is enqueue commit minus scheduled instant, as the engine's observer rep
 same figure as the ``meshq_scheduler_fire_lag_seconds`` histogram). Real parts: a SQLite
 schedule store and a real queue engine over a SQLite queue store, in one process, in a
 temporary directory; the scheduler's own loop wakes for the instant.
+
+``--history N`` first leaves the dedup records of N earlier fires in the queues (sent with the
+fires' own dedup ids and lifetime, then drained), as a day of earlier bursts does: what each
+new fire's dedup record is written beside.
 """
 
 from __future__ import annotations
@@ -50,7 +54,30 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-async def _run(tasks: int, queues: int, data_dir: Path) -> dict[str, Any]:
+HISTORY_BATCH = 1_000  # earlier fires' messages per send when filling --history
+
+
+async def _leave_history(queue_engine: Any, n: int, queues: int) -> None:
+    """Send ``n`` messages as earlier fires sent them (a fire's dedup id and lifetime), one
+    hour apart per ``queues`` x 1,000, then drain them: their dedup records stay."""
+    from meshq.queue.model import NewMessage
+    from meshq.scheduler.enqueuer import FIRE_DEDUP_WINDOW
+    from meshq.scheduler.fire import dedup_id
+
+    hour_ms = 3_600_000
+    now_ms = int(time.time() * 1000)
+    for start in range(0, n, HISTORY_BATCH):
+        count = min(HISTORY_BATCH, n - start)
+        instant = now_ms - (1 + start // (HISTORY_BATCH * queues)) * hour_ms
+        await queue_engine.send("bench", f"q{(start // HISTORY_BATCH) % queues}", [
+            NewMessage(body="{}", dedup_id=dedup_id(uuid.uuid4().hex, instant),
+                       dedup_window_seconds=FIRE_DEDUP_WINDOW) for _ in range(count)],
+            create=True)
+    for i in range(queues):
+        await queue_engine.drain_queue("bench", f"q{i}")
+
+
+async def _run(tasks: int, queues: int, data_dir: Path, history: int = 0) -> dict[str, Any]:
     from meshq.queue.component import SWITCH_INTERVAL
     from meshq.queue.engine import QueueEngine
     from meshq.queue.sqlite_store import SqliteQueueStore
@@ -65,6 +92,8 @@ async def _run(tasks: int, queues: int, data_dir: Path) -> dict[str, Any]:
     queue_engine = QueueEngine(SqliteQueueStore(data_dir / "queues.db"))
     await queue_engine.start()
     await queue_engine.create_room("bench")
+    if history:
+        await _leave_history(queue_engine, history, queues)
     observer = _LagObserver(tasks)
     store = SqliteScheduleStore(data_dir / "scheduler.db")
     # The instant: far enough ahead to store the tasks and load them into the engine.
@@ -88,7 +117,8 @@ async def _run(tasks: int, queues: int, data_dir: Path) -> dict[str, Any]:
     await queue_engine.close()
     lags = observer.lags
     return {
-        "tasks": tasks, "queues": queues, "enqueued": len(lags), "messages_in_queues": depth,
+        "tasks": tasks, "queues": queues, "history": history, "enqueued": len(lags),
+        "messages_in_queues": depth,
         "outcomes": observer.outcomes, "add_seconds": round(add_seconds, 3),
         "lag_p50_ms": round(_percentile(lags, 0.50) * 1000, 1),
         "lag_p99_ms": round(_percentile(lags, 0.99) * 1000, 1),
@@ -103,7 +133,8 @@ def _median_of(results: list[dict[str, Any]]) -> dict[str, Any]:
     p50 = statistics.median(r["lag_p50_ms"] for r in results)
     p99 = statistics.median(r["lag_p99_ms"] for r in results)
     return {
-        "tasks": results[0]["tasks"], "queues": results[0]["queues"], "rounds": results,
+        "tasks": results[0]["tasks"], "queues": results[0]["queues"],
+        "history": results[0]["history"], "rounds": results,
         "lag_p50_ms": p50, "lag_p99_ms": p99, "target_p99_ms": TARGET_P99 * 1000,
         "met": p99 <= TARGET_P99 * 1000,
         "enqueued_all": all(r["enqueued"] == r["tasks"] == r["messages_in_queues"]
@@ -117,8 +148,11 @@ def _median_of(results: list[dict[str, Any]]) -> dict[str, Any]:
 @click.option("--queues", type=int, default=10, show_default=True, help="Queues the tasks spread over.")
 @click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True,
               help="Bursts to measure, each on fresh files; judged by their median p99.")
+@click.option("--history", type=click.IntRange(0, 10_000_000), default=0, show_default=True,
+              help="Dedup records of earlier fires left in the queues first (a day of "
+                   "hourly bursts of 10,000: 240000).")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def scheduler_bench(tasks: int, queues: int, rounds: int, output: str) -> None:
+def scheduler_bench(tasks: int, queues: int, rounds: int, history: int, output: str) -> None:
     """Fire lag (enqueue commit - scheduled instant) of N tasks due on the same second.
 
     One burst is one sample, and on a shared 2-core machine a single one moves by tens of
@@ -129,7 +163,7 @@ def scheduler_bench(tasks: int, queues: int, rounds: int, output: str) -> None:
     for number in range(1, rounds + 1):
         gc.collect()  # the last round's objects, before this round's clock starts
         with tempfile.TemporaryDirectory(prefix="meshq-bench-scheduler-") as tmp:
-            result = asyncio.run(_run(tasks, max(1, queues), Path(tmp)))
+            result = asyncio.run(_run(tasks, max(1, queues), Path(tmp), history))
         results.append(result)
         if output == "table":
             click.echo(f"round {number}/{rounds}: {result['enqueued']} enqueued "
@@ -140,7 +174,8 @@ def scheduler_bench(tasks: int, queues: int, rounds: int, output: str) -> None:
     if output == "json":
         click.echo(json.dumps(summary, indent=2))
         return
-    click.echo(f"{tasks} tasks due on one second over {summary['queues']} queues, "
+    beside = f", beside {history:,} earlier fires' dedup records" if history else ""
+    click.echo(f"{tasks} tasks due on one second over {summary['queues']} queues{beside}, "
                f"{rounds} rounds; every fire enqueued once: "
                f"{'yes' if summary['enqueued_all'] else 'NO'}")
     click.echo(f"median fire lag p50 {summary['lag_p50_ms']} ms, p99 {summary['lag_p99_ms']} ms "
